@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { DRIVER_NAMES, LabelsSchema } from '../core/job.ts';
+
+/**
+ * The agent's configuration: one schema, every field documented, unknown keys rejected
+ * (fastify-style strict config). In TOML and in `SHOAL_*` variables keys are snake_case
+ * (`data_dir`, `SHOAL_AGENT_DATA_DIR`); in code they are camelCase.
+ */
+
+const positive = z.number().positive();
+
+export const ResourcesConfigSchema = z.strictObject({
+  vcpus: z.number().nonnegative(),
+  memoryMiB: z.number().int().nonnegative(),
+  diskGiB: z.number().int().nonnegative(),
+});
+
+export const ConfigSchema = z.strictObject({
+  /** The cluster this agent belongs to; agents of other clusters are rejected. */
+  cluster: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and "-"')
+    .default('default'),
+
+  agent: z
+    .strictObject({
+      /** Durable state: the job store, node identity, peer cache. */
+      dataDir: z.string().min(1).optional(),
+      /** The local API socket (HTTP/JSON). */
+      socket: z.string().min(1).optional(),
+      /** Group that owns the socket (mode 0660), so operators in it can talk to the agent. */
+      socketGroup: z.string().min(1).optional(),
+      /** A human name for this host in listings; defaults to the hostname. */
+      nodeName: z.string().min(1).max(253).optional(),
+      /** Largest accepted request body: a job spec is a few hundred bytes. */
+      maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+      /** Also serve `GET /v1/metrics` on this TCP address (`127.0.0.1:9464`), for Prometheus. */
+      metricsListen: z
+        .string()
+        .regex(/^[^:]+:\d+$/, 'must be host:port')
+        .optional(),
+    })
+    .prefault({}),
+
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+
+  host: z
+    .strictObject({
+      zone: z.string().min(1).max(63).default('default'),
+      region: z.string().min(1).max(63).default('default'),
+      labels: LabelsSchema.default({}),
+      /** Drivers this agent may use; each is probed at start and only available ones are advertised. */
+      drivers: z.array(z.enum(DRIVER_NAMES)).min(1).default(['qemu', 'libvirt', 'process']),
+      /** Allocatable = physical × ratio − reserved. CPU is commonly overcommitted, memory and disk are not. */
+      overcommit: z
+        .strictObject({
+          cpu: positive.max(64).default(4),
+          memory: positive.max(4).default(1),
+          disk: positive.max(16).default(1),
+        })
+        .prefault({}),
+      /** Kept back for the host itself (hypervisor, agent, page cache). */
+      reserved: ResourcesConfigSchema.default({ vcpus: 1, memoryMiB: 1024, diskGiB: 10 }),
+      /** Replace the detected physical capacity (to cap Shoal's share of a host, or in tests). */
+      capacity: ResourcesConfigSchema.optional(),
+      /** How often host facts (load, memory, disk, KVM) are re-read. */
+      factsRefreshMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+    })
+    .prefault({}),
+
+  net: z
+    .strictObject({
+      /** libp2p listen multiaddrs. */
+      listen: z.array(z.string().min(1)).default(['/ip4/0.0.0.0/tcp/7946']),
+      /** Peers to join at start (multiaddrs with /p2p/<peer id>); a restarted agent also uses its peer cache. */
+      join: z.array(z.string().min(1)).default([]),
+      /** Private-network key file (`shoal keygen`); peers without it cannot connect. */
+      networkKey: z.string().min(1).optional(),
+      /** Find peers on the LAN by mDNS. */
+      mdns: z.boolean().default(false),
+    })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,3 @@
+export { Store, StoreError, durably, type StoreErrorCode } from './store.ts';
+export { JobStore } from './job-store.ts';
+export { MetaStore } from './meta-store.ts';
