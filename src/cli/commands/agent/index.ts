@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { runAgent } from './handler.ts';
 import { collect, type AgentFlags } from './options.ts';
 
 export function agentCommand(): Command {
@@ -13,5 +12,6 @@ export function agentCommand(): Command {
     .option('--network-key <file>', 'private-network key file from `shoal keygen`')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .option('--check-config', 'validate the configuration, print it, and exit')
-    .action((flags: AgentFlags) => runAgent(flags));
+    // Loaded on use: client commands should not pay for the agent's imports.
+    .action(async (flags: AgentFlags) => (await import('./handler.ts')).runAgent(flags));
 }
