@@ -3,7 +3,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ShoalError } from '../core/errors.ts';
 import { ConfigSchema, type Config } from './schema.ts';
-import { camelToSnake, leaves, objectShape, snakeToCamel, type Leaf } from './schema-walk.ts';
+import { camelToSnake, leaves, objectShape, schemaKeyFor, type Leaf } from './schema-walk.ts';
 
 /**
  * Layered configuration: built-in defaults, then a TOML file, then `SHOAL_*` environment
@@ -62,10 +62,10 @@ function camelizeKeys(raw: Tree, schema: z.ZodType): Tree {
   if (!shape) return raw;
   const out: Tree = {};
   for (const [key, value] of Object.entries(raw)) {
-    const camel = snakeToCamel(key);
-    const child = shape[camel];
-    // Unknown keys pass through under their camel name, so the schema names them in its error.
-    out[child ? camel : key] = child && isPlainObject(value) ? camelizeKeys(value, child) : value;
+    const camel = schemaKeyFor(shape, key);
+    // Unknown keys pass through as written, so the schema names them in its error.
+    const child = camel === undefined ? undefined : shape[camel];
+    out[camel ?? key] = child && isPlainObject(value) ? camelizeKeys(value, child) : value;
   }
   return out;
 }

@@ -57,12 +57,17 @@ export function leafKind(schema: z.ZodType): LeafKind {
   }
 }
 
-export function snakeToCamel(key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+/** `maxBodyBytes` → `max_body_bytes`; binary units stay one word (`memoryMiB` → `memory_mib`). */
+export function camelToSnake(key: string): string {
+  return key
+    .replace(/([KMGT])iB/g, (_, p: string) => `${p}ib`)
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase();
 }
 
-export function camelToSnake(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+/** The schema key a snake_case key names, if any. */
+export function schemaKeyFor(shape: Record<string, unknown>, snakeKey: string): string | undefined {
+  return Object.keys(shape).find((k) => camelToSnake(k) === snakeKey || k === snakeKey);
 }
 
 export interface Leaf {
