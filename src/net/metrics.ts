@@ -1,0 +1,90 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/**
+ * What the adapter counts. Labels stay bounded: a topic *kind* (from a `TopicKindFn`), a
+ * fixed reason, a registered protocol id or an error code. Never a peer id or full topic.
+ */
+
+/** Why an inbound topic message was not accepted. */
+export type InboundDropReason =
+  | 'reject' // the topic handler said reject (sender penalised)
+  | 'ignore' // the topic handler said ignore
+  | 'too_large' // payload above gossip.maxMessageBytes (rejected before the handler)
+  | 'not_subscribed' // arrived after we unsubscribed
+  | 'no_handler' // no topic handler set yet
+  | 'handler_error' // the handler threw; treated as ignore
+  | 'unsigned'; // not StrictSign-signed (gossipsub should have rejected it already)
+
+/** Why a publish did not go out. */
+export type PublishFailReason = 'no_peers' | 'duplicate' | 'too_large' | 'not_started' | 'error';
+
+/** Outcome label for requests: `ok`, or a NET_ error code. */
+export type RequestOutcome = 'ok' | string;
+
+export interface NetMetrics {
+  messageIn(kind: string, bytes: number): void;
+  messageOut(kind: string, bytes: number): void;
+  inboundDropped(kind: string, reason: InboundDropReason): void;
+  publishFailed(kind: string, reason: PublishFailReason): void;
+  requestSent(protocol: string, outcome: RequestOutcome, bytesOut: number, bytesIn: number): void;
+  requestServed(protocol: string, outcome: RequestOutcome, bytesIn: number, bytesOut: number): void;
+  peerCount(n: number): void;
+}
+
+/** Maps a topic to a small fixed set of kinds, for metric labels. */
+export type TopicKindFn = (topic: string) => string;
+
+const KNOWN_KINDS = ['cell', 'district', 'global'] as const;
+
+/** `cell`/`district`/`global` when that word is a path segment of the topic, else `other`. */
+export const defaultTopicKind: TopicKindFn = (topic) => {
+  for (const kind of KNOWN_KINDS) {
+    const i = topic.indexOf(kind);
+    if (i > 0 && topic[i - 1] === '/' && (i + kind.length === topic.length || topic[i + kind.length] === '/')) return kind;
+  }
+  return 'other';
+};
+
+/** Prometheus implementation of NetMetrics, registered on `registry`. */
+export function createNetMetrics(registry: Registry): NetMetrics {
+  const r = [registry];
+  const msgsIn = new Counter({ name: 'shoal_net_messages_in_total', help: 'Gossip messages received (first copy, before validation), by topic kind', labelNames: ['kind'], registers: r });
+  const bytesIn = new Counter({ name: 'shoal_net_message_in_bytes_total', help: 'Gossip payload bytes received, by topic kind', labelNames: ['kind'], registers: r });
+  const msgsOut = new Counter({ name: 'shoal_net_messages_out_total', help: 'Gossip messages published by this node, by topic kind', labelNames: ['kind'], registers: r });
+  const bytesOut = new Counter({ name: 'shoal_net_message_out_bytes_total', help: 'Gossip payload bytes published by this node, by topic kind', labelNames: ['kind'], registers: r });
+  const dropped = new Counter({ name: 'shoal_net_messages_dropped_total', help: 'Inbound gossip messages not accepted, by topic kind and reason', labelNames: ['kind', 'reason'], registers: r });
+  const pubFail = new Counter({ name: 'shoal_net_publish_failures_total', help: 'Publishes that did not go out, by topic kind and reason', labelNames: ['kind', 'reason'], registers: r });
+  const reqSent = new Counter({ name: 'shoal_net_requests_sent_total', help: 'Outbound requests by protocol and outcome', labelNames: ['protocol', 'outcome'], registers: r });
+  const reqServed = new Counter({ name: 'shoal_net_requests_served_total', help: 'Inbound requests by protocol and outcome', labelNames: ['protocol', 'outcome'], registers: r });
+  const reqBytes = new Counter({ name: 'shoal_net_request_bytes_total', help: 'Request/response frame bytes by direction', labelNames: ['direction'], registers: r });
+  const peers = new Gauge({ name: 'shoal_net_peers', help: 'Connected peers', registers: r });
+  return {
+    messageIn(kind, bytes) {
+      msgsIn.inc({ kind });
+      bytesIn.inc({ kind }, bytes);
+    },
+    messageOut(kind, bytes) {
+      msgsOut.inc({ kind });
+      bytesOut.inc({ kind }, bytes);
+    },
+    inboundDropped(kind, reason) {
+      dropped.inc({ kind, reason });
+    },
+    publishFailed(kind, reason) {
+      pubFail.inc({ kind, reason });
+    },
+    requestSent(protocol, outcome, out, inb) {
+      reqSent.inc({ protocol, outcome });
+      reqBytes.inc({ direction: 'out' }, out);
+      reqBytes.inc({ direction: 'in' }, inb);
+    },
+    requestServed(protocol, outcome, inb, out) {
+      reqServed.inc({ protocol, outcome });
+      reqBytes.inc({ direction: 'in' }, inb);
+      reqBytes.inc({ direction: 'out' }, out);
+    },
+    peerCount(n) {
+      peers.set(n);
+    },
+  };
+}
