@@ -1,8 +1,9 @@
-import { constants } from 'node:fs';
-import { access, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { DriverName } from '../core/job.ts';
+import { exists, readJson, writeJsonAtomic } from './atomic-file.ts';
 import { CallScope } from './call-scope.ts';
+import { createOverlay, inspectImage } from './disk-image.ts';
 import { DriverError, isDriverError } from './driver-errors.ts';
 import type { Driver, DriverCallOptions, DriverJob, HostLogger, Instance, InstanceStats, InstanceStatus, ProbeResult, StopOptions } from './driver.ts';
 import { runCommand } from './exec.ts';
@@ -123,17 +124,12 @@ export class QemuDriver implements Driver {
     return this.lock.run(dir, async () => {
       if (await exists(layout.manifest)) throw new DriverError('DRIVER_ALREADY_EXISTS', `a VM for job ${job.jobId} already exists in ${dir}`, { ref: dir });
       // Check the image before touching the disk, so a bad spec leaves nothing behind.
-      const image = job.spec.image ? await this.inspectImage(job.spec.image, scope) : undefined;
+      const image = job.spec.image ? await inspectImage(this.opts.qemuImgBinary, job.spec.image, scope) : undefined;
       // A directory without a manifest is a leftover of a create that died half-way.
       await rm(dir, { recursive: true, force: true });
       try {
         await mkdir(dir, { recursive: true, mode: 0o750 });
-        if (image) {
-          const args = ['create', '-q', '-f', 'qcow2', '-F', image.format, '-b', image.path, layout.disk];
-          const wantBytes = job.spec.resources.diskGiB * 1024 ** 3;
-          if (wantBytes > image.virtualSizeBytes) args.push(`${job.spec.resources.diskGiB}G`);
-          await runCommand(this.opts.qemuImgBinary, args, scope);
-        }
+        if (image) await createOverlay(this.opts.qemuImgBinary, image, layout.disk, job.spec.resources.diskGiB, scope);
         const manifest: VmManifest = {
           version: 1,
           jobId: job.jobId,
@@ -375,32 +371,8 @@ export class QemuDriver implements Driver {
   }
 
   private async readManifest(layout: VmLayout): Promise<VmManifest | undefined> {
-    try {
-      const m = JSON.parse(await readFile(layout.manifest, 'utf8')) as VmManifest;
-      return m.version === 1 && typeof m.jobId === 'string' ? m : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private async inspectImage(image: string, scope: CallScope): Promise<{ path: string; format: string; virtualSizeBytes: number }> {
-    const path = resolve(image);
-    try {
-      await access(path, constants.R_OK);
-      if (!(await stat(path)).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new DriverError('DRIVER_IMAGE_MISSING', `image ${path} ${code === 'ENOENT' ? 'does not exist' : `is not readable (${code})`}`, { image: path, errno: code });
-    }
-    try {
-      const { stdout } = await runCommand(this.opts.qemuImgBinary, ['info', '--output=json', path], scope);
-      const info = JSON.parse(stdout) as { format?: string; 'virtual-size'?: number };
-      if (!info.format) throw new Error('qemu-img reported no format');
-      return { path, format: info.format, virtualSizeBytes: info['virtual-size'] ?? 0 };
-    } catch (err) {
-      if (isDriverError(err, 'DRIVER_TIMEOUT') || isDriverError(err, 'DRIVER_ABORTED') || isDriverError(err, 'DRIVER_UNAVAILABLE')) throw err;
-      throw new DriverError('DRIVER_IMAGE_MISSING', `image ${path} is not a disk image qemu-img can read: ${(err as Error).message}`, { image: path }, err);
-    }
+    const m = await readJson<VmManifest>(layout.manifest);
+    return m?.version === 1 && typeof m.jobId === 'string' ? m : undefined;
   }
 
   private async accel(): Promise<'kvm' | 'tcg'> {
@@ -497,21 +469,6 @@ async function raceClosed(qmp: QmpClient, ms: number, scope: CallScope): Promise
   let closed = false;
   void qmp.closed.then(() => (closed = true));
   return scope.waitFor(() => closed, Math.min(ms, scope.remainingMs()), 20);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, JSON.stringify(value, null, 2), { mode: 0o640 });
-  await rename(tmp, path);
 }
 
 function firstLine(s: string): string {
