@@ -66,6 +66,17 @@ export function pidsMatching(needle: string): number[] {
     .filter((pid) => pid !== process.pid);
 }
 
+/** Pids of processes whose argv[0] ends in `program` and whose arguments are exactly `args` (not wrappers that mention them). */
+export function pidsOfCommand(program: string, ...args: string[]): number[] {
+  const escape = (x: string): string => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = `^(\\S*/)?${escape(program)}${args.map((a) => ` ${escape(a)}`).join('')}$`;
+  const r = spawnSync('pgrep', ['-f', '--', re], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map(Number);
+}
+
 export function vmSpec(input: Partial<JobSpecInput> = {}): JobSpec {
   return JobSpecSchema.parse({ name: 'vm1', kind: 'vm', resources: { vcpus: 1, memoryMiB: 64 }, ...input });
 }
