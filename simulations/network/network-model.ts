@@ -1,0 +1,111 @@
+import type { Rng } from '../../src/core/index.ts';
+import type { Topology } from './topology.ts';
+
+/**
+ * The virtual network between simulated hosts: one-way latency by topology class with
+ * jitter, random loss, a per-host uplink that serialises what the host sends (so a burst
+ * queues, and the backlog is the host's send-queue depth), and partitions. It holds one
+ * number per host and allocates nothing per message.
+ */
+export interface NetworkOptions {
+  sameRackMs: number;
+  sameZoneMs: number;
+  crossZoneMs: number;
+  crossRegionMs: number;
+  /** Extra latency drawn uniformly in [0, jitterFraction × base). */
+  jitterFraction: number;
+  /** Probability that one message copy is lost. */
+  lossRate: number;
+  /** Per-host uplink; sends queue behind each other at this rate. */
+  uplinkBytesPerS: number;
+}
+
+export const defaultNetworkOptions: NetworkOptions = {
+  sameRackMs: 0.1, // ms one way; one ToR switch plus the kernel stacks
+  sameZoneMs: 0.25, // ms; spine hop inside a datacenter
+  crossZoneMs: 1.0, // ms; typical inter-AZ one-way latency within a region
+  crossRegionMs: 35, // ms; continental one-way latency between regions
+  jitterFraction: 0.3, // fraction; queueing in switches adds up to ~30% on a busy fabric
+  lossRate: 0, // probability; TCP hides loss as delay, so scenarios turn it on explicitly
+  uplinkBytesPerS: 125_000_000, // bytes/s; a 1 Gbit/s management NIC
+};
+
+/** Sentinel arrival time of a copy that never arrives (lost or partitioned). */
+export const LOST = -1;
+
+export class NetworkModel {
+  readonly opts: NetworkOptions;
+  private readonly topology: Topology;
+  private readonly rng: Rng;
+  /** When each host's uplink is free again (ms). */
+  private readonly uplinkFreeAtMs: Float64Array;
+  private readonly bytesPerMs: number;
+  /** Partition group per host; hosts in different groups cannot reach each other. Null: no partition. */
+  private partitionGroup: Int32Array | null = null;
+  /** Copies dropped by loss, and by partitions (counted apart: both are "sent, never received"). */
+  lostCopies = 0;
+  partitionedCopies = 0;
+
+  constructor(opts: NetworkOptions, modules: { topology: Topology; rng: Rng; hostCapacity: number }) {
+    this.opts = opts;
+    this.topology = modules.topology;
+    this.rng = modules.rng;
+    this.uplinkFreeAtMs = new Float64Array(modules.hostCapacity);
+    this.bytesPerMs = opts.uplinkBytesPerS / 1000;
+  }
+
+  /** Base one-way latency between two hosts, before jitter. */
+  baseLatencyMs(a: number, b: number): number {
+    const t = this.topology;
+    if (t.rackOf[a] === t.rackOf[b]) return this.opts.sameRackMs;
+    if (t.zoneOf[a] === t.zoneOf[b]) return this.opts.sameZoneMs;
+    if (t.regionOf[a] === t.regionOf[b]) return this.opts.crossZoneMs;
+    return this.opts.crossRegionMs;
+  }
+
+  reachable(a: number, b: number): boolean {
+    const g = this.partitionGroup;
+    return g === null || g[a] === g[b];
+  }
+
+  /**
+   * Sends `bytes` from `a` to `b` at `nowMs`: queues on a's uplink, then travels. Returns the
+   * arrival time, or LOST. The uplink is charged even for a copy that is then lost.
+   */
+  transmit(a: number, b: number, bytes: number, nowMs: number): number {
+    if (!this.reachable(a, b)) {
+      this.partitionedCopies++;
+      return LOST;
+    }
+    const free = this.uplinkFreeAtMs[a]!;
+    const departMs = (free > nowMs ? free : nowMs) + bytes / this.bytesPerMs;
+    this.uplinkFreeAtMs[a] = departMs;
+    if (this.opts.lossRate > 0 && this.rng.next() < this.opts.lossRate) {
+      this.lostCopies++;
+      return LOST;
+    }
+    const base = this.baseLatencyMs(a, b);
+    return departMs + base + base * this.opts.jitterFraction * this.rng.next();
+  }
+
+  /** One-way latency with jitter but no uplink charge: for control traffic that is modelled in aggregate. */
+  latencyMs(a: number, b: number): number {
+    const base = this.baseLatencyMs(a, b);
+    return base + base * this.opts.jitterFraction * this.rng.next();
+  }
+
+  /** Bytes waiting in a's uplink at `nowMs`: the host's send-queue depth. */
+  uplinkBacklogBytes(a: number, nowMs: number): number {
+    const free = this.uplinkFreeAtMs[a]!;
+    return free > nowMs ? (free - nowMs) * this.bytesPerMs : 0;
+  }
+
+  /** Splits hosts into groups that cannot reach each other; `null` heals. */
+  setPartition(groupOfHost: Int32Array | null): void {
+    this.partitionGroup = groupOfHost;
+  }
+
+  get partitioned(): boolean {
+    return this.partitionGroup !== null;
+  }
+}
