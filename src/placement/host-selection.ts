@@ -1,0 +1,124 @@
+import type { Millis } from '../core/clock.ts';
+import type { Rng } from '../core/rng.ts';
+import type { PeerIdStr } from '../core/transport.ts';
+import type { MemberView } from '../gossip/records.ts';
+import type { PlacementDemand } from './demand.ts';
+import { hostRefusal } from './feasibility.ts';
+import type { RefusalTally } from './refusals.ts';
+import type { ReservationOverlay } from './reservation-overlay.ts';
+import { hostScore } from './scoring.ts';
+
+export interface SelectionContext {
+  readonly rng: Rng;
+  readonly now: Millis;
+  readonly overlay: ReservationOverlay | null;
+  /** Hosts this placement already asked: they are skipped (and counted as such). */
+  readonly excluded: ReadonlySet<PeerIdStr> | null;
+  /** Receives one count per member: its refusal reason, or feasible. */
+  readonly tally: RefusalTally;
+}
+
+/**
+ * Picks a host from a full view (the own cell): every member is checked against the filters
+ * (the cell is bounded, so this is O(cell), not O(cluster)), the `topK` best-scoring feasible
+ * hosts are kept, and `choices` of them are sampled at random; the best sampled one wins.
+ * Sampling among the top few keeps coordinators that share a stale view from herding onto one
+ * host, while staying close to the best host keeps packing tight. Equal scores are ordered by
+ * a random tie-break, so identical empty hosts are not always taken in view order.
+ *
+ * One selector is reused for many selections: its candidate buffers are allocated once.
+ */
+export class HostSelector {
+  private readonly topK: number;
+  private readonly choices: number;
+  private readonly members: (MemberView | undefined)[];
+  private readonly scores: number[];
+  private readonly ties: number[];
+  private readonly picked: number[] = [];
+  private count = 0;
+  /** The candidates the last selection drew from, best first (for tests and diagnostics). */
+  readonly lastSampled: MemberView[] = [];
+
+  constructor(opts: { topK: number; choices: number }) {
+    this.topK = opts.topK;
+    this.choices = Math.min(opts.choices, opts.topK);
+    this.members = new Array<MemberView | undefined>(this.topK).fill(undefined);
+    this.scores = new Array<number>(this.topK).fill(0);
+    this.ties = new Array<number>(this.topK).fill(0);
+  }
+
+  select(demand: PlacementDemand, members: Iterable<MemberView>, ctx: SelectionContext): MemberView | null {
+    const { overlay, excluded, tally, now } = ctx;
+    this.count = 0;
+    for (const m of members) {
+      const rec = m.record;
+      const peer = rec.origin;
+      if (excluded !== null && excluded.has(peer)) {
+        tally.add('already-tried');
+        continue;
+      }
+      const free = overlay === null ? rec.free : overlay.freeOf(peer, rec.free, now);
+      let reason = hostRefusal(demand, rec, free, m.status);
+      if (reason === null && demand.antiAffinity !== undefined && overlay !== null && overlay.hasGroup(peer, demand.antiAffinity, now)) {
+        reason = 'anti-affinity';
+      }
+      if (reason !== null) {
+        tally.add(reason);
+        continue;
+      }
+      tally.addFeasible();
+      this.offer(m, hostScore(demand, rec.capacity, free, rec.labels), ctx.rng.next());
+    }
+    return this.draw(ctx.rng);
+  }
+
+  private offer(m: MemberView, score: number, tie: number): void {
+    let i = this.count;
+    if (i === this.topK) {
+      // Full: only enter if better than the current worst.
+      if (!better(score, tie, this.scores[i - 1]!, this.ties[i - 1]!)) return;
+      i--;
+    } else {
+      this.count++;
+    }
+    while (i > 0 && better(score, tie, this.scores[i - 1]!, this.ties[i - 1]!)) {
+      this.members[i] = this.members[i - 1];
+      this.scores[i] = this.scores[i - 1]!;
+      this.ties[i] = this.ties[i - 1]!;
+      i--;
+    }
+    this.members[i] = m;
+    this.scores[i] = score;
+    this.ties[i] = tie;
+  }
+
+  private draw(rng: Rng): MemberView | null {
+    const n = this.count;
+    this.lastSampled.length = 0;
+    if (n === 0) return null;
+    let best: number;
+    if (n <= this.choices) {
+      for (let i = 0; i < n; i++) this.lastSampled.push(this.members[i]!);
+      best = 0;
+    } else {
+      const picked = this.picked;
+      picked.length = 0;
+      while (picked.length < this.choices) {
+        const j = rng.int(n);
+        if (!picked.includes(j)) picked.push(j);
+      }
+      picked.sort((a, b) => a - b);
+      for (const j of picked) this.lastSampled.push(this.members[j]!);
+      // Candidates are sorted best first, so the lowest sampled index is the best sampled host.
+      best = picked[0]!;
+    }
+    const chosen = this.members[best]!;
+    // Drop references so the selector does not pin old records.
+    for (let i = 0; i < n; i++) this.members[i] = undefined;
+    return chosen;
+  }
+}
+
+function better(score: number, tie: number, otherScore: number, otherTie: number): boolean {
+  return score > otherScore || (score === otherScore && tie > otherTie);
+}

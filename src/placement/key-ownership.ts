@@ -1,0 +1,164 @@
+import type { Millis } from '../core/clock.ts';
+import { hash32 } from '../core/hash.ts';
+import type { Rng } from '../core/rng.ts';
+import type { PeerIdStr } from '../core/transport.ts';
+import type { HostRecord, MemberView } from '../gossip/records.ts';
+import { pickContact } from './cell-routing.ts';
+import type { PlacementView } from './view.ts';
+
+/**
+ * Exactly once across entry agents.
+ *
+ * An idempotency key hashes (`keyHashOf`) to a cell (its first `cellBits` bits) and, inside
+ * that cell, to one *owner*: the alive member with the highest rendezvous weight. Every entry
+ * agent forwards a submit to that owner (through one of the cell's contacts when it is not in
+ * its own cell), and the owner serialises requests per key and keeps the binding key → job.
+ * So the same key sent to two entry agents meets at one place and yields one job. The job id
+ * embeds the key hash, so any agent can find the owner of a job from its id alone.
+ *
+ * Remaining race: two agents whose views of the key's cell disagree (a member joined, left
+ * or is suspected by one but not the other) compute different owners, and two owners may
+ * place the same key at the same time. What narrows it:
+ * - rendezvous hashing moves only the keys of the member that changed, and a dead owner's
+ *   keys go to the same successor in every view;
+ * - both owners send the same tenant/key to the hosts, and each host's ledger answers a known
+ *   key with the existing job, so the race only duplicates when the two owners pick different
+ *   hosts, within the few seconds that views disagree;
+ * - an entry that retries after an owner timed out sends the job id the old owner announced,
+ *   so a host that admitted it answers "duplicate" instead of creating a second job.
+ */
+
+/** The 32-bit hash of a tenant's idempotency key: it picks the cell and the owner. */
+export function keyHashOf(tenant: string, key: string): number {
+  return hash32(`${tenant}/${key}`);
+}
+
+export function cellOfHash(hash: number, cellBits: number): number {
+  return cellBits <= 0 ? 0 : hash >>> (32 - cellBits);
+}
+
+// Records are immutable and shared, so a peer's hash is computed once per record object.
+const peerHashes = new WeakMap<HostRecord, number>();
+
+function peerHashOf(record: HostRecord): number {
+  let h = peerHashes.get(record);
+  if (h === undefined) {
+    h = hash32(record.origin);
+    peerHashes.set(record, h);
+  }
+  return h;
+}
+
+/** murmur3's finaliser: a bijection on 32 bits with full avalanche. */
+function mix32(x: number): number {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export function rendezvousWeight(peer: PeerIdStr, keyHash: number): number {
+  return mix32(hash32(peer) ^ keyHash);
+}
+
+/**
+ * The owner of a key among a cell's members: highest rendezvous weight among alive members
+ * not in `avoid` (peers this caller found unreachable). Ties, practically impossible, go to
+ * the smaller peer id so every view agrees.
+ */
+export function rendezvousOwner(keyHash: number, members: Iterable<MemberView>, avoid: ReadonlySet<PeerIdStr> | null): PeerIdStr | null {
+  let best: PeerIdStr | null = null;
+  let bestWeight = -1;
+  for (const m of members) {
+    if (m.status !== 'alive') continue;
+    const peer = m.record.origin;
+    if (avoid !== null && avoid.has(peer)) continue;
+    const w = mix32(peerHashOf(m.record) ^ keyHash);
+    if (w > bestWeight || (w === bestWeight && best !== null && peer < best)) {
+      best = peer;
+      bestWeight = w;
+    }
+  }
+  return best;
+}
+
+/**
+ * The cell that owns a key hash in this view. Normally its prefix cell; when that cell is
+ * unknown here (empty after a split, summary not yet seen), the next known cell in circular
+ * order, so agents with the same summaries agree.
+ */
+export function keyCellIn(keyHash: number, view: PlacementView): number {
+  const bits = view.cellBits;
+  const c = cellOfHash(keyHash, bits);
+  if (bits <= 0 || c === view.ownCell || view.cellSummary(c) !== undefined) return c;
+  const size = 2 ** bits;
+  let best = view.ownCell;
+  let bestDistance = (view.ownCell - c + size) % size;
+  for (const s of view.cellSummaries()) {
+    if (s.cellBits !== bits || s.contacts.length === 0) continue;
+    const d = (s.cell - c + size) % size;
+    if (d < bestDistance) {
+      best = s.cell;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+export type OwnerRoute =
+  /** This node owns the key. */
+  | { readonly type: 'self'; readonly cell: number }
+  /** The owner is in our cell: send to it directly. */
+  | { readonly type: 'owner'; readonly to: PeerIdStr; readonly cell: number }
+  /** The owner is in another cell: send to one of its contacts, which forwards. */
+  | { readonly type: 'contact'; readonly to: PeerIdStr; readonly addrs: readonly string[]; readonly cell: number }
+  /** Nobody reachable: every candidate is in `avoid`. */
+  | { readonly type: 'none'; readonly cell: number };
+
+/** Where to send a request about a key, as seen from this node. */
+export function routeToOwner(keyHash: number, view: PlacementView, rng: Rng, avoid: ReadonlySet<PeerIdStr> | null): OwnerRoute {
+  const cell = keyCellIn(keyHash, view);
+  if (cell === view.ownCell) {
+    const owner = rendezvousOwner(keyHash, view.cellMembers(), avoid);
+    if (owner === null) return { type: 'none', cell };
+    return owner === view.self ? { type: 'self', cell } : { type: 'owner', to: owner, cell };
+  }
+  const summary = view.cellSummary(cell);
+  const contact = summary === undefined ? null : pickContact(summary, view.self, avoid, rng);
+  if (contact === null) return { type: 'none', cell };
+  return { type: 'contact', to: contact.peer, addrs: contact.addrs, cell };
+}
+
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+const CROCKFORD_VALUE: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries([...CROCKFORD].map((c, i) => [c, i])));
+export const PLACEMENT_JOB_ID_LENGTH = 22;
+export const PLACEMENT_JOB_ID_PATTERN = /^[0-9a-hjkmnp-tv-z]{10}[0-3][0-9a-hjkmnp-tv-z]{11}$/;
+
+/**
+ * A job id that finds its owner: 10 chars of milliseconds (time-ordered like a ULID), 7 chars
+ * holding the 32-bit key hash, 5 random chars (25 bits) against collisions within one ms.
+ */
+export function placementJobId(nowMs: Millis, keyHash: number, rng: Rng): string {
+  let time = '';
+  let t = Math.max(0, Math.floor(nowMs));
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  let hash = '';
+  for (let shift = 30; shift >= 0; shift -= 5) hash += CROCKFORD[(keyHash >>> shift) & 31];
+  let rand = '';
+  for (let i = 0; i < 5; i++) rand += CROCKFORD[rng.int(32)];
+  return time + hash + rand;
+}
+
+/** The key hash inside a placement job id, or null when `id` is not one. */
+export function keyHashOfJobId(id: string): number | null {
+  if (id.length !== PLACEMENT_JOB_ID_LENGTH || !PLACEMENT_JOB_ID_PATTERN.test(id)) return null;
+  let h = 0;
+  for (let i = 10; i < 17; i++) h = h * 32 + CROCKFORD_VALUE[id[i]!]!;
+  return h >>> 0;
+}

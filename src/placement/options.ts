@@ -1,0 +1,132 @@
+import { PlacementError } from './errors.ts';
+
+/**
+ * Placement tunables. The same values drive the agent and the simulator; only the
+ * timeouts differ in practice (real streams vs virtual latency).
+ */
+export interface PlacementOptions {
+  /** Power-of-d: how many of the top candidates are sampled; the best sampled one wins. */
+  readonly choices: number;
+  /** How many best-scoring feasible hosts stay candidates for the power-of-d draw. */
+  readonly topK: number;
+  /** Hard cap on asks (admit or route) per placement, the first included. */
+  readonly maxAsks: number;
+  /** Asks spent on the coordinator's own cell before it routes to other cells. */
+  readonly maxOwnCellAsks: number;
+  /** Asks a contact may spend inside its cell for one routed request. */
+  readonly contactMaxAsks: number;
+  /** Wait for one host's admission answer. */
+  readonly admitTimeoutMs: number;
+  /** Wait for a contact's answer (it may ask `contactMaxAsks` hosts in turn). */
+  readonly routeTimeoutMs: number;
+  /** Give up a placement after this long, whatever the budget left. */
+  readonly attemptDeadlineMs: number;
+  /** Entry waits this long for the key's owner to acknowledge a submit before trying the next owner. */
+  readonly submitAckTimeoutMs: number;
+  /** Entry waits this long for the outcome once the owner acknowledged. */
+  readonly submitResultTimeoutMs: number;
+  /** Owners tried per submit (the rendezvous order gives the successors). */
+  readonly submitMaxTries: number;
+  /** A submit or locate is forwarded at most this many times (entry → contact → owner). */
+  readonly maxForwardHops: number;
+  /** Cell summaries older than this are not routed to. */
+  readonly maxSummaryAgeMs: number;
+  /** Weight of a cell whose summary only might fit (maxFree covers the job, no shape count does). */
+  readonly weakCellWeight: number;
+  /** How long an admission answer's `free` overrides the gossip view of that host. */
+  readonly overlayTtlMs: number;
+  /** Bound on hosts remembered in the overlay. */
+  readonly maxOverlayEntries: number;
+  /** Hard size limit of one encoded placement message. */
+  readonly maxMessageBytes: number;
+  /** Bound on peer / host lists carried in a message (avoid, exclude). */
+  readonly maxListedPeers: number;
+  /** Bound on placements this node coordinates at once (as owner or contact); beyond it, new ones are refused. */
+  readonly maxActivePlacements: number;
+}
+
+export const defaultPlacementOptions: PlacementOptions = Object.freeze({
+  // 2 among the top 4: the best host wins half the time, so concurrent coordinators with the
+  // same stale view spread over 3 hosts instead of herding onto one, and packing stays near best-fit.
+  choices: 2,
+  // 4 fullest (binpack) or emptiest (spread) hosts: wide enough to break herds, narrow enough to pack.
+  topK: 4,
+  // 5 asks: 2 in the own cell plus 3 routed cells; at 80% load the mean is ~1.05 asks.
+  maxAsks: 5,
+  // 2: one stale-view miss is common, two in a row means the cell is effectively full.
+  maxOwnCellAsks: 2,
+  // 2: a contact retries once inside its cell; more would stretch the caller's route timeout.
+  contactMaxAsks: 2,
+  // 1000 ms: an admission is one synced level write (a few ms) plus a loopback/LAN round trip.
+  admitTimeoutMs: 1_000,
+  // 2500 ms: contactMaxAsks admit round trips plus the two extra hops through the contact.
+  routeTimeoutMs: 2_500,
+  // 10 s: above maxAsks × routeTimeoutMs would be pointless; the caller's p99 target is 250 ms.
+  attemptDeadlineMs: 10_000,
+  // 1000 ms: the ack is one or two hops; a silent owner is most likely dead, so fail over fast.
+  submitAckTimeoutMs: 1_000,
+  // 12 s: attemptDeadlineMs plus margin for the owner's answer and its binding write.
+  submitResultTimeoutMs: 12_000,
+  // 3 owners: the owner and two rendezvous successors; more only while membership churns.
+  submitMaxTries: 3,
+  // 3 hops: entry → contact → owner needs 2; one spare for a cell split seen late.
+  maxForwardHops: 3,
+  // 30 s: summaries are reissued every few seconds; older means the cell's reporters are gone.
+  maxSummaryAgeMs: 30_000,
+  // 0.25: a maybe-fit cell is tried, but four times less often than a cell with one sure fit.
+  weakCellWeight: 0.25,
+  // 3 s: the freshness target for capacity seen by routers; by then gossip carries the change.
+  overlayTtlMs: 3_000,
+  // 1024 hosts: more than a cell; each entry is ~100 bytes.
+  maxOverlayEntries: 1_024,
+  // 64 KiB: a job spec is at most a few KiB in practice; the limit stops abuse, not jobs.
+  maxMessageBytes: 64 * 1024,
+  // 32 peers: more than maxAsks × contactMaxAsks, the most a placement can try.
+  maxListedPeers: 32,
+  // 4096: a coordinator holds ~1 KiB per placement; beyond this the node is overloaded and says so.
+  maxActivePlacements: 4_096,
+});
+
+const POSITIVE_INTEGERS: readonly (keyof PlacementOptions)[] = [
+  'choices',
+  'topK',
+  'maxAsks',
+  'contactMaxAsks',
+  'submitMaxTries',
+  'maxForwardHops',
+  'maxOverlayEntries',
+  'maxMessageBytes',
+  'maxListedPeers',
+  'maxActivePlacements',
+];
+const NON_NEGATIVE: readonly (keyof PlacementOptions)[] = ['maxOwnCellAsks', 'weakCellWeight', 'overlayTtlMs'];
+const POSITIVE_DURATIONS: readonly (keyof PlacementOptions)[] = [
+  'admitTimeoutMs',
+  'routeTimeoutMs',
+  'attemptDeadlineMs',
+  'submitAckTimeoutMs',
+  'submitResultTimeoutMs',
+  'maxSummaryAgeMs',
+];
+
+/** Defaults overlaid with `partial`; throws PLACEMENT_INVALID_OPTIONS naming the bad field. */
+export function placementOptions(partial: Partial<PlacementOptions> = {}): PlacementOptions {
+  const opts: PlacementOptions = { ...defaultPlacementOptions, ...partial };
+  for (const key of Object.keys(partial)) {
+    if (!(key in defaultPlacementOptions)) {
+      throw new PlacementError('PLACEMENT_INVALID_OPTIONS', `unknown placement option "${key}"`, { option: key });
+    }
+  }
+  const bad = (key: string, want: string): never => {
+    throw new PlacementError('PLACEMENT_INVALID_OPTIONS', `placement option ${key} must be ${want}, got ${String(opts[key as keyof PlacementOptions])}`, {
+      option: key,
+      value: opts[key as keyof PlacementOptions],
+    });
+  };
+  for (const key of POSITIVE_INTEGERS) if (!Number.isInteger(opts[key]) || opts[key] < 1) bad(key, 'a positive integer');
+  for (const key of NON_NEGATIVE) if (!Number.isFinite(opts[key]) || opts[key] < 0) bad(key, 'a non-negative number');
+  for (const key of POSITIVE_DURATIONS) if (!Number.isFinite(opts[key]) || opts[key] <= 0) bad(key, 'a positive number of milliseconds');
+  if (!Number.isInteger(opts.maxOwnCellAsks)) bad('maxOwnCellAsks', 'an integer');
+  if (opts.choices > opts.topK) bad('choices', `at most topK (${opts.topK})`);
+  return Object.freeze(opts);
+}

@@ -1,0 +1,218 @@
+import type { Millis } from '../core/clock.ts';
+import { DRIVER_NAMES, type DriverName } from '../core/job.ts';
+import type { PeerIdStr } from '../core/transport.ts';
+import { PlacementError } from './errors.ts';
+import { keyHashOfJobId } from './key-ownership.ts';
+
+/**
+ * The key owner's side of exactly-once: the binding idempotency key → job, and per-key
+ * serialisation (one placement per key at a time; later requests wait for its outcome).
+ * A pure in-memory structure; the agent persists bindings (`snapshot`, or one binding at a
+ * time as `PlacementNode` reports them) and restores them at start.
+ */
+export type BindingState = 'placing' | 'placed';
+
+export interface Binding {
+  readonly tenant: string;
+  readonly key: string;
+  readonly keyHash: number;
+  readonly jobId: string;
+  readonly specDigest: string;
+  readonly state: BindingState;
+  /** The host holding the job once placed. */
+  readonly host: PeerIdStr | null;
+  readonly epoch: number;
+  readonly driver: DriverName | null;
+  readonly updatedAtMs: Millis;
+}
+
+export type BeginResult =
+  /** No placement runs for this key: the caller must run one for `binding.jobId` at `binding.epoch`. */
+  | { readonly type: 'start'; readonly binding: Binding }
+  /** A placement for this key and spec is running: wait for its outcome. */
+  | { readonly type: 'in-progress'; readonly binding: Binding }
+  /** Already placed with the same spec: answer with the existing job. */
+  | { readonly type: 'placed'; readonly binding: Binding }
+  /** The key is bound to a different spec. */
+  | { readonly type: 'conflict'; readonly binding: Binding };
+
+export interface RegistrySnapshot {
+  readonly v: 1;
+  readonly bindings: readonly Binding[];
+}
+
+function registryKey(tenant: string, key: string): string {
+  return `${tenant}\u0000${key}`;
+}
+
+export class OwnerRegistry {
+  private readonly byKey = new Map<string, Binding>();
+  private readonly byJob = new Map<string, Binding>();
+  /** Job ids with a placement running in this process (not persisted: after a restart none run). */
+  private readonly running = new Set<string>();
+
+  constructor(snapshot?: RegistrySnapshot) {
+    if (snapshot !== undefined) {
+      checkSnapshot(snapshot);
+      for (const b of snapshot.bindings) this.put(b);
+    }
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  get(tenant: string, key: string): Binding | undefined {
+    return this.byKey.get(registryKey(tenant, key));
+  }
+
+  byJobId(jobId: string): Binding | undefined {
+    return this.byJob.get(jobId);
+  }
+
+  isRunning(jobId: string): boolean {
+    return this.running.has(jobId);
+  }
+
+  bindings(): IterableIterator<Binding> {
+    return this.byKey.values();
+  }
+
+  /**
+   * A request for `tenant/key` arrived. `newJobId` is called only when a new job starts;
+   * `jobIdHint` (from an entry retrying after an owner failed) is reused when it belongs to
+   * this key, so a host that already admitted it under that id answers "duplicate".
+   */
+  begin(
+    req: { tenant: string; key: string; keyHash: number; specDigest: string; jobIdHint?: string | undefined },
+    now: Millis,
+    newJobId: () => string,
+  ): BeginResult {
+    const existing = this.byKey.get(registryKey(req.tenant, req.key));
+    if (existing !== undefined) {
+      if (existing.specDigest !== req.specDigest) return { type: 'conflict', binding: existing };
+      if (existing.state === 'placed') return { type: 'placed', binding: existing };
+      if (this.running.has(existing.jobId)) return { type: 'in-progress', binding: existing };
+      // Placing but nothing runs: this owner restarted mid-placement. Retry at a new epoch so a
+      // host holding the old attempt's reservation is fenced once this one lands elsewhere.
+      const retried: Binding = { ...existing, epoch: existing.epoch + 1, updatedAtMs: now };
+      this.put(retried);
+      this.running.add(retried.jobId);
+      return { type: 'start', binding: retried };
+    }
+    const hint = req.jobIdHint;
+    const jobId = hint !== undefined && keyHashOfJobId(hint) === req.keyHash && !this.byJob.has(hint) ? hint : newJobId();
+    const binding: Binding = {
+      tenant: req.tenant,
+      key: req.key,
+      keyHash: req.keyHash,
+      jobId,
+      specDigest: req.specDigest,
+      state: 'placing',
+      host: null,
+      // A reused id may have been admitted somewhere at epoch 1 already; start above it.
+      epoch: jobId === hint ? 2 : 1,
+      driver: null,
+      updatedAtMs: now,
+    };
+    this.put(binding);
+    this.running.add(jobId);
+    return { type: 'start', binding };
+  }
+
+  /**
+   * The placement landed. `admittedJobId` differs from the binding's id when the host already
+   * held this key under another id (a racing owner placed it first): the binding adopts it.
+   */
+  complete(jobId: string, placed: { host: PeerIdStr; epoch: number; driver: DriverName; admittedJobId?: string }, now: Millis): Binding {
+    const b = this.byJob.get(jobId);
+    if (b === undefined) throw new PlacementError('PLACEMENT_BAD_REQUEST', `no binding for job ${jobId}`, { jobId });
+    this.running.delete(jobId);
+    const finalId = placed.admittedJobId ?? jobId;
+    if (finalId !== jobId) this.byJob.delete(jobId);
+    const bound: Binding = { ...b, jobId: finalId, state: 'placed', host: placed.host, epoch: placed.epoch, driver: placed.driver, updatedAtMs: now };
+    this.put(bound);
+    return bound;
+  }
+
+  /** The placement was refused or failed: the key is free again. */
+  abandon(jobId: string): void {
+    const b = this.byJob.get(jobId);
+    this.running.delete(jobId);
+    if (b === undefined || b.state === 'placed') return;
+    this.byJob.delete(jobId);
+    this.byKey.delete(registryKey(b.tenant, b.key));
+  }
+
+  /** The job was deleted: its key may be used again. */
+  forget(jobId: string): boolean {
+    const b = this.byJob.get(jobId);
+    if (b === undefined) return false;
+    this.running.delete(jobId);
+    this.byJob.delete(jobId);
+    this.byKey.delete(registryKey(b.tenant, b.key));
+    return true;
+  }
+
+  /**
+   * Bindings handed over by a previous owner (membership changed). A placed binding wins over
+   * a placing one; between two placed ones the higher epoch wins. Returns the keys whose two
+   * placed bindings name different jobs: a duplicate the caller must resolve (stop one).
+   */
+  adopt(bindings: Iterable<Binding>): { adopted: number; duplicates: Binding[] } {
+    let adopted = 0;
+    const duplicates: Binding[] = [];
+    for (const incoming of bindings) {
+      const mine = this.byKey.get(registryKey(incoming.tenant, incoming.key));
+      if (mine === undefined) {
+        this.put(incoming);
+        adopted++;
+        continue;
+      }
+      if (mine.state === 'placed' && incoming.state === 'placed' && mine.jobId !== incoming.jobId) duplicates.push(incoming);
+      const takeIncoming =
+        (incoming.state === 'placed' && mine.state === 'placing' && !this.running.has(mine.jobId)) ||
+        (incoming.state === 'placed' && mine.state === 'placed' && incoming.jobId === mine.jobId && incoming.epoch > mine.epoch);
+      if (takeIncoming) {
+        if (mine.jobId !== incoming.jobId) this.byJob.delete(mine.jobId);
+        this.put(incoming);
+        adopted++;
+      }
+    }
+    return { adopted, duplicates };
+  }
+
+  snapshot(): RegistrySnapshot {
+    return { v: 1, bindings: [...this.byKey.values()] };
+  }
+
+  private put(b: Binding): void {
+    this.byKey.set(registryKey(b.tenant, b.key), b);
+    this.byJob.set(b.jobId, b);
+  }
+}
+
+function checkSnapshot(s: RegistrySnapshot): void {
+  const fail = (message: string, details: Record<string, unknown> = {}): never => {
+    throw new PlacementError('PLACEMENT_INVALID_SNAPSHOT', `invalid owner registry snapshot: ${message}`, details);
+  };
+  if (typeof s !== 'object' || s === null || s.v !== 1 || !Array.isArray(s.bindings)) fail('expected { v: 1, bindings: [] }');
+  const keys = new Set<string>();
+  const ids = new Set<string>();
+  s.bindings.forEach((b, i) => {
+    const at = { index: i };
+    if (typeof b !== 'object' || b === null) fail(`binding ${i} is not an object`, at);
+    if (typeof b.tenant !== 'string' || typeof b.key !== 'string' || b.key.length === 0) fail(`binding ${i} lacks tenant or key`, at);
+    if (typeof b.jobId !== 'string' || b.jobId.length === 0) fail(`binding ${i} has no job id`, at);
+    if (!Number.isInteger(b.keyHash) || b.keyHash < 0 || b.keyHash > 0xffffffff) fail(`binding ${b.jobId} has a bad key hash`, at);
+    if (b.state !== 'placing' && b.state !== 'placed') fail(`binding ${b.jobId} has state ${String(b.state)}`, at);
+    if (b.state === 'placed' && (typeof b.host !== 'string' || b.host.length === 0)) fail(`placed binding ${b.jobId} has no host`, at);
+    if (b.state === 'placed' && !(DRIVER_NAMES as readonly unknown[]).includes(b.driver)) fail(`placed binding ${b.jobId} has no valid driver`, at);
+    if (!Number.isInteger(b.epoch) || b.epoch < 1) fail(`binding ${b.jobId} has a bad epoch`, at);
+    const k = registryKey(b.tenant, b.key);
+    if (keys.has(k)) fail(`key ${b.tenant}/${b.key} appears twice`, at);
+    if (ids.has(b.jobId)) fail(`job id ${b.jobId} appears twice`, at);
+    keys.add(k);
+    ids.add(b.jobId);
+  });
+}

@@ -1,0 +1,850 @@
+import type { Millis } from '../core/clock.ts';
+import type { JobSpec } from '../core/job.ts';
+import type { Rng } from '../core/rng.ts';
+import type { PeerIdStr } from '../core/transport.ts';
+import { DeadlineQueue } from './deadline-queue.ts';
+import { demandOf } from './demand.ts';
+import { PlacementError, type PlacementErrorCode } from './errors.ts';
+import type { AdmitRequest, AdmitResult } from './host-ledger.ts';
+import { HostSelector } from './host-selection.ts';
+import { keyHashOf, keyHashOfJobId, placementJobId, routeToOwner } from './key-ownership.ts';
+import type {
+  AdmitMessage,
+  LocateMessage,
+  LocateOutcome,
+  PlacementMessage,
+  RouteMessage,
+  SubmitMessage,
+  SubmitOutcome,
+} from './messages.ts';
+import { PLACEMENT_PROTOCOL_VERSION } from './messages.ts';
+import type { PlacementMetrics, PlacementStats } from './metrics.ts';
+import { emptyPlacementStats } from './metrics.ts';
+import type { PlacementOptions } from './options.ts';
+import { OwnerRegistry, type Binding } from './owner-registry.ts';
+import { PlacementAttempt, type AttemptAnswer, type AttemptModules, type AttemptOutcome } from './placement-attempt.ts';
+import { REFUSAL_REASONS } from './feasibility.ts';
+import { ReservationOverlay } from './reservation-overlay.ts';
+import { placementSpecDigest } from './spec-digest.ts';
+import type { PlacementView } from './view.ts';
+
+/** Where the node's messages go. The agent encodes (`encodePlacementMessage`) and sends on a stream; the simulator delivers the object. */
+export interface PlacementOutbox {
+  /** Fire and forget. When delivery fails, the driver calls `PlacementNode.onSendFailed`. May throw PLACEMENT_MESSAGE_TOO_LARGE. */
+  send(to: PeerIdStr, msg: PlacementMessage, addrs?: readonly string[]): void;
+}
+
+/**
+ * The host role. `admit` must check and reserve synchronously (HostLedger.admit), then the
+ * agent persists the job before calling `done`: an accepted answer is durable. The simulator
+ * calls `done` at once (`LedgerAdmission`).
+ */
+export interface HostAdmission {
+  admit(req: AdmitRequest, now: Millis, done: (result: AdmitResult, now: Millis) => void): void;
+  /** Release a superseded admission, only if its epoch is not newer than `epoch`. */
+  release(jobId: string, epoch: number, now: Millis): void;
+}
+
+/** Durable owner bindings. `done` after the write is synced; the node answers the entry only then. */
+export interface BindingPersistence {
+  save(binding: Binding, done: (err: Error | null, now: Millis) => void): void;
+}
+
+export interface PlacementNodeModules {
+  readonly view: PlacementView;
+  readonly rng: Rng;
+  readonly outbox: PlacementOutbox;
+  /** Null on a node that runs no jobs: it still routes, owns keys and coordinates. */
+  readonly admission: HostAdmission | null;
+  /** Null in the simulator: bindings live in memory only. */
+  readonly bindings: BindingPersistence | null;
+  /** A registry restored from the store; a fresh one otherwise. */
+  readonly registry?: OwnerRegistry;
+  /** Must be the same function on every node (the agent passes its SHA-256 digest). */
+  readonly specDigest?: (spec: JobSpec) => string;
+  readonly metrics: PlacementMetrics | null;
+}
+
+interface EntrySubmit {
+  readonly kind: 'submit';
+  readonly id: number;
+  readonly spec: JobSpec;
+  readonly tenant: string;
+  readonly key: string;
+  readonly keyHash: number;
+  readonly specDigest: string;
+  readonly done: (outcome: SubmitOutcome) => void;
+  readonly avoid: Set<PeerIdStr>;
+  tries: number;
+  /** The peer the current try was sent to (owner or contact). */
+  target: PeerIdStr | null;
+  /** The owner, once a contact or the owner told us. */
+  owner: PeerIdStr | null;
+  acked: boolean;
+  jobIdHint: string | undefined;
+  deadlineMs: Millis;
+  finished: boolean;
+}
+
+interface EntryLocate {
+  readonly kind: 'locate';
+  readonly id: number;
+  readonly jobId: string;
+  readonly keyHash: number;
+  readonly done: (outcome: LocateOutcome) => void;
+  readonly avoid: Set<PeerIdStr>;
+  tries: number;
+  target: PeerIdStr | null;
+  deadlineMs: Millis;
+  finished: boolean;
+}
+
+interface Waiter {
+  readonly entry: PeerIdStr;
+  readonly id: number;
+}
+
+/** A placement this node coordinates as the key's owner. */
+interface OwnedPlacement {
+  readonly kind: 'owned';
+  readonly attempt: PlacementAttempt;
+  readonly waiters: Waiter[];
+  /** Request id of the outstanding ask, -1 when none. */
+  pendingId: number;
+  finished: boolean;
+}
+
+/** A routed placement this node runs inside its cell as a contact. */
+interface ContactPlacement {
+  readonly kind: 'contact';
+  readonly attempt: PlacementAttempt;
+  readonly from: PeerIdStr;
+  readonly id: number;
+  pendingId: number;
+  finished: boolean;
+}
+
+type Session = EntrySubmit | EntryLocate | OwnedPlacement | ContactPlacement;
+
+interface PendingAsk {
+  readonly session: OwnedPlacement | ContactPlacement;
+  readonly seq: number;
+  readonly to: PeerIdStr;
+  readonly kind: 'admit' | 'route';
+}
+
+interface Inbound {
+  readonly from: PeerIdStr;
+  readonly msg: PlacementMessage;
+}
+
+/**
+ * The placement protocol of one node, sans-I/O: every role in one state machine, driven by
+ * `submit` / `locate` (local callers), `onMessage`, `onSendFailed` and `onTimer`. It sends
+ * through the outbox and never reads a clock; the agent and the simulator run it unchanged.
+ *
+ * Roles: *entry* (takes a caller's job, finds the key's owner, retries owners), *owner*
+ * (serialises per key, binds key → job, runs the PlacementAttempt), *contact* (places a job
+ * routed to its cell), *host* (admits through HostAdmission). Messages to itself are queued
+ * and handled after the current handler returns, so no handler re-enters another.
+ */
+export class PlacementNode {
+  readonly self: PeerIdStr;
+  readonly registry: OwnerRegistry;
+  readonly stats: PlacementStats = emptyPlacementStats();
+  private readonly opts: PlacementOptions;
+  private readonly view: PlacementView;
+  private readonly rng: Rng;
+  private readonly outbox: PlacementOutbox;
+  private readonly admission: HostAdmission | null;
+  private readonly bindingStore: BindingPersistence | null;
+  private readonly digest: (spec: JobSpec) => string;
+  private readonly metrics: PlacementMetrics | null;
+  private readonly attemptModules: AttemptModules;
+  private readonly overlay: ReservationOverlay;
+  private readonly timers = new DeadlineQueue<Session>();
+  private readonly entries = new Map<number, EntrySubmit | EntryLocate>();
+  private readonly owned = new Map<string, OwnedPlacement>();
+  private readonly contacts = new Set<ContactPlacement>();
+  private readonly pendingAsks = new Map<number, PendingAsk>();
+  private readonly local: Inbound[] = [];
+  private draining = false;
+  private nextId: number;
+
+  constructor(opts: PlacementOptions, modules: PlacementNodeModules) {
+    this.opts = opts;
+    this.view = modules.view;
+    this.self = modules.view.self;
+    this.rng = modules.rng;
+    this.outbox = modules.outbox;
+    this.admission = modules.admission;
+    this.bindingStore = modules.bindings;
+    this.registry = modules.registry ?? new OwnerRegistry();
+    this.digest = modules.specDigest ?? placementSpecDigest;
+    this.metrics = modules.metrics;
+    this.overlay = new ReservationOverlay(opts);
+    this.attemptModules = { view: this.view, rng: this.rng, selector: new HostSelector(opts), overlay: this.overlay };
+    // Request ids start at a random point so answers meant for a previous incarnation rarely match.
+    this.nextId = this.rng.int(0x7fffffff);
+  }
+
+  /** Placements and routed jobs in flight here. */
+  get active(): number {
+    return this.owned.size + this.contacts.size;
+  }
+
+  /** Local callers waiting for an answer. */
+  get waiting(): number {
+    return this.entries.size;
+  }
+
+  // ── entry role ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Places `spec` somewhere in the cluster; `done` is called exactly once. A spec without an
+   * idempotency key gets one here, so the node's own retries stay exactly-once.
+   */
+  submit(spec: JobSpec, now: Millis, done: (outcome: SubmitOutcome) => void): void {
+    const keyed: JobSpec = spec.idempotencyKey !== undefined ? spec : { ...spec, idempotencyKey: `auto-${placementJobId(now, this.rng.int(0x7fffffff), this.rng)}` };
+    const key = keyed.idempotencyKey!;
+    const s: EntrySubmit = {
+      kind: 'submit',
+      id: this.newId(),
+      spec: keyed,
+      tenant: keyed.tenant,
+      key,
+      keyHash: keyHashOf(keyed.tenant, key),
+      specDigest: this.digest(keyed),
+      done,
+      avoid: new Set(),
+      tries: 0,
+      target: null,
+      owner: null,
+      acked: false,
+      jobIdHint: undefined,
+      deadlineMs: now,
+      finished: false,
+    };
+    this.stats.submits++;
+    this.entries.set(s.id, s);
+    this.sendSubmit(s, now);
+    this.drain(now);
+  }
+
+  /** Finds a job's host from its id alone, by asking the owner of the key hash the id embeds. */
+  locate(jobId: string, now: Millis, done: (outcome: LocateOutcome) => void): void {
+    const keyHash = keyHashOfJobId(jobId);
+    if (keyHash === null) {
+      done({ type: 'failed', jobId, code: 'PLACEMENT_INVALID_JOB_ID', message: `"${jobId}" is not a placement job id` });
+      return;
+    }
+    const s: EntryLocate = { kind: 'locate', id: this.newId(), jobId, keyHash, done, avoid: new Set(), tries: 0, target: null, deadlineMs: now, finished: false };
+    this.entries.set(s.id, s);
+    this.sendLocate(s, now);
+    this.drain(now);
+  }
+
+  // ── driver callbacks ───────────────────────────────────────────────────────────────────
+
+  /** A decoded message from a peer (the driver decodes with `decodePlacementMessage` and drops what fails). */
+  onMessage(from: PeerIdStr, msg: PlacementMessage, now: Millis): void {
+    this.local.push({ from, msg });
+    this.drain(now);
+  }
+
+  /** The driver could not deliver `msg` to `to` (dial or stream failure). */
+  onSendFailed(to: PeerIdStr, msg: PlacementMessage, now: Millis): void {
+    this.sendFailed(to, msg, null, now);
+    this.drain(now);
+  }
+
+  onTimer(now: Millis): void {
+    for (let s = this.timers.popDue(now); s !== undefined; s = this.timers.popDue(now)) {
+      if (s.finished) continue;
+      switch (s.kind) {
+        case 'submit':
+          if (now >= s.deadlineMs) this.submitTimedOut(s, now);
+          break;
+        case 'locate':
+          if (now >= s.deadlineMs) this.locateTimedOut(s, now);
+          break;
+        case 'owned':
+        case 'contact':
+          this.pump(s, now);
+          break;
+      }
+    }
+    this.drain(now);
+  }
+
+  /** When `onTimer` next wants to run; Infinity when idle. */
+  nextTimerAtMs(): Millis {
+    return this.timers.peekAt();
+  }
+
+  // ── dispatch ───────────────────────────────────────────────────────────────────────────
+
+  private drain(now: Millis): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let i = 0; i < this.local.length; i++) this.handle(this.local[i]!.from, this.local[i]!.msg, now);
+    } finally {
+      this.local.length = 0;
+      this.draining = false;
+    }
+  }
+
+  private handle(from: PeerIdStr, msg: PlacementMessage, now: Millis): void {
+    switch (msg.t) {
+      case 'submit':
+        return this.onSubmit(from, msg, now);
+      case 'submit-ack': {
+        const s = this.entries.get(msg.id);
+        if (s === undefined || s.kind !== 'submit' || s.finished) return;
+        if (msg.jobId === undefined) {
+          // A contact forwarded it: now we know the owner to avoid if it stays silent.
+          s.owner = msg.owner;
+          this.arm(s, now + this.opts.submitAckTimeoutMs);
+        } else {
+          s.acked = true;
+          s.owner = msg.owner;
+          s.jobIdHint = msg.jobId;
+          this.arm(s, now + this.opts.submitResultTimeoutMs);
+        }
+        return;
+      }
+      case 'submit-result': {
+        const s = this.entries.get(msg.id);
+        if (s === undefined || s.kind !== 'submit' || s.finished) return;
+        this.finishSubmit(s, msg.outcome);
+        return;
+      }
+      case 'route':
+        return this.onRoute(from, msg, now);
+      case 'route-result':
+        return this.onAnswer(from, msg.id, { type: 'route', outcome: msg.outcome }, now);
+      case 'admit':
+        return this.onAdmit(from, msg, now);
+      case 'admit-result':
+        return this.onAnswer(from, msg.id, { type: 'admit', result: msg.result }, now);
+      case 'release':
+        if (this.admission !== null) {
+          this.admission.release(msg.jobId, msg.epoch, now);
+          this.stats.releases++;
+          this.metrics?.releases.inc({});
+        }
+        return;
+      case 'locate':
+        return this.onLocate(from, msg, now);
+      case 'locate-result': {
+        const s = this.entries.get(msg.id);
+        if (s === undefined || s.kind !== 'locate' || s.finished) return;
+        this.finishLocate(
+          s,
+          msg.binding === null ? { type: 'not-found', jobId: s.jobId } : { type: 'found', jobId: s.jobId, host: msg.binding.host, epoch: msg.binding.epoch, state: msg.binding.state },
+        );
+        return;
+      }
+    }
+  }
+
+  private post(to: PeerIdStr, msg: PlacementMessage, now: Millis, addrs?: readonly string[]): void {
+    if (to === this.self) {
+      this.local.push({ from: to, msg });
+      return;
+    }
+    try {
+      this.outbox.send(to, msg, addrs);
+    } catch (err) {
+      this.sendFailed(to, msg, err, now);
+    }
+  }
+
+  private sendFailed(to: PeerIdStr, msg: PlacementMessage, err: unknown, now: Millis): void {
+    const fatal = err instanceof PlacementError && err.code === 'PLACEMENT_MESSAGE_TOO_LARGE' ? err : null;
+    switch (msg.t) {
+      case 'submit': {
+        const s = this.entries.get(msg.id);
+        if (s === undefined || s.kind !== 'submit' || s.finished || msg.entry !== this.self) return;
+        if (fatal !== null) {
+          this.finishSubmit(s, { type: 'failed', code: fatal.code, message: `job spec too large to send: ${fatal.message}`, asks: 0 });
+          return;
+        }
+        this.submitTimedOut(s, now);
+        return;
+      }
+      case 'locate': {
+        const s = this.entries.get(msg.id);
+        if (s !== undefined && s.kind === 'locate' && !s.finished && msg.entry === this.self) this.locateTimedOut(s, now);
+        return;
+      }
+      case 'admit':
+      case 'route': {
+        const p = this.pendingAsks.get(msg.id);
+        if (p === undefined || p.to !== to) return;
+        // Too large or undeliverable alike: this target cannot take it, the attempt moves on.
+        this.onAnswer(to, msg.id, { type: 'unreachable' }, now);
+        return;
+      }
+      default:
+        // Answers and releases: the requester times out and retries; nothing to undo here.
+        return;
+    }
+  }
+
+  private newId(): number {
+    this.nextId = (this.nextId + 1) >>> 0;
+    return this.nextId;
+  }
+
+  private arm(s: Session & { deadlineMs: Millis }, atMs: Millis): void {
+    s.deadlineMs = atMs;
+    this.timers.push(atMs, s);
+  }
+
+  // ── entry: submit and locate sessions ──────────────────────────────────────────────────
+
+  private sendSubmit(s: EntrySubmit, now: Millis): void {
+    s.tries++;
+    s.acked = false;
+    s.owner = null;
+    const route = routeToOwner(s.keyHash, this.view, this.rng, s.avoid);
+    if (route.type === 'none') {
+      this.finishSubmit(s, {
+        type: 'failed',
+        code: 'PLACEMENT_OWNER_UNREACHABLE',
+        message: `no reachable owner for idempotency key "${s.key}" in cell ${route.cell} (${s.avoid.size} peer${s.avoid.size === 1 ? '' : 's'} did not answer)`,
+        asks: 0,
+      });
+      return;
+    }
+    const to = route.type === 'self' ? this.self : route.to;
+    s.target = to;
+    this.arm(s, now + this.opts.submitAckTimeoutMs);
+    const msg: SubmitMessage = {
+      v: PLACEMENT_PROTOCOL_VERSION,
+      t: 'submit',
+      id: s.id,
+      entry: this.self,
+      tenant: s.tenant,
+      key: s.key,
+      spec: s.spec,
+      specDigest: s.specDigest,
+      hops: 0,
+      avoid: this.listed(s.avoid),
+      ...(s.jobIdHint !== undefined ? { jobIdHint: s.jobIdHint } : {}),
+    };
+    this.post(to, msg, now, route.type === 'contact' ? route.addrs : undefined);
+  }
+
+  private submitTimedOut(s: EntrySubmit, now: Millis): void {
+    // Avoid the peer that went silent: the owner if we know it, else whoever we sent to.
+    const silent = s.owner ?? s.target;
+    if (silent !== null && silent !== this.self) s.avoid.add(silent);
+    this.stats.timeouts++;
+    if (s.tries < this.opts.submitMaxTries) {
+      this.sendSubmit(s, now);
+      return;
+    }
+    this.finishSubmit(
+      s,
+      s.acked
+        ? {
+            type: 'failed',
+            code: 'PLACEMENT_TIMEOUT',
+            message: `no outcome for job ${s.spec.name} after ${s.tries} owner${s.tries === 1 ? '' : 's'} tried; it may have been placed: submit again with idempotency key "${s.key}"`,
+            asks: 0,
+          }
+        : {
+            type: 'failed',
+            code: 'PLACEMENT_OWNER_UNREACHABLE',
+            message: `the owner of idempotency key "${s.key}" did not answer (${s.tries} tried)`,
+            asks: 0,
+          },
+    );
+  }
+
+  private finishSubmit(s: EntrySubmit, outcome: SubmitOutcome): void {
+    if (s.finished) return;
+    s.finished = true;
+    this.entries.delete(s.id);
+    s.done(outcome);
+  }
+
+  private sendLocate(s: EntryLocate, now: Millis): void {
+    s.tries++;
+    const route = routeToOwner(s.keyHash, this.view, this.rng, s.avoid);
+    if (route.type === 'none') {
+      this.finishLocate(s, { type: 'failed', jobId: s.jobId, code: 'PLACEMENT_OWNER_UNREACHABLE', message: `no reachable owner for job ${s.jobId}` });
+      return;
+    }
+    const to = route.type === 'self' ? this.self : route.to;
+    s.target = to;
+    this.arm(s, now + this.opts.submitAckTimeoutMs);
+    const msg: LocateMessage = { v: PLACEMENT_PROTOCOL_VERSION, t: 'locate', id: s.id, entry: this.self, jobId: s.jobId, hops: 0, avoid: this.listed(s.avoid) };
+    this.post(to, msg, now, route.type === 'contact' ? route.addrs : undefined);
+  }
+
+  private locateTimedOut(s: EntryLocate, now: Millis): void {
+    if (s.target !== null && s.target !== this.self) s.avoid.add(s.target);
+    if (s.tries < this.opts.submitMaxTries) {
+      this.sendLocate(s, now);
+      return;
+    }
+    this.finishLocate(s, { type: 'failed', jobId: s.jobId, code: 'PLACEMENT_OWNER_UNREACHABLE', message: `the owner of job ${s.jobId} did not answer (${s.tries} tried)` });
+  }
+
+  private finishLocate(s: EntryLocate, outcome: LocateOutcome): void {
+    if (s.finished) return;
+    s.finished = true;
+    this.entries.delete(s.id);
+    s.done(outcome);
+  }
+
+  // ── owner role ─────────────────────────────────────────────────────────────────────────
+
+  private onSubmit(from: PeerIdStr, msg: SubmitMessage, now: Millis): void {
+    const keyHash = keyHashOf(msg.tenant, msg.key);
+    if (msg.hops < this.opts.maxForwardHops) {
+      const route = routeToOwner(keyHash, this.view, this.rng, msg.avoid.length === 0 ? null : new Set(msg.avoid));
+      if ((route.type === 'owner' || route.type === 'contact') && route.to !== from && route.to !== msg.entry) {
+        this.stats.forwards++;
+        this.metrics?.forwards.inc({ kind: 'submit' });
+        if (route.type === 'owner' && msg.entry !== this.self) {
+          this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: route.to }, now);
+        }
+        this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, route.type === 'contact' ? route.addrs : undefined);
+        return;
+      }
+    }
+    // We own the key (or forwarding ran out of hops: coordinating here beats dropping it).
+    if (this.active >= this.opts.maxActivePlacements) {
+      this.answerSubmit({ entry: msg.entry, id: msg.id }, { type: 'failed', code: 'PLACEMENT_OVERLOADED', message: `node ${this.self} coordinates ${this.active} placements already`, asks: 0 }, now);
+      return;
+    }
+    const r = this.registry.begin(
+      { tenant: msg.tenant, key: msg.key, keyHash, specDigest: msg.specDigest, jobIdHint: msg.jobIdHint },
+      now,
+      () => placementJobId(now, keyHash, this.rng),
+    );
+    const waiter: Waiter = { entry: msg.entry, id: msg.id };
+    switch (r.type) {
+      case 'conflict':
+        this.answerSubmit(
+          waiter,
+          {
+            type: 'failed',
+            code: 'PLACEMENT_IDEMPOTENCY_CONFLICT',
+            message: `idempotency key "${msg.key}" of tenant ${msg.tenant} is already bound to job ${r.binding.jobId} with a different spec`,
+            asks: 0,
+          },
+          now,
+        );
+        return;
+      case 'placed':
+        this.countResult('duplicate');
+        this.answerSubmit(waiter, placedOutcome(r.binding, true, 0), now);
+        return;
+      case 'in-progress': {
+        const p = this.owned.get(r.binding.jobId);
+        if (p === undefined) {
+          // Cannot happen: the registry marks running only what `owned` holds.
+          this.answerSubmit(waiter, { type: 'failed', code: 'PLACEMENT_TIMEOUT', message: `placement of job ${r.binding.jobId} was lost; submit again`, asks: 0 }, now);
+          return;
+        }
+        p.waiters.push(waiter);
+        this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: r.binding.jobId }, now);
+        return;
+      }
+      case 'start': {
+        const b = r.binding;
+        const attempt = new PlacementAttempt(
+          this.opts,
+          this.attemptModules,
+          { jobId: b.jobId, epoch: b.epoch, spec: msg.spec, specDigest: msg.specDigest, demand: demandOf(msg.spec) },
+          { scope: 'cluster', now },
+        );
+        const p: OwnedPlacement = { kind: 'owned', attempt, waiters: [waiter], pendingId: -1, finished: false };
+        this.owned.set(b.jobId, p);
+        this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: b.jobId }, now);
+        this.pump(p, now);
+        return;
+      }
+    }
+  }
+
+  private answerSubmit(w: Waiter, outcome: SubmitOutcome, now: Millis): void {
+    this.post(w.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-result', id: w.id, outcome }, now);
+  }
+
+  private finishOwned(p: OwnedPlacement, outcome: AttemptOutcome, now: Millis): void {
+    p.finished = true;
+    const jobId = p.attempt.job.jobId;
+    this.owned.delete(jobId);
+    this.stats.asks += outcome.asks;
+    if (outcome.asks > 1) {
+      this.stats.retries += outcome.asks - 1;
+      this.metrics?.retries.inc({}, outcome.asks - 1);
+    }
+    if (outcome.type !== 'placed') {
+      this.registry.abandon(jobId);
+      this.countResult(outcome.type);
+      if (outcome.type === 'refused') this.metrics?.refusals.inc({ reason: topReason(outcome.reasons) });
+      for (const w of p.waiters) this.answerSubmit(w, outcome, now);
+      return;
+    }
+    const binding = this.registry.complete(jobId, { host: outcome.host, epoch: outcome.epoch, driver: outcome.driver, admittedJobId: outcome.jobId }, now);
+    this.countResult(outcome.duplicate ? 'duplicate' : 'placed');
+    const answer = (t: Millis): void => {
+      p.waiters.forEach((w, i) => this.answerSubmit(w, placedOutcome(binding, outcome.duplicate || i > 0, outcome.asks), t));
+    };
+    if (this.bindingStore === null) {
+      answer(now);
+      return;
+    }
+    // The job is durable on its host already; the binding write makes the owner's memory of it
+    // durable too, so a restarted owner answers "duplicate" instead of placing the key again.
+    this.bindingStore.save(binding, (_err, t) => {
+      answer(t);
+      this.drain(t);
+    });
+  }
+
+  private countResult(result: 'placed' | 'duplicate' | 'refused' | 'failed'): void {
+    if (result === 'placed') this.stats.placed++;
+    else if (result === 'duplicate') this.stats.duplicates++;
+    else if (result === 'refused') this.stats.refused++;
+    else this.stats.failed++;
+    this.metrics?.placements.inc({ result });
+  }
+
+  // ── coordinator and contact: running attempts ──────────────────────────────────────────
+
+  private pump(p: OwnedPlacement | ContactPlacement, now: Millis): void {
+    if (p.finished) return;
+    const step = p.attempt.next(now);
+    if (step.type !== 'wait' && p.pendingId >= 0) {
+      // The attempt timed the outstanding ask out itself; an answer arriving later is "late".
+      this.pendingAsks.delete(p.pendingId);
+      p.pendingId = -1;
+    }
+    switch (step.type) {
+      case 'wait':
+        this.timers.push(step.untilMs, p);
+        return;
+      case 'done':
+        this.stats.timeouts += p.attempt.timeouts;
+        if (p.kind === 'owned') this.finishOwned(p, step.outcome, now);
+        else this.finishContact(p, step.outcome, now);
+        return;
+      case 'ask': {
+        const ask = step.ask;
+        const id = this.newId();
+        p.pendingId = id;
+        this.pendingAsks.set(id, { session: p, seq: ask.seq, to: ask.to, kind: ask.kind });
+        this.timers.push(Math.min(now + ask.timeoutMs, p.attempt.deadline), p);
+        const job = p.attempt.job;
+        if (ask.kind === 'admit') {
+          const msg: AdmitMessage = { v: PLACEMENT_PROTOCOL_VERSION, t: 'admit', id, jobId: ask.jobId, epoch: ask.epoch, spec: job.spec, specDigest: job.specDigest };
+          this.post(ask.to, msg, now);
+        } else {
+          const msg: RouteMessage = {
+            v: PLACEMENT_PROTOCOL_VERSION,
+            t: 'route',
+            id,
+            jobId: ask.jobId,
+            epoch: ask.epoch,
+            spec: job.spec,
+            specDigest: job.specDigest,
+            maxAsks: ask.maxAsks,
+            exclude: [...ask.exclude],
+            budgetMs: Math.max(1, Math.floor(ask.budgetMs)),
+          };
+          this.post(ask.to, msg, now, ask.addrs);
+        }
+        return;
+      }
+    }
+  }
+
+  private onAnswer(from: PeerIdStr, id: number, answer: AttemptAnswer, now: Millis): void {
+    const pending = this.pendingAsks.get(id);
+    if (pending === undefined || pending.to !== from) {
+      this.lateAnswer(from, answer, now);
+      return;
+    }
+    this.pendingAsks.delete(id);
+    if (pending.session.pendingId === id) pending.session.pendingId = -1;
+    this.metrics?.asks.inc({ kind: pending.kind, answer: answerLabel(answer) });
+    const applied = pending.session.attempt.onAnswer(pending.seq, answer, now);
+    if (!applied) {
+      this.lateAnswer(from, answer, now);
+      return;
+    }
+    this.pump(pending.session, now);
+  }
+
+  /**
+   * An answer to an ask we gave up on (timed out, or the placement finished). If it admitted
+   * the job somewhere other than where the owner bound it, release that reservation so the
+   * capacity is not leaked; the epoch keeps the release from touching a newer placement.
+   */
+  private lateAnswer(from: PeerIdStr, answer: AttemptAnswer, now: Millis): void {
+    let host: PeerIdStr | null = null;
+    let jobId = '';
+    let epoch = 0;
+    if (answer.type === 'admit' && answer.result.type === 'accepted') {
+      host = from;
+      jobId = answer.result.jobId;
+      epoch = answer.result.epoch;
+    } else if (answer.type === 'route' && answer.outcome.type === 'placed') {
+      host = answer.outcome.host;
+      jobId = answer.outcome.jobId;
+      epoch = answer.outcome.epoch;
+    }
+    if (host === null) return;
+    const b = this.registry.byJobId(jobId);
+    if (b !== undefined && b.state === 'placed' && b.host === host) return;
+    this.stats.releases++;
+    this.metrics?.releases.inc({});
+    this.post(host, { v: PLACEMENT_PROTOCOL_VERSION, t: 'release', jobId, epoch }, now);
+  }
+
+  // ── contact role ───────────────────────────────────────────────────────────────────────
+
+  private onRoute(from: PeerIdStr, msg: RouteMessage, now: Millis): void {
+    if (this.active >= this.opts.maxActivePlacements) {
+      this.post(from, {
+        v: PLACEMENT_PROTOCOL_VERSION,
+        t: 'route-result',
+        id: msg.id,
+        jobId: msg.jobId,
+        outcome: { type: 'failed', code: 'PLACEMENT_OVERLOADED', message: `contact ${this.self} coordinates ${this.active} placements already`, asks: 0 },
+      }, now);
+      return;
+    }
+    const attempt = new PlacementAttempt(
+      this.opts,
+      this.attemptModules,
+      { jobId: msg.jobId, epoch: msg.epoch, spec: msg.spec, specDigest: msg.specDigest, demand: demandOf(msg.spec) },
+      { scope: 'own-cell', now, maxAsks: msg.maxAsks, budgetMs: msg.budgetMs, exclude: msg.exclude },
+    );
+    const c: ContactPlacement = { kind: 'contact', attempt, from, id: msg.id, pendingId: -1, finished: false };
+    this.contacts.add(c);
+    this.pump(c, now);
+  }
+
+  private finishContact(c: ContactPlacement, outcome: AttemptOutcome, now: Millis): void {
+    c.finished = true;
+    this.contacts.delete(c);
+    this.post(c.from, { v: PLACEMENT_PROTOCOL_VERSION, t: 'route-result', id: c.id, jobId: c.attempt.job.jobId, outcome }, now);
+  }
+
+  // ── host role ──────────────────────────────────────────────────────────────────────────
+
+  private onAdmit(from: PeerIdStr, msg: AdmitMessage, now: Millis): void {
+    const reply = (result: AdmitResult, t: Millis): void => {
+      if (result.type === 'accepted') {
+        this.stats.admitted++;
+        this.metrics?.admissions.inc({ result: result.duplicate ? 'duplicate' : 'accepted' });
+      } else {
+        this.stats.rejected++;
+        this.metrics?.admissions.inc({ result: 'rejected' });
+      }
+      this.post(from, { v: PLACEMENT_PROTOCOL_VERSION, t: 'admit-result', id: msg.id, result }, t);
+    };
+    if (this.admission === null) {
+      reply({ type: 'rejected', code: 'PLACEMENT_HOST_UNAVAILABLE', reason: 'unhealthy', message: `${this.self} does not run jobs`, free: { vcpus: 0, memoryMiB: 0, diskGiB: 0 } }, now);
+      return;
+    }
+    this.admission.admit({ jobId: msg.jobId, epoch: msg.epoch, spec: msg.spec, specDigest: msg.specDigest }, now, (result, t) => {
+      reply(result, t);
+      this.drain(t);
+    });
+  }
+
+  // ── locate (owner side) ────────────────────────────────────────────────────────────────
+
+  private onLocate(from: PeerIdStr, msg: LocateMessage, now: Millis): void {
+    const keyHash = keyHashOfJobId(msg.jobId);
+    if (keyHash === null) return;
+    if (msg.hops < this.opts.maxForwardHops) {
+      const route = routeToOwner(keyHash, this.view, this.rng, msg.avoid.length === 0 ? null : new Set(msg.avoid));
+      if ((route.type === 'owner' || route.type === 'contact') && route.to !== from && route.to !== msg.entry) {
+        this.stats.forwards++;
+        this.metrics?.forwards.inc({ kind: 'locate' });
+        this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, route.type === 'contact' ? route.addrs : undefined);
+        return;
+      }
+    }
+    const b = this.registry.byJobId(msg.jobId);
+    this.post(
+      msg.entry,
+      {
+        v: PLACEMENT_PROTOCOL_VERSION,
+        t: 'locate-result',
+        id: msg.id,
+        jobId: msg.jobId,
+        binding: b === undefined ? null : { host: b.host, epoch: b.epoch, state: b.state },
+      },
+      now,
+    );
+  }
+
+  private listed(peers: ReadonlySet<PeerIdStr>): PeerIdStr[] {
+    const out: PeerIdStr[] = [];
+    for (const p of peers) {
+      if (out.length >= this.opts.maxListedPeers) break;
+      out.push(p);
+    }
+    return out;
+  }
+}
+
+function placedOutcome(b: Binding, duplicate: boolean, asks: number): SubmitOutcome {
+  return { type: 'placed', jobId: b.jobId, host: b.host!, epoch: b.epoch, driver: b.driver!, duplicate, asks };
+}
+
+function answerLabel(a: AttemptAnswer): string {
+  switch (a.type) {
+    case 'admit':
+      return a.result.type;
+    case 'route':
+      return a.outcome.type === 'placed' ? 'accepted' : 'rejected';
+    default:
+      return a.type;
+  }
+}
+
+function topReason(reasons: Partial<Record<string, number>>): string {
+  let best = 'none';
+  let n = 0;
+  for (const r of REFUSAL_REASONS) {
+    const c = reasons[r] ?? 0;
+    if (c > n) {
+      best = r;
+      n = c;
+    }
+  }
+  return best;
+}
+
+/** HostAdmission over an in-memory HostLedger, answering at once: the simulator's and tests' host role. */
+export class LedgerAdmission implements HostAdmission {
+  readonly ledger: { admit(req: AdmitRequest): AdmitResult; release(jobId: string, epoch?: number): boolean };
+
+  constructor(ledger: { admit(req: AdmitRequest): AdmitResult; release(jobId: string, epoch?: number): boolean }) {
+    this.ledger = ledger;
+  }
+
+  admit(req: AdmitRequest, now: Millis, done: (result: AdmitResult, now: Millis) => void): void {
+    done(this.ledger.admit(req), now);
+  }
+
+  release(jobId: string, epoch: number): void {
+    this.ledger.release(jobId, epoch);
+  }
+}
+
+export type { PlacementErrorCode };

@@ -1,0 +1,61 @@
+import type { Resources } from '../core/resources.ts';
+import type { PlacementDemand, Preference } from './demand.ts';
+
+/**
+ * Scores: higher is better. The policy part lies in [0, 1]; label preferences add their
+ * weights on top (a weight of 100 outranks any policy difference, as the caller asked).
+ */
+
+/**
+ * How full the host would be after placing `want`: the mean over axes with capacity of the
+ * used fraction. Normalising per axis keeps a host with much memory and few cores from
+ * looking empty just because memory dominates the units.
+ */
+export function fullnessAfter(capacity: Resources, free: Resources, want: Resources): number {
+  let sum = 0;
+  let axes = 0;
+  if (capacity.vcpus > 0) {
+    sum += 1 - (free.vcpus - want.vcpus) / capacity.vcpus;
+    axes++;
+  }
+  if (capacity.memoryMiB > 0) {
+    sum += 1 - (free.memoryMiB - want.memoryMiB) / capacity.memoryMiB;
+    axes++;
+  }
+  if (capacity.diskGiB > 0) {
+    sum += 1 - (free.diskGiB - want.diskGiB) / capacity.diskGiB;
+    axes++;
+  }
+  return axes === 0 ? 1 : sum / axes;
+}
+
+/** binpack prefers the host left fullest, spread the one left emptiest. */
+export function policyScore(policy: 'binpack' | 'spread', capacity: Resources, free: Resources, want: Resources): number {
+  const f = fullnessAfter(capacity, free, want);
+  return policy === 'binpack' ? f : 1 - f;
+}
+
+/**
+ * A value preference adds `weight` when the label equals it; a bare label adds its numeric
+ * value × weight (e.g. `price` with a negative weight). Non-numeric values add nothing.
+ */
+export function preferenceScore(preferences: readonly Preference[], labels: Readonly<Record<string, string>>): number {
+  let score = 0;
+  for (let i = 0; i < preferences.length; i++) {
+    const p = preferences[i]!;
+    const v = labels[p.label];
+    if (v === undefined) continue;
+    if (p.value !== undefined) {
+      if (v === p.value) score += p.weight;
+    } else {
+      const n = Number(v);
+      if (v.trim() !== '' && Number.isFinite(n)) score += n * p.weight;
+    }
+  }
+  return score;
+}
+
+export function hostScore(demand: PlacementDemand, capacity: Resources, free: Resources, labels: Readonly<Record<string, string>>): number {
+  const base = policyScore(demand.policy, capacity, free, demand.resources);
+  return demand.preferences.length === 0 ? base : base + preferenceScore(demand.preferences, labels);
+}
