@@ -496,8 +496,8 @@ export class GossipsubModel {
     for (let i = t.active.length - 1; i >= 0; i--) {
       const m = t.active[i]!;
       if (m.publishedAtMs <= gossipFromMs) break;
-      // Give the mesh one heartbeat before judging a message incomplete.
-      if (m.publishedAtMs > nowMs - o.heartbeatMs) continue;
+      // Give the mesh half a heartbeat to deliver before judging a message incomplete (copies still hopping are not lost).
+      if (m.publishedAtMs > nowMs - o.heartbeatMs / 2) continue;
       this.repair(m, k, nowMs);
     }
   }
