@@ -38,8 +38,10 @@ export function decodePlacementMessage(bytes: Uint8Array, maxMessageBytes = defa
   } catch (err) {
     throw new PlacementError('PLACEMENT_MALFORMED_MESSAGE', `placement message is not valid msgpack: ${(err as Error).message}`, { bytes: bytes.length }, { cause: err });
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new PlacementError('PLACEMENT_MALFORMED_MESSAGE', 'placement message is not a map', { got: Array.isArray(raw) ? 'array' : typeof raw });
+  // Plain maps only: msgpackr turns arrays, extensions and the reserved 0xc1 byte into other objects.
+  if (typeof raw !== 'object' || raw === null || Object.getPrototypeOf(raw) !== Object.prototype) {
+    const got = raw === null ? 'null' : Array.isArray(raw) ? 'array' : typeof raw === 'object' ? ((raw as object).constructor?.name ?? 'object') : typeof raw;
+    throw new PlacementError('PLACEMENT_MALFORMED_MESSAGE', `placement message is not a map (got ${got})`, { got });
   }
   const env = raw as { v?: unknown; t?: unknown };
   if (env.v !== PLACEMENT_PROTOCOL_VERSION) {

@@ -228,7 +228,8 @@ export class PlacementAttempt {
         asks: this.asks,
       });
     }
-    if (this.sent >= this.maxAsks) return this.refuse(`retry budget of ${this.maxAsks} ask${this.maxAsks === 1 ? '' : 's'} spent`);
+    // Contacts' asks count too, so a placement never exceeds maxAsks in total.
+    if (this.asks >= this.maxAsks) return this.refuse(`retry budget of ${this.maxAsks} ask${this.maxAsks === 1 ? '' : 's'} spent`);
 
     const { view, rng, selector, overlay } = this.modules;
     const ownAllowed = this.scope === 'own-cell' || this.ownCellAsks < this.opts.maxOwnCellAsks;
@@ -270,7 +271,7 @@ export class PlacementAttempt {
         cell: choice.summary.cell,
         jobId: this.job.jobId,
         epoch: this.epochValue,
-        maxAsks: Math.min(this.opts.contactMaxAsks, this.maxAsks - this.sent),
+        maxAsks: Math.min(this.opts.contactMaxAsks, this.maxAsks - this.asks),
         exclude: this.excludedList(),
         budgetMs,
         timeoutMs: this.opts.routeTimeoutMs,

@@ -117,7 +117,6 @@ export function describeDemand(demand: PlacementDemand): string {
   if (demand.zone !== undefined) s += ` in zone ${demand.zone}`;
   if (demand.hostLabelPairs.length > 0) s += ` with label${demand.hostLabelPairs.length > 1 ? 's' : ''} ${demand.hostLabelPairs.join(', ')}`;
   if (demand.driver !== undefined) s += ` running driver ${demand.driver}`;
-  else s += ` running ${demand.kind} jobs`;
   if (demand.antiAffinity !== undefined) s += ` outside anti-affinity group ${demand.antiAffinity}`;
   return s;
 }
