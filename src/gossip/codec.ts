@@ -1,0 +1,559 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { ShoalError } from '../core/errors.ts';
+import { hashPrefix } from '../core/hash.ts';
+import type { Encoded } from '../core/protocol.ts';
+import { crc32 } from './crc32.ts';
+import { ignoreMsg, rejectMsg } from './errors.ts';
+import type {
+  AccuseMsg,
+  AckMsg,
+  DigestMsg,
+  DirectMsg,
+  EventsMsg,
+  MemberEventWire,
+  PingMsg,
+  PingReqMsg,
+  RecordMsg,
+  SummaryMsg,
+  SyncMember,
+  SyncReqMsg,
+  SyncRespMsg,
+  TopicMsg,
+} from './messages.ts';
+import { SUMMARY_SHAPES, type CellBucket, type CellSummary, type Contact, type HostRecord, type MemberStatus } from './records.ts';
+import { MAX_CELL_BITS, districtOf, parseTopic, type ParsedTopic } from './topics.ts';
+import {
+  CLUSTER_RE,
+  PRINTABLE_RE,
+  bool,
+  boundsError,
+  driversFromMask,
+  driversToMask,
+  int,
+  labelsFromFlat,
+  labelsToFlat,
+  notAbove,
+  peerId,
+  resources,
+  resourcesTuple,
+  schemaError,
+  str,
+  stringList,
+  tuple,
+} from './wire-check.ts';
+
+/**
+ * The gossip wire format. Every message is
+ *
+ *   msgpack([WIRE_VERSION, typeCode, ...fields]) ++ crc32(msgpack bytes) (4 bytes, big-endian)
+ *
+ * Tuples, not maps: a record is ~140 bytes instead of ~300, and a tuple has no unknown keys
+ * to worry about. Decoding checks, in order: total size, checksum, version, type, the
+ * type's own size limit, the topic the type may travel on, every field's type and bounds,
+ * cross-field invariants (free ≤ capacity, fits non-increasing, …) and the topic-level
+ * facts (cluster, the origin's cell). What needs a node's state (origin = signer,
+ * staleness, clock skew) is checked by GossipNode.onTopicMessage.
+ */
+export const WIRE_VERSION = 1;
+
+export const TYPE_CODES = {
+  record: 1,
+  events: 2,
+  summary: 3,
+  digest: 4,
+  ping: 10,
+  ack: 11,
+  'ping-req': 12,
+  accuse: 13,
+  'sync-req': 14,
+  'sync-resp': 15,
+} as const;
+
+/**
+ * Hard size limits in bytes, per message type: protocol constants (every node must agree),
+ * each far above what a correct sender produces, so a legit message never hits them.
+ */
+export const MESSAGE_LIMITS = {
+  /** ~140 bytes typical; 32 labels, 8 addresses and 32 anti-affinity groups at full length stay under it. */
+  record: 16 * 1024,
+  /** 64 events × ~70 bytes. */
+  events: 8 * 1024,
+  /** ~150–600 bytes typical (one bucket per zone × driver set, up to 3 contacts). */
+  summary: 16 * 1024,
+  /** Up to 128 summaries; the publisher splits bigger digests. */
+  digest: 96 * 1024,
+  /** ping, ack, ping-req, accuse: a few ids and integers. */
+  probe: 512,
+  'sync-req': 17 * 1024,
+  /** 256 records and a page of 64 summaries; the responder trims the page to fit. */
+  'sync-resp': 256 * 1024,
+} as const;
+
+export const MAX_TOPIC_MESSAGE_BYTES = MESSAGE_LIMITS.digest;
+export const MAX_DIRECT_MESSAGE_BYTES = MESSAGE_LIMITS['sync-resp'];
+export const MAX_EVENTS_PER_MESSAGE = 64;
+export const MAX_SUMMARIES_PER_DIGEST = 128;
+export const MAX_SYNC_MEMBERS = 256;
+export const MAX_SYNC_SUMMARIES = 64;
+export const MAX_BUCKETS = 32;
+export const MAX_CONTACTS = 4;
+export const MAX_BUCKET_LABELS = 32;
+/** Incarnations and sequences: 2^48 leaves room for an agent that seeds its incarnation from wall-clock milliseconds. */
+export const MAX_COUNTER = 2 ** 48;
+/** Timestamps: up to the year 10^4 or so in epoch ms. */
+export const MAX_TIME_MS = 2 ** 48;
+/** Summaries count hosts and fits up to this (the CellBucket contract saturates at 65535). */
+export const MAX_COUNT = 65535;
+
+const packr = new Packr({ useRecords: false, moreTypes: false, int64AsType: 'number' });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'number' });
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+
+function seal<T>(msg: T, body: unknown[], limit: number): Encoded<T> {
+  const packed = packr.pack(body);
+  const bytes = new Uint8Array(packed.length + 4);
+  bytes.set(packed, 0);
+  const crc = crc32(bytes, 0, packed.length);
+  bytes[packed.length] = crc >>> 24;
+  bytes[packed.length + 1] = (crc >>> 16) & 0xff;
+  bytes[packed.length + 2] = (crc >>> 8) & 0xff;
+  bytes[packed.length + 3] = crc & 0xff;
+  if (bytes.length > limit) {
+    throw new ShoalError('GOSSIP_TOO_LARGE', `a ${String(body[1])} message of ${bytes.length} bytes exceeds its ${limit}-byte limit`, {
+      bytes: bytes.length,
+      limit,
+    });
+  }
+  return { msg, bytes };
+}
+
+function recordTuple(r: HostRecord): unknown[] {
+  return [
+    r.origin,
+    r.incarnation,
+    r.seq,
+    r.cluster,
+    r.zone,
+    labelsToFlat(r.labels),
+    driversToMask(r.drivers),
+    resourcesTuple(r.capacity),
+    resourcesTuple(r.free),
+    r.antiAffinityGroups,
+    r.jobs,
+    r.health === 'ok' ? 0 : 1,
+    r.draining,
+    r.addrs,
+  ];
+}
+
+function summaryTuple(s: CellSummary): unknown[] {
+  const buckets = s.buckets.map((b) => [
+    b.zone,
+    driversToMask(b.drivers),
+    b.hosts,
+    b.fits,
+    resourcesTuple(b.maxFree),
+    resourcesTuple(b.totalFree),
+    resourcesTuple(b.totalCapacity),
+    b.labels,
+  ]);
+  const contacts = s.contacts.map((c) => [c.peer, c.addrs]);
+  return [s.cluster, s.cell, s.cellBits, s.reporter, s.issuedAtMs, s.members, buckets, contacts];
+}
+
+export function encodeRecord(record: HostRecord): Encoded<RecordMsg> {
+  return seal({ type: 'record', record }, [WIRE_VERSION, TYPE_CODES.record, ...recordTuple(record)], MESSAGE_LIMITS.record);
+}
+
+const EVENT_KIND_CODES = { suspect: 1, failed: 2, left: 3 } as const;
+const EVENT_KINDS = [undefined, 'suspect', 'failed', 'left'] as const;
+
+export function encodeEvents(cluster: string, origin: string, events: readonly MemberEventWire[]): Encoded<EventsMsg> {
+  const wire = events.map((e) => [EVENT_KIND_CODES[e.kind], e.peer, e.incarnation, e.confirmations]);
+  return seal({ type: 'events', cluster, origin, events }, [WIRE_VERSION, TYPE_CODES.events, cluster, origin, wire], MESSAGE_LIMITS.events);
+}
+
+export function encodeSummary(summary: CellSummary): Encoded<SummaryMsg> {
+  return seal({ type: 'summary', summary }, [WIRE_VERSION, TYPE_CODES.summary, ...summaryTuple(summary)], MESSAGE_LIMITS.summary);
+}
+
+export function encodeDigest(d: Omit<DigestMsg, 'type'>): Encoded<DigestMsg> {
+  const msg: DigestMsg = { type: 'digest', ...d };
+  return seal(
+    msg,
+    [WIRE_VERSION, TYPE_CODES.digest, d.cluster, d.reporter, d.cellBits, d.districtBits, d.district, d.issuedAtMs, d.full, d.summaries.map(summaryTuple)],
+    MESSAGE_LIMITS.digest,
+  );
+}
+
+export function encodePing(seq: number): Encoded<PingMsg> {
+  return seal({ type: 'ping', seq }, [WIRE_VERSION, TYPE_CODES.ping, seq], MESSAGE_LIMITS.probe);
+}
+
+export function encodeAck(seq: number): Encoded<AckMsg> {
+  return seal({ type: 'ack', seq }, [WIRE_VERSION, TYPE_CODES.ack, seq], MESSAGE_LIMITS.probe);
+}
+
+export function encodePingReq(seq: number, target: string): Encoded<PingReqMsg> {
+  return seal({ type: 'ping-req', seq, target }, [WIRE_VERSION, TYPE_CODES['ping-req'], seq, target], MESSAGE_LIMITS.probe);
+}
+
+export function encodeAccuse(peer: string, incarnation: number): Encoded<AccuseMsg> {
+  return seal({ type: 'accuse', peer, incarnation }, [WIRE_VERSION, TYPE_CODES.accuse, peer, incarnation], MESSAGE_LIMITS.probe);
+}
+
+export function encodeSyncReq(m: Omit<SyncReqMsg, 'type'>): Encoded<SyncReqMsg> {
+  return seal(
+    { type: 'sync-req', ...m },
+    [WIRE_VERSION, TYPE_CODES['sync-req'], m.cluster, m.record ? recordTuple(m.record) : null, m.wantRecords, m.summaryCursor],
+    MESSAGE_LIMITS['sync-req'],
+  );
+}
+
+const STATUS_CODES: Record<MemberStatus, number> = { alive: 0, suspect: 1, failed: 2, left: 3 };
+const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'failed', 'left'];
+
+export function encodeSyncResp(m: Omit<SyncRespMsg, 'type'>): Encoded<SyncRespMsg> {
+  return seal(
+    { type: 'sync-resp', ...m },
+    [
+      WIRE_VERSION,
+      TYPE_CODES['sync-resp'],
+      m.cluster,
+      m.cellBits,
+      m.estimatedSize,
+      m.cell,
+      m.members.map((x) => [recordTuple(x.record), STATUS_CODES[x.status], x.statusIncarnation]),
+      m.summaries.map(summaryTuple),
+      m.nextCursor,
+    ],
+    MESSAGE_LIMITS['sync-resp'],
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+
+/** Size, checksum, msgpack, envelope. Returns [typeCode, tuple]. */
+function open(bytes: Uint8Array, maxBytes: number): [number, unknown[]] {
+  if (!(bytes instanceof Uint8Array)) throw rejectMsg('GOSSIP_SCHEMA', 'payload is not bytes');
+  if (bytes.length > maxBytes) throw rejectMsg('GOSSIP_TOO_LARGE', `${bytes.length} bytes exceeds ${maxBytes}`, { bytes: bytes.length, limit: maxBytes });
+  if (bytes.length < 7) throw rejectMsg('GOSSIP_SCHEMA', `${bytes.length} bytes is too short for an envelope`);
+  const end = bytes.length - 4;
+  const want = ((bytes[end]! << 24) | (bytes[end + 1]! << 16) | (bytes[end + 2]! << 8) | bytes[end + 3]!) >>> 0;
+  if (crc32(bytes, 0, end) !== want) throw rejectMsg('GOSSIP_CHECKSUM', 'checksum mismatch: the message was corrupted');
+  let value: unknown;
+  try {
+    value = unpackr.unpack(bytes.subarray(0, end));
+  } catch (err) {
+    throw rejectMsg('GOSSIP_SCHEMA', `not msgpack: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!Array.isArray(value) || value.length < 2) throw rejectMsg('GOSSIP_SCHEMA', 'envelope: expected [version, type, …]');
+  const version = value[0];
+  if (version !== WIRE_VERSION) {
+    // A newer version is a peer mid rolling upgrade: not its fault, so ignore rather than penalise.
+    if (typeof version === 'number' && Number.isInteger(version) && version > WIRE_VERSION && version < 256) {
+      throw ignoreMsg('GOSSIP_BAD_VERSION', `wire version ${version} is newer than ${WIRE_VERSION}`, { version });
+    }
+    throw rejectMsg('GOSSIP_BAD_VERSION', `bad wire version ${String(version)}`);
+  }
+  const type = value[1];
+  if (typeof type !== 'number') throw rejectMsg('GOSSIP_BAD_TYPE', 'envelope: type is not a number');
+  return [type, value];
+}
+
+function limitFor(code: number): number {
+  switch (code) {
+    case TYPE_CODES.record:
+      return MESSAGE_LIMITS.record;
+    case TYPE_CODES.events:
+      return MESSAGE_LIMITS.events;
+    case TYPE_CODES.summary:
+      return MESSAGE_LIMITS.summary;
+    case TYPE_CODES.digest:
+      return MESSAGE_LIMITS.digest;
+    case TYPE_CODES['sync-req']:
+      return MESSAGE_LIMITS['sync-req'];
+    case TYPE_CODES['sync-resp']:
+      return MESSAGE_LIMITS['sync-resp'];
+    default:
+      return MESSAGE_LIMITS.probe;
+  }
+}
+
+function checkLimit(code: number, bytes: Uint8Array): void {
+  const limit = limitFor(code);
+  if (bytes.length > limit) throw rejectMsg('GOSSIP_TOO_LARGE', `${bytes.length} bytes exceeds the ${limit}-byte limit of its type`, { bytes: bytes.length, limit });
+}
+
+function parseRecord(t: unknown[], at: number, path: string): HostRecord {
+  const origin = peerId(t[at], `${path}.origin`);
+  const capacity = resources(t[at + 7], `${path}.capacity`, false);
+  const free = resources(t[at + 8], `${path}.free`, true);
+  notAbove(free, capacity, `${path}.free`, 'free exceeds capacity');
+  const health = int(t[at + 11], `${path}.health`, 0, 1);
+  return {
+    origin,
+    incarnation: int(t[at + 1], `${path}.incarnation`, 0, MAX_COUNTER),
+    seq: int(t[at + 2], `${path}.seq`, 0, MAX_COUNTER),
+    cluster: str(t[at + 3], `${path}.cluster`, 1, 63, CLUSTER_RE),
+    zone: str(t[at + 4], `${path}.zone`, 0, 63, PRINTABLE_RE),
+    labels: labelsFromFlat(t[at + 5], `${path}.labels`),
+    drivers: driversFromMask(t[at + 6], `${path}.drivers`),
+    capacity,
+    free,
+    antiAffinityGroups: stringList(t[at + 9], `${path}.antiAffinityGroups`, 32, 128, PRINTABLE_RE),
+    jobs: int(t[at + 10], `${path}.jobs`, 0, 1_000_000),
+    health: health === 0 ? 'ok' : 'degraded',
+    draining: bool(t[at + 12], `${path}.draining`),
+    addrs: stringList(t[at + 13], `${path}.addrs`, 8, 256, PRINTABLE_RE),
+  };
+}
+
+const RECORD_FIELDS = 14;
+
+function parseRecordTuple(v: unknown, path: string): HostRecord {
+  return parseRecord(tuple(v, path, RECORD_FIELDS, RECORD_FIELDS), 0, path);
+}
+
+function inCell(peer: string, cellBits: number, cell: number): boolean {
+  return hashPrefix(peer, cellBits) === cell;
+}
+
+function parseBucket(v: unknown, path: string, members: number): CellBucket {
+  const t = tuple(v, path, 8, 8);
+  const hosts = int(t[2], `${path}.hosts`, 0, members);
+  const fitsRaw = tuple(t[3], `${path}.fits`, SUMMARY_SHAPES.length, SUMMARY_SHAPES.length);
+  let prev = hosts;
+  for (let i = 0; i < fitsRaw.length; i++) {
+    // Shapes grow on every axis, so a host that fits shape i+1 fits shape i: fits never increase.
+    prev = int(fitsRaw[i], `${path}.fits[${i}]`, 0, prev);
+  }
+  const maxFree = resources(t[4], `${path}.maxFree`, false);
+  const totalFree = resources(t[5], `${path}.totalFree`, false);
+  const totalCapacity = resources(t[6], `${path}.totalCapacity`, false);
+  notAbove(maxFree, totalFree, `${path}.maxFree`, 'max free exceeds total free');
+  notAbove(totalFree, totalCapacity, `${path}.totalFree`, 'total free exceeds total capacity');
+  return {
+    zone: str(t[0], `${path}.zone`, 0, 63, PRINTABLE_RE),
+    drivers: driversFromMask(t[1], `${path}.drivers`),
+    hosts,
+    fits: fitsRaw as number[],
+    maxFree,
+    totalFree,
+    totalCapacity,
+    labels: stringList(t[7], `${path}.labels`, MAX_BUCKET_LABELS, 192, PRINTABLE_RE),
+  };
+}
+
+const SUMMARY_FIELDS = 8;
+
+function parseSummary(t: unknown[], at: number, path: string): CellSummary {
+  const cluster = str(t[at], `${path}.cluster`, 1, 63, CLUSTER_RE);
+  const cellBits = int(t[at + 2], `${path}.cellBits`, 0, MAX_CELL_BITS);
+  const cell = int(t[at + 1], `${path}.cell`, 0, 2 ** cellBits - 1);
+  const reporter = peerId(t[at + 3], `${path}.reporter`);
+  if (!inCell(reporter, cellBits, cell)) throw rejectMsg('GOSSIP_WRONG_CELL', `${path}: reporter ${reporter} is not in cell ${cell}/${cellBits}`);
+  const issuedAtMs = int(t[at + 4], `${path}.issuedAtMs`, 0, MAX_TIME_MS);
+  const members = int(t[at + 5], `${path}.members`, 0, MAX_COUNT);
+  const bucketsRaw = tuple(t[at + 6], `${path}.buckets`, 0, MAX_BUCKETS);
+  const buckets: CellBucket[] = new Array(bucketsRaw.length);
+  let hosts = 0;
+  for (let i = 0; i < bucketsRaw.length; i++) {
+    const b = parseBucket(bucketsRaw[i], `${path}.buckets[${i}]`, members);
+    hosts += b.hosts;
+    buckets[i] = b;
+  }
+  if (hosts > members) boundsError(`${path}.buckets`, `${hosts} placeable hosts in a cell of ${members} members`);
+  const contactsRaw = tuple(t[at + 7], `${path}.contacts`, 0, MAX_CONTACTS);
+  const contacts: Contact[] = new Array(contactsRaw.length);
+  for (let i = 0; i < contactsRaw.length; i++) {
+    const c = tuple(contactsRaw[i], `${path}.contacts[${i}]`, 2, 2);
+    const peer = peerId(c[0], `${path}.contacts[${i}].peer`);
+    if (!inCell(peer, cellBits, cell)) throw rejectMsg('GOSSIP_WRONG_CELL', `${path}: contact ${peer} is not in cell ${cell}/${cellBits}`);
+    contacts[i] = { peer, addrs: stringList(c[1], `${path}.contacts[${i}].addrs`, 8, 256, PRINTABLE_RE) };
+  }
+  return { cluster, cell, cellBits, reporter, issuedAtMs, members, buckets, contacts };
+}
+
+function parseSummaryTuple(v: unknown, path: string): CellSummary {
+  return parseSummary(tuple(v, path, SUMMARY_FIELDS, SUMMARY_FIELDS), 0, path);
+}
+
+function wrongCluster(path: string, got: string, want: string): never {
+  throw rejectMsg('GOSSIP_WRONG_CLUSTER', `${path}: cluster ${got} on a topic of cluster ${want}`);
+}
+
+function decodeRecordBody(t: unknown[], topic: ParsedTopic): RecordMsg {
+  if (t.length !== 2 + RECORD_FIELDS) schemaError('record', `expected ${RECORD_FIELDS} fields`);
+  const record = parseRecord(t, 2, 'record');
+  if (record.cluster !== topic.cluster) wrongCluster('record', record.cluster, topic.cluster);
+  if (!inCell(record.origin, topic.cellBits, topic.id)) {
+    throw rejectMsg('GOSSIP_WRONG_CELL', `record of ${record.origin} published on the topic of cell ${topic.id}/${topic.cellBits}`);
+  }
+  return { type: 'record', record };
+}
+
+function decodeEventsBody(t: unknown[], topic: ParsedTopic): EventsMsg {
+  if (t.length !== 5) schemaError('events', 'expected 3 fields');
+  const cluster = str(t[2], 'events.cluster', 1, 63, CLUSTER_RE);
+  if (cluster !== topic.cluster) wrongCluster('events', cluster, topic.cluster);
+  const origin = peerId(t[3], 'events.origin');
+  const raw = tuple(t[4], 'events.events', 1, MAX_EVENTS_PER_MESSAGE);
+  const events: MemberEventWire[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const path = `events.events[${i}]`;
+    const e = tuple(raw[i], path, 4, 4);
+    const kind = EVENT_KINDS[int(e[0], `${path}.kind`, 1, 3)]!;
+    const peer = peerId(e[1], `${path}.peer`);
+    if (!inCell(peer, topic.cellBits, topic.id)) throw rejectMsg('GOSSIP_WRONG_CELL', `${path}: ${peer} is not in cell ${topic.id}/${topic.cellBits}`);
+    if (kind === 'left' && peer !== origin) throw rejectMsg('GOSSIP_ORIGIN_MISMATCH', `${path}: only ${peer} itself can announce its leave`);
+    events[i] = {
+      kind,
+      peer,
+      incarnation: int(e[2], `${path}.incarnation`, 0, MAX_COUNTER),
+      confirmations: int(e[3], `${path}.confirmations`, 0, 255),
+    };
+  }
+  return { type: 'events', cluster, origin, events };
+}
+
+function decodeSummaryBody(t: unknown[], topic: ParsedTopic): SummaryMsg {
+  if (t.length !== 2 + SUMMARY_FIELDS) schemaError('summary', `expected ${SUMMARY_FIELDS} fields`);
+  const summary = parseSummary(t, 2, 'summary');
+  if (summary.cluster !== topic.cluster) wrongCluster('summary', summary.cluster, topic.cluster);
+  if (summary.cellBits !== topic.cellBits) throw rejectMsg('GOSSIP_WRONG_TOPIC', `summary at cellBits ${summary.cellBits} on a topic of cellBits ${topic.cellBits}`);
+  if (districtOf(summary.cell, summary.cellBits) !== topic.id) {
+    throw rejectMsg('GOSSIP_WRONG_CELL', `summary of cell ${summary.cell} on the topic of district ${topic.id}`);
+  }
+  return { type: 'summary', summary };
+}
+
+function decodeDigestBody(t: unknown[], topic: ParsedTopic): DigestMsg {
+  if (t.length !== 10) schemaError('digest', 'expected 8 fields');
+  const cluster = str(t[2], 'digest.cluster', 1, 63, CLUSTER_RE);
+  if (cluster !== topic.cluster) wrongCluster('digest', cluster, topic.cluster);
+  const reporter = peerId(t[3], 'digest.reporter');
+  const cellBits = int(t[4], 'digest.cellBits', 0, MAX_CELL_BITS);
+  const districtBits = int(t[5], 'digest.districtBits', 0, cellBits);
+  const district = int(t[6], 'digest.district', 0, 2 ** districtBits - 1);
+  if (!inCell(reporter, districtBits, district)) throw rejectMsg('GOSSIP_WRONG_CELL', `digest reporter ${reporter} is not in district ${district}/${districtBits}`);
+  const issuedAtMs = int(t[7], 'digest.issuedAtMs', 0, MAX_TIME_MS);
+  const full = bool(t[8], 'digest.full');
+  const raw = tuple(t[9], 'digest.summaries', 0, MAX_SUMMARIES_PER_DIGEST);
+  const summaries: CellSummary[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const s = parseSummaryTuple(raw[i], `digest.summaries[${i}]`);
+    if (s.cluster !== cluster) wrongCluster(`digest.summaries[${i}]`, s.cluster, cluster);
+    if (s.cellBits < districtBits || s.cell >>> (s.cellBits - districtBits) !== district) {
+      throw rejectMsg('GOSSIP_WRONG_CELL', `digest.summaries[${i}]: cell ${s.cell}/${s.cellBits} is not in district ${district}/${districtBits}`);
+    }
+    summaries[i] = s;
+  }
+  return { type: 'digest', cluster, reporter, cellBits, districtBits, district, issuedAtMs, full, summaries };
+}
+
+const ALLOWED_ON: Record<ParsedTopic['kind'], readonly number[]> = {
+  cell: [TYPE_CODES.record, TYPE_CODES.events],
+  district: [TYPE_CODES.summary],
+  global: [TYPE_CODES.digest],
+};
+
+/**
+ * Decodes a message received on `topic`, or throws a GossipValidationError saying why
+ * not and whether to reject or ignore it. Pure: no node state, so the simulator runs it
+ * once per distinct message and shares the result.
+ */
+export function decodeTopicMessage(topic: string, bytes: Uint8Array): Encoded<TopicMsg> {
+  const parsed = parseTopic(topic);
+  if (!parsed) throw ignoreMsg('GOSSIP_UNKNOWN_TOPIC', `not a Shoal topic: ${topic.slice(0, 100)}`);
+  const [code, t] = open(bytes, MAX_TOPIC_MESSAGE_BYTES);
+  if (!ALLOWED_ON[parsed.kind].includes(code)) {
+    throw rejectMsg(Object.values(TYPE_CODES).includes(code as never) ? 'GOSSIP_WRONG_TOPIC' : 'GOSSIP_BAD_TYPE', `message type ${code} is not allowed on a ${parsed.kind} topic`);
+  }
+  checkLimit(code, bytes);
+  let msg: TopicMsg;
+  switch (code) {
+    case TYPE_CODES.record:
+      msg = decodeRecordBody(t, parsed);
+      break;
+    case TYPE_CODES.events:
+      msg = decodeEventsBody(t, parsed);
+      break;
+    case TYPE_CODES.summary:
+      msg = decodeSummaryBody(t, parsed);
+      break;
+    default:
+      msg = decodeDigestBody(t, parsed);
+  }
+  return { msg, bytes };
+}
+
+/** Decodes a direct (request/response) message, or throws a GossipValidationError. */
+export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
+  const [code, t] = open(bytes, MAX_DIRECT_MESSAGE_BYTES);
+  checkLimit(code, bytes);
+  let msg: DirectMsg;
+  switch (code) {
+    case TYPE_CODES.ping:
+      tuple(t, 'ping', 3, 3);
+      msg = { type: 'ping', seq: int(t[2], 'ping.seq', 0, 0xffffffff) };
+      break;
+    case TYPE_CODES.ack:
+      tuple(t, 'ack', 3, 3);
+      msg = { type: 'ack', seq: int(t[2], 'ack.seq', 0, 0xffffffff) };
+      break;
+    case TYPE_CODES['ping-req']:
+      tuple(t, 'ping-req', 4, 4);
+      msg = { type: 'ping-req', seq: int(t[2], 'ping-req.seq', 0, 0xffffffff), target: peerId(t[3], 'ping-req.target') };
+      break;
+    case TYPE_CODES.accuse:
+      tuple(t, 'accuse', 4, 4);
+      msg = { type: 'accuse', peer: peerId(t[2], 'accuse.peer'), incarnation: int(t[3], 'accuse.incarnation', 0, MAX_COUNTER) };
+      break;
+    case TYPE_CODES['sync-req']:
+      tuple(t, 'sync-req', 6, 6);
+      msg = {
+        type: 'sync-req',
+        cluster: str(t[2], 'sync-req.cluster', 1, 63, CLUSTER_RE),
+        record: t[3] === null ? null : parseRecordTuple(t[3], 'sync-req.record'),
+        wantRecords: bool(t[4], 'sync-req.wantRecords'),
+        summaryCursor: int(t[5], 'sync-req.summaryCursor', -1, 2 ** (MAX_CELL_BITS + 1)),
+      };
+      break;
+    case TYPE_CODES['sync-resp']:
+      msg = decodeSyncResp(t);
+      break;
+    default:
+      throw rejectMsg(Object.values(TYPE_CODES).includes(code as never) ? 'GOSSIP_WRONG_TOPIC' : 'GOSSIP_BAD_TYPE', `message type ${code} is not a direct message`);
+  }
+  return { msg, bytes };
+}
+
+function decodeSyncResp(t: unknown[]): SyncRespMsg {
+  tuple(t, 'sync-resp', 9, 9);
+  const cluster = str(t[2], 'sync-resp.cluster', 1, 63, CLUSTER_RE);
+  const cellBits = int(t[3], 'sync-resp.cellBits', 0, MAX_CELL_BITS);
+  const estimatedSize = int(t[4], 'sync-resp.estimatedSize', 0, 2 ** 32);
+  const cell = int(t[5], 'sync-resp.cell', 0, 2 ** cellBits - 1);
+  const rawMembers = tuple(t[6], 'sync-resp.members', 0, MAX_SYNC_MEMBERS);
+  const members: SyncMember[] = new Array(rawMembers.length);
+  for (let i = 0; i < rawMembers.length; i++) {
+    const path = `sync-resp.members[${i}]`;
+    const m = tuple(rawMembers[i], path, 3, 3);
+    const record = parseRecordTuple(m[0], `${path}.record`);
+    if (record.cluster !== cluster) wrongCluster(path, record.cluster, cluster);
+    members[i] = { record, status: STATUSES[int(m[1], `${path}.status`, 0, 3)]!, statusIncarnation: int(m[2], `${path}.statusIncarnation`, 0, MAX_COUNTER) };
+  }
+  const rawSummaries = tuple(t[7], 'sync-resp.summaries', 0, MAX_SYNC_SUMMARIES);
+  const summaries: CellSummary[] = new Array(rawSummaries.length);
+  for (let i = 0; i < rawSummaries.length; i++) {
+    const s = parseSummaryTuple(rawSummaries[i], `sync-resp.summaries[${i}]`);
+    if (s.cluster !== cluster) wrongCluster(`sync-resp.summaries[${i}]`, s.cluster, cluster);
+    summaries[i] = s;
+  }
+  const nextCursor = int(t[8], 'sync-resp.nextCursor', -2, 2 ** (MAX_CELL_BITS + 1));
+  return { type: 'sync-resp', cluster, cellBits, estimatedSize, cell, members, summaries, nextCursor };
+}

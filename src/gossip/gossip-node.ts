@@ -1,0 +1,1160 @@
+import type { Millis } from '../core/clock.ts';
+import { ShoalError } from '../core/errors.ts';
+import { hashPrefix } from '../core/hash.ts';
+import type { Encoded, Outbox, ProtocolNode } from '../core/protocol.ts';
+import type { Rng } from '../core/rng.ts';
+import type { PeerIdStr, Verdict } from '../core/transport.ts';
+import { CellBitsController, estimateClusterSize } from './cell-bits.ts';
+import {
+  MAX_SUMMARIES_PER_DIGEST,
+  MAX_SYNC_MEMBERS,
+  MAX_SYNC_SUMMARIES,
+  encodeAccuse,
+  encodeDigest,
+  encodeEvents,
+  encodeRecord,
+  encodeSummary,
+  encodeSyncReq,
+  encodeSyncResp,
+} from './codec.ts';
+import { emptyReasonCounts, verdictOf, type GossipAction, type GossipReason, type RefusalSink } from './errors.ts';
+import { EventQueue } from './event-queue.ts';
+import { FailureDetector } from './failure-detector.ts';
+import { Membership, type MemberEvent, type MemberListener } from './membership.ts';
+import type { DigestMsg, DirectMsg, EventsMsg, MemberEventWire, SyncReqMsg, SyncRespMsg, TopicMsg } from './messages.ts';
+import { newGossipCounters, type GossipCounters, type GossipMetrics, type TrafficKind } from './metrics.ts';
+import type { GossipOptions } from './options.ts';
+import { PublishPacer } from './pacer.ts';
+import type { CellSummary, Contact, HostRecord, MemberView } from './records.ts';
+import { applyPatch, initialRecord, recordChanged, type SelfPatch } from './self-record.ts';
+import { summarizeCell, summaryChanged } from './summary.ts';
+import { SummaryStore, heapKey } from './summary-store.ts';
+import { Awareness } from './suspicion.ts';
+import { cellTopic, districtBitsOf, districtOf, districtTopic, globalTopic, type TopicKind } from './topics.ts';
+import type { ClusterView } from './view.ts';
+
+export interface GossipModules {
+  readonly self: PeerIdStr;
+  readonly rng: Rng;
+  readonly outbox: Outbox;
+  readonly metrics: GossipMetrics | null;
+}
+
+export interface SeedPeer {
+  readonly peer: PeerIdStr;
+  readonly addrs: readonly string[];
+}
+
+type TopicRole = 'cell' | 'old-cell' | 'district' | 'global';
+
+interface Subscription {
+  readonly kind: TopicKind;
+  readonly role: TopicRole;
+}
+
+// Named timers; each slot holds a deadline or Infinity.
+const T_RECORD = 0; // own record: pending significant change or heartbeat
+const T_EVENTS = 1; // flush of queued member events
+const T_SUMMARY = 2; // cell reporter: recompute and maybe publish the summary
+const T_DIGEST = 3; // district reporter: maybe publish a digest
+const T_SYNC = 4; // anti-entropy push-pull, join retries
+const T_MAINT = 5; // cellBits, summary expiry, connections, metrics
+const T_TRANSITION = 6; // leave the old cell topic after a change of cellBits
+const T_FALLBACK = 7; // accusations the aggregator did not act on
+const TIMER_COUNT = 8;
+
+/** Maintenance tick: cheap checks that need no precision. */
+const MAINT_INTERVAL_MS = 5000;
+/** Bound of in-flight sync requests (join pages, anti-entropy). */
+const MAX_PENDING_SYNCS = 8;
+/** Bound of remembered seeds. */
+const MAX_SEEDS = 16;
+/** Summary pages a joiner fetches from one peer: 2^24 cells / 64 per page would be absurd; 2^17 hosts fit in 64 pages. */
+const MAX_SYNC_PAGES = 64;
+/** Light sync answers (one summary, a few hundred bytes) are this many times cheaper, so a seed serves this many more. */
+const LIGHT_SYNC_FACTOR = 10;
+/** How long a new cell reporter hears its district before it may act as district reporter. */
+const DIGEST_SETTLE_MS = 10_000;
+/** Cells whose summary changed since the district reporter's last digest; beyond it the next digest is a full one. */
+const MAX_DIRTY = 256;
+
+/**
+ * One Shoal gossip participant, sans I/O: handlers are synchronous, take `now`, and push
+ * their effects into the Outbox. See README.md for the protocol.
+ */
+export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
+  readonly self: PeerIdStr;
+  private readonly opts: GossipOptions;
+  private readonly rng: Rng;
+  private readonly outbox: Outbox;
+  private readonly metrics: GossipMetrics | null;
+  private readonly stats: GossipCounters;
+
+  private readonly awareness: Awareness;
+  private readonly membership: Membership;
+  private readonly fd: FailureDetector;
+  private readonly bitsCtl: CellBitsController;
+  private readonly store: SummaryStore;
+  private readonly events: EventQueue;
+
+  private started = false;
+  private stopped = false;
+  private startedAtMs = 0;
+  private readonly timers = new Float64Array(TIMER_COUNT).fill(Infinity);
+
+  // Layout.
+  private bits: number;
+  private myCell: number;
+  private myDistrict = 0;
+  private districtBits = 0;
+  private myCellTopic = '';
+  private myDistrictTopic = '';
+  private readonly myGlobalTopic: string;
+  private oldCellTopic: string | null = null;
+  private readonly topics = new Map<string, Subscription>();
+  private bitsChangedAtMs = 0;
+  private estimate: number;
+
+  // Own record.
+  private draft: HostRecord;
+  private published: HostRecord | null = null;
+  private lastRecordAtMs = -Infinity;
+  private lastRecordBytes = 160;
+  private pendingSignificant = false;
+  private cellPacer!: PublishPacer;
+
+  // Roles from the ring.
+  private ringVersionSeen = -1;
+  private rank = Infinity;
+  private isDelegate = false;
+
+  // Summaries (as cell reporter) and digests (as district reporter).
+  private lastSummary: CellSummary | undefined;
+  private lastSummaryAtMs = -Infinity;
+  private summaryVersionSeen = -1;
+  private summaryHeartbeatMs: number;
+  private districtPacer!: PublishPacer;
+  private readonly dirty = new Set<number>();
+  private lastDigestAtMs = -Infinity;
+  private digestSettledAtMs = 0;
+  private lastFullDigestAtMs = -Infinity;
+  private globalPacer!: PublishPacer;
+
+  // Failure detection glue.
+  /** Accusations sent to the aggregator: target → when to publish it ourselves. */
+  private readonly fallbacks = new Map<PeerIdStr, Millis>();
+  /** As aggregator: distinct accusers per suspected target. */
+  private readonly accusers = new Map<PeerIdStr, Set<PeerIdStr>>();
+  /** Targets whose suspicion this node published: it announces their failure too (nobody else does). */
+  private readonly announcing = new Set<PeerIdStr>();
+
+  // Sync.
+  private readonly seeds: SeedPeer[] = [];
+  private joined = false;
+  private joinAttempts = 0;
+  private readonly pendingSyncs = new Map<PeerIdStr, { deadlineMs: Millis; pages: number }>();
+  private readonly syncTokens = { tokens: 0, atMs: 0 };
+  private readonly lightTokens = { tokens: 0, atMs: 0 };
+
+  // Connections.
+  private connected = new Set<PeerIdStr>();
+  private lastConnectAtMs = -Infinity;
+
+  private readonly selfListeners: MemberListener[] = [];
+
+  constructor(opts: GossipOptions, modules: GossipModules) {
+    this.opts = opts;
+    this.self = modules.self;
+    this.rng = modules.rng;
+    this.outbox = modules.outbox;
+    this.metrics = modules.metrics;
+    this.stats = newGossipCounters(emptyReasonCounts(), emptyReasonCounts());
+    this.awareness = new Awareness(opts.maxAwareness);
+    this.draft = initialRecord(this.self, opts.cluster, opts.incarnation, {});
+    this.membership = new Membership(
+      {
+        suspicionMinMs: opts.suspicionMinMs,
+        suspicionMaxMs: opts.suspicionMaxMs,
+        expectedConfirmations: opts.monitors - 1,
+        failedRetentionMs: opts.failedRetentionMs,
+      },
+      this.draft,
+      0,
+    );
+    if (this.metrics) {
+      const metrics = this.metrics;
+      this.membership.onEvent((ev) => metrics.memberStatus(ev.status, ev.previous));
+    }
+    this.fd = new FailureDetector(opts, {
+      rng: this.rng.fork('probe'),
+      awareness: this.awareness,
+      hooks: {
+        send: (to, payload) => this.send(to, payload),
+        accuse: (target, now) => this.accuse(target, now),
+        successors: () => this.membership.successors(this.opts.monitors),
+        helpers: (target, k) => this.membership.randomAlive(k, target, this.rng),
+      },
+    });
+    this.bitsCtl = new CellBitsController(opts, 0);
+    this.bits = this.bitsCtl.bits;
+    this.myCell = hashPrefix(this.self, this.bits);
+    this.store = new SummaryStore(this.bits);
+    this.events = new EventQueue(opts.maxQueuedEvents);
+    this.myGlobalTopic = globalTopic(opts.cluster);
+    this.estimate = opts.expectedClusterSize;
+    this.summaryHeartbeatMs = this.jitter(opts.summaryHeartbeatMs);
+  }
+
+  // ==========================================================================================
+  // Driver-facing API
+
+  /** Facts about this host (capacity, free, labels, …). Before start it only sets the first record; after, the node decides when to publish. */
+  updateSelf(patch: SelfPatch, now: Millis): void {
+    this.draft = applyPatch(this.draft, patch);
+    this.membership.setSelf(this.draft, now);
+    if (!this.started || this.stopped) return;
+    if (this.published && recordChanged(this.published, this.draft, this.opts.significantFreeFraction)) {
+      this.pendingSignificant = true;
+      const at = Math.max(now, this.lastRecordAtMs + this.opts.recordMinIntervalMs);
+      if (at < this.timers[T_RECORD]!) this.timers[T_RECORD] = at;
+    }
+    this.summarySoon(now);
+  }
+
+  /** Lifeguard: load the driver measures (event-loop lag, …) in awareness units, 0 = healthy. */
+  setLocalHealth(score: number): void {
+    this.awareness.setExternal(score);
+  }
+
+  /** Member status changes in the own cell, and this node's own incarnation bumps (persist those: peer === self). */
+  onMemberEvent(listener: (ev: MemberEvent) => void): void {
+    this.membership.onEvent(listener);
+    this.selfListeners.push(listener);
+  }
+
+  /** Seeds to join through (push-pull sync). Safe to call before or after start, and again later. */
+  join(seeds: readonly SeedPeer[], now: Millis): void {
+    for (const s of seeds) {
+      if (s.peer === this.self || this.seeds.some((x) => x.peer === s.peer)) continue;
+      if (this.seeds.length >= MAX_SEEDS) this.seeds.shift();
+      this.seeds.push(s);
+    }
+    this.joined = false;
+    this.joinAttempts = 0;
+    if (this.started && !this.stopped) this.tryJoin(now);
+  }
+
+  get incarnation(): number {
+    return this.draft.incarnation;
+  }
+
+  get localHealth(): number {
+    return this.awareness.score;
+  }
+
+  // ==========================================================================================
+  // ProtocolNode
+
+  start(now: Millis): void {
+    if (this.started) return;
+    this.started = true;
+    this.startedAtMs = now;
+    this.bitsChangedAtMs = now;
+    this.bitsCtl.decide(now, this.estimate, -1); // aligns its clock; never changes bits at start
+    this.cellPacer = new PublishPacer(this.opts.cellTopic, now);
+    this.districtPacer = new PublishPacer(this.opts.districtTopic, now);
+    this.globalPacer = new PublishPacer(this.opts.globalTopic, now);
+    this.syncTokens.tokens = this.opts.syncServePerSec;
+    this.syncTokens.atMs = now;
+    this.lightTokens.tokens = LIGHT_SYNC_FACTOR * this.opts.syncServePerSec;
+    this.lightTokens.atMs = now;
+    this.membership.setSelf(this.draft, now);
+    this.enterLayout(now);
+    this.subscribe(this.myGlobalTopic, 'global', 'global');
+    this.publishRecord(now, true);
+    this.fd.start(now);
+    this.updateRoles(now);
+    this.timers[T_MAINT] = now + MAINT_INTERVAL_MS;
+    this.timers[T_SYNC] = now + this.jitter(this.opts.syncIntervalMs);
+    if (this.seeds.length > 0) this.tryJoin(now);
+    this.refreshConnections(now);
+  }
+
+  stop(now: Millis): void {
+    if (!this.started || this.stopped) return;
+    // Graceful leave: peers mark us `left` at once instead of suspecting us for seconds.
+    const leave = encodeEvents(this.opts.cluster, this.self, [{ kind: 'left', peer: this.self, incarnation: this.draft.incarnation, confirmations: 0 }]);
+    this.publish(this.myCellTopic, 'cell', leave);
+    if (this.oldCellTopic) this.publish(this.oldCellTopic, 'cell', leave);
+    this.cellPacer.charge(now, leave.bytes.length, this.membership.liveCount);
+    for (const topic of this.topics.keys()) this.outbox.unsubscribe(topic);
+    this.topics.clear();
+    this.fd.stop();
+    this.timers.fill(Infinity);
+    this.stopped = true;
+  }
+
+  nextTimerAtMs(): Millis {
+    if (!this.started || this.stopped) return Infinity;
+    let min = this.fd.nextTimerAtMs();
+    const m = this.membership.nextTimerAtMs();
+    if (m < min) min = m;
+    const t = this.timers;
+    for (let i = 0; i < TIMER_COUNT; i++) if (t[i]! < min) min = t[i]!;
+    return min;
+  }
+
+  onTimer(now: Millis): void {
+    if (!this.started || this.stopped) return;
+    const failed = this.membership.tick(now);
+    if (failed) for (const peer of failed) this.onLocallyFailed(peer, now);
+    this.fd.onTimer(now);
+    const t = this.timers;
+    if (t[T_FALLBACK]! <= now) this.runFallbacks(now);
+    if (t[T_EVENTS]! <= now) this.flushEvents(now);
+    if (t[T_RECORD]! <= now) this.recordTimer(now);
+    if (t[T_TRANSITION]! <= now) this.endTransition();
+    if (t[T_SYNC]! <= now) this.syncTimer(now);
+    if (t[T_MAINT]! <= now) this.maintenance(now);
+    this.afterChange(now);
+    if (t[T_SUMMARY]! <= now) this.summaryTimer(now);
+    if (t[T_DIGEST]! <= now) this.digestTimer(now);
+  }
+
+  onTopicMessage(topic: string, _from: PeerIdStr, origin: PeerIdStr, payload: Encoded, now: Millis): Verdict {
+    if (!this.started || this.stopped) return 'ignore';
+    const sub = this.topics.get(topic);
+    if (!sub) return this.refuse('GOSSIP_UNKNOWN_TOPIC', 'ignore');
+    this.countIn(sub.kind, payload.bytes.length);
+    try {
+      const msg = payload.msg as TopicMsg;
+      let verdict: Verdict;
+      switch (msg.type) {
+        case 'record':
+          verdict = sub.kind === 'cell' ? this.onRecord(msg.record, origin, sub.role, now) : this.refuse('GOSSIP_WRONG_TOPIC', 'reject');
+          break;
+        case 'events':
+          verdict = sub.kind === 'cell' ? this.onEvents(msg, origin, now) : this.refuse('GOSSIP_WRONG_TOPIC', 'reject');
+          break;
+        case 'summary':
+          verdict = sub.kind === 'district' ? this.onSummary(msg.summary, origin, now) : this.refuse('GOSSIP_WRONG_TOPIC', 'reject');
+          break;
+        case 'digest':
+          verdict = sub.kind === 'global' ? this.onDigest(msg, origin, now) : this.refuse('GOSSIP_WRONG_TOPIC', 'reject');
+          break;
+        default:
+          verdict = this.refuse('GOSSIP_BAD_TYPE', 'reject');
+      }
+      this.afterChange(now);
+      return verdict;
+    } catch (err) {
+      return verdictOf(err, this);
+    }
+  }
+
+  onDirect(from: PeerIdStr, payload: Encoded, now: Millis): void {
+    if (!this.started || this.stopped) return;
+    this.countIn('direct', payload.bytes.length);
+    try {
+      const msg = payload.msg as DirectMsg;
+      switch (msg.type) {
+        case 'ping':
+          this.fd.onPing(from, msg.seq);
+          break;
+        case 'ack':
+          this.fd.onAck(msg.seq);
+          break;
+        case 'ping-req':
+          // Only members may use us as a relay: no reflection service for strangers.
+          if (this.membership.get(from)) this.fd.onPingReq(from, msg.seq, msg.target, now);
+          else this.refuse('GOSSIP_UNKNOWN_MEMBER', 'ignore');
+          break;
+        case 'accuse':
+          if (this.membership.get(from)) this.aggregate(msg.peer, msg.incarnation, from, now);
+          else this.refuse('GOSSIP_UNKNOWN_MEMBER', 'ignore');
+          break;
+        case 'sync-req':
+          this.serveSync(from, msg, now);
+          break;
+        case 'sync-resp':
+          this.onSyncResp(from, msg, now);
+          break;
+      }
+      this.afterChange(now);
+    } catch (err) {
+      verdictOf(err, this);
+    }
+  }
+
+  // ==========================================================================================
+  // ClusterView
+
+  get cellBits(): number {
+    return this.bits;
+  }
+
+  get cell(): number {
+    return this.myCell;
+  }
+
+  get district(): number {
+    return this.myDistrict;
+  }
+
+  get cellBitsSinceMs(): Millis {
+    return this.bitsChangedAtMs;
+  }
+
+  selfRecord(): HostRecord {
+    return this.draft;
+  }
+
+  cellMembers(): ReadonlyMap<PeerIdStr, MemberView> {
+    return this.membership.viewMap();
+  }
+
+  member(peer: PeerIdStr): MemberView | undefined {
+    return this.membership.get(peer);
+  }
+
+  cellSummaries(): Iterable<CellSummary> {
+    return this.store.values();
+  }
+
+  cellSummary(cell: number): CellSummary | undefined {
+    return this.store.get(cell);
+  }
+
+  knownSummaries(): number {
+    return this.store.size;
+  }
+
+  estimatedClusterSize(): number {
+    return this.estimate;
+  }
+
+  counters(): Readonly<GossipCounters> {
+    const s = this.stats;
+    s.suspicions = this.membership.suspicions;
+    s.refutations = this.membership.refutations;
+    s.failures = this.membership.failures;
+    s.eventsDropped = this.events.dropped;
+    s.probesSent = this.fd.counters.probesSent;
+    s.probesFailed = this.fd.counters.probesFailed;
+    return s;
+  }
+
+  /** Diagnostics for `shoal info` and tests. */
+  roles(): { rank: number; delegate: boolean; districtReporter: boolean; subscriptions: string[] } {
+    return { rank: this.rank, delegate: this.isDelegate, districtReporter: this.isDistrictReporter(), subscriptions: [...this.topics.keys()] };
+  }
+
+  // ==========================================================================================
+  // RefusalSink
+
+  refused(reason: GossipReason, action: GossipAction): void {
+    if (action === 'reject') this.stats.rejected[reason]++;
+    else this.stats.ignored[reason]++;
+    this.metrics?.refused(reason, action);
+  }
+
+  private refuse(reason: GossipReason, action: GossipAction): Verdict {
+    this.refused(reason, action);
+    return action;
+  }
+
+  // ==========================================================================================
+  // Effects
+
+  private publish(topic: string, kind: TrafficKind, payload: Encoded): void {
+    this.outbox.publish(topic, payload);
+    const c = this.stats.sent[kind];
+    c.msgs++;
+    c.bytes += payload.bytes.length;
+    this.metrics?.messageSent(kind, payload.bytes.length);
+  }
+
+  private send(to: PeerIdStr, payload: Encoded): void {
+    this.outbox.send(to, payload);
+    const c = this.stats.sent.direct;
+    c.msgs++;
+    c.bytes += payload.bytes.length;
+    this.metrics?.messageSent('direct', payload.bytes.length);
+  }
+
+  private countIn(kind: TrafficKind, bytes: number): void {
+    const c = this.stats.received[kind];
+    c.msgs++;
+    c.bytes += bytes;
+    this.metrics?.messageReceived(kind, bytes);
+  }
+
+  private subscribe(topic: string, kind: TopicKind, role: TopicRole): void {
+    if (this.topics.has(topic)) {
+      this.topics.set(topic, { kind, role });
+      return;
+    }
+    this.topics.set(topic, { kind, role });
+    this.outbox.subscribe(topic);
+  }
+
+  private unsubscribe(topic: string): void {
+    if (this.topics.delete(topic)) this.outbox.unsubscribe(topic);
+  }
+
+  private jitter(ms: number): number {
+    const j = this.opts.heartbeatJitter;
+    return ms * (1 - j + 2 * j * this.rng.next());
+  }
+
+  // ==========================================================================================
+  // Layout: cellBits, cell, district, topics
+
+  private enterLayout(now: Millis): void {
+    this.myCell = hashPrefix(this.self, this.bits);
+    this.districtBits = districtBitsOf(this.bits);
+    this.myDistrict = districtOf(this.myCell, this.bits);
+    this.myCellTopic = cellTopic(this.opts.cluster, this.bits, this.myCell);
+    this.myDistrictTopic = districtTopic(this.opts.cluster, this.bits, this.myDistrict);
+    this.subscribe(this.myCellTopic, 'cell', 'cell');
+    this.bitsChangedAtMs = now;
+    this.metrics?.cellBits(this.bits);
+  }
+
+  private changeLayout(bits: number, now: Millis): void {
+    const oldBits = this.bits;
+    const oldCellTopic = this.myCellTopic;
+    if (this.isDelegate) this.unsubscribe(this.myDistrictTopic);
+    this.isDelegate = false;
+    if (this.oldCellTopic) this.unsubscribe(this.oldCellTopic);
+    this.bits = bits;
+    this.store.setCellBits(bits);
+    this.enterLayout(now);
+    // Stay on the old cell topic for a while to hear peers that have not switched yet.
+    this.topics.set(oldCellTopic, { kind: 'cell', role: 'old-cell' });
+    this.oldCellTopic = oldCellTopic;
+    this.timers[T_TRANSITION] = now + this.opts.cellBitsTransitionMs;
+    if (bits > oldBits) {
+      // Split: members of the sibling cell are no longer ours. No events: they did not fail.
+      for (const peer of this.membership.retain((p) => hashPrefix(p, bits) === this.myCell)) {
+        this.fd.forget(peer);
+        this.events.drop(peer);
+        this.fallbacks.delete(peer);
+        this.accusers.delete(peer);
+        this.announcing.delete(peer);
+      }
+    } else {
+      // Merge: pull the records of the cells that merged into ours from one of their contacts.
+      for (const s of this.store.values()) {
+        if (s.cellBits === oldBits && s.cellBits >= bits && s.cell >>> (s.cellBits - bits) === this.myCell && s.cell !== hashPrefix(this.self, oldBits)) {
+          const contact = s.contacts.find((c) => c.peer !== this.self);
+          if (contact) this.requestSync(contact.peer, contact.addrs, true, -1, now, 0);
+        }
+      }
+    }
+    this.lastSummary = undefined;
+    this.dirty.clear();
+    this.lastFullDigestAtMs = -Infinity;
+    this.stats.cellBitsChanges++;
+    this.ringVersionSeen = -1; // recompute roles against the new topics
+    this.publishRecord(now, true);
+    this.lastConnectAtMs = -Infinity;
+  }
+
+  private endTransition(): void {
+    this.timers[T_TRANSITION] = Infinity;
+    if (this.oldCellTopic) this.unsubscribe(this.oldCellTopic);
+    this.oldCellTopic = null;
+  }
+
+  /** After any handler: roles follow the ring (reporter, delegates), the reporter follows its cell. */
+  private afterChange(now: Millis): void {
+    if (this.membership.syncRing() !== this.ringVersionSeen) this.updateRoles(now);
+    if (this.rank === 0 && this.membership.version !== this.summaryVersionSeen) this.summarySoon(now);
+  }
+
+  private updateRoles(now: Millis): void {
+    this.ringVersionSeen = this.membership.syncRing();
+    this.rank = this.membership.selfRank(Math.max(this.opts.districtDelegates, 1));
+    const delegate = this.rank < this.opts.districtDelegates;
+    if (delegate && !this.isDelegate) this.subscribe(this.myDistrictTopic, 'district', 'district');
+    if (!delegate && this.isDelegate) this.unsubscribe(this.myDistrictTopic);
+    this.isDelegate = delegate;
+    if (this.rank === 0) {
+      this.summarySoon(now);
+      if (this.timers[T_DIGEST] === Infinity) {
+        // A new reporter first listens to its district for a while: at a cold start every
+        // reporter would otherwise believe it digests its district and flood the global topic.
+        this.digestSettledAtMs = now + DIGEST_SETTLE_MS;
+        this.timers[T_DIGEST] = this.digestSettledAtMs;
+      }
+    } else {
+      this.timers[T_SUMMARY] = Infinity;
+      this.timers[T_DIGEST] = Infinity;
+      this.dirty.clear();
+    }
+    // New neighbours on the ring: ask for connections soon rather than at the next refresh.
+    if (now - this.lastConnectAtMs > 1000) this.refreshConnections(now);
+  }
+
+  // ==========================================================================================
+  // Own record
+
+  private publishRecord(now: Millis, force: boolean): void {
+    if (!force) {
+      const ready = this.cellPacer.readyAtMs(now, this.lastRecordBytes, this.membership.liveCount);
+      if (ready > now) {
+        this.timers[T_RECORD] = ready;
+        return;
+      }
+    }
+    const record: HostRecord = { ...this.draft, seq: this.published && this.published.incarnation === this.draft.incarnation ? this.published.seq + 1 : this.draft.seq };
+    const enc = encodeRecord(record);
+    this.publish(this.myCellTopic, 'cell', enc);
+    if (this.oldCellTopic) this.publish(this.oldCellTopic, 'cell', enc);
+    this.cellPacer.charge(now, enc.bytes.length, this.membership.liveCount);
+    this.stats.recordsPublished++;
+    this.lastRecordBytes = enc.bytes.length;
+    this.draft = record;
+    this.published = record;
+    this.membership.setSelf(record, now);
+    this.lastRecordAtMs = now;
+    this.pendingSignificant = false;
+    this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs);
+  }
+
+  private recordTimer(now: Millis): void {
+    this.timers[T_RECORD] = Infinity;
+    this.publishRecord(now, false);
+  }
+
+  /** Someone says we are suspect or failed at `incarnation`: outbid it and tell the cell at once. */
+  private refute(incarnation: number, now: Millis): void {
+    const next = Math.max(incarnation, this.draft.incarnation) + 1;
+    this.draft = { ...this.draft, incarnation: next, seq: 0 };
+    this.awareness.worse();
+    this.stats.selfRefutations++;
+    this.metrics?.selfRefuted();
+    this.publishRecord(now, true);
+    const ev: MemberEvent = { peer: this.self, status: 'alive', previous: 'alive', incarnation: next, atMs: now };
+    for (const l of this.selfListeners) l(ev);
+  }
+
+  // ==========================================================================================
+  // Cell topic
+
+  private onRecord(record: HostRecord, origin: PeerIdStr, role: TopicRole, now: Millis): Verdict {
+    if (record.origin !== origin) return this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
+    if (record.cluster !== this.opts.cluster) return this.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
+    if (record.origin === this.self) {
+      // Our own id at an incarnation we have not exceeded: an older instance of us is still
+      // talking (or the agent lost its incarnation). Outbid it so our view wins.
+      if (record.incarnation >= this.draft.incarnation) this.refute(record.incarnation, now);
+      return this.refuse('GOSSIP_STALE', 'ignore');
+    }
+    // On the old cell topic during a transition: valid for the topic, but maybe not our cell any more.
+    if (role === 'old-cell' && hashPrefix(record.origin, this.bits) !== this.myCell) return 'accept';
+    const r = this.membership.applyRecord(record, now);
+    if (r === 'stale') return this.refuse('GOSSIP_STALE', 'ignore');
+    if (r === 'revived') this.clearSuspicion(record.origin);
+    return 'accept';
+  }
+
+  private onEvents(msg: EventsMsg, origin: PeerIdStr, now: Millis): Verdict {
+    if (msg.origin !== origin) return this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
+    for (const ev of msg.events) {
+      if (ev.peer === this.self) {
+        if (ev.kind !== 'left' && this.membership.applyStatus(ev.peer, ev.kind, ev.incarnation, 0, now) === 'self-refute') this.refute(ev.incarnation, now);
+        continue;
+      }
+      const r = this.membership.applyStatus(ev.peer, ev.kind, ev.incarnation, ev.confirmations, now);
+      if (r !== 'stale' || ev.kind === 'suspect') {
+        // Someone announced it: our own pending fallback accusation is moot.
+        this.fallbacks.delete(ev.peer);
+      }
+      if (ev.kind !== 'suspect' && r !== 'stale') this.clearSuspicion(ev.peer);
+    }
+    // Stale news for us may be fresh for peers downstream: a valid events message is forwarded.
+    return 'accept';
+  }
+
+  // ==========================================================================================
+  // Failure detection glue
+
+  /** The failure detector gave up on `target`. */
+  private accuse(target: PeerIdStr, now: Millis): void {
+    const status = this.membership.statusOf(target);
+    if (status !== 'alive' && status !== 'suspect') return;
+    const inc = this.membership.statusIncarnationOf(target);
+    const agg = this.membership.lowest(1, target)[0];
+    if (!agg || agg.record.origin === this.self) {
+      this.aggregate(target, inc, this.self, now);
+      return;
+    }
+    this.send(agg.record.origin, encodeAccuse(target, inc));
+    this.stats.accusationsSent++;
+    if (status === 'alive' && !this.fallbacks.has(target)) {
+      const at = now + this.opts.accuseFallbackMs;
+      this.fallbacks.set(target, at);
+      if (at < this.timers[T_FALLBACK]!) this.timers[T_FALLBACK] = at;
+    }
+  }
+
+  /** As the cell's aggregator (or its stand-in): turn accusations into one batched suspicion. */
+  private aggregate(target: PeerIdStr, incarnation: number, accuser: PeerIdStr, now: Millis): void {
+    if (target === this.self) {
+      // Someone could not reach us, and we are obviously alive: refute before it spreads.
+      if (incarnation >= this.draft.incarnation) this.refute(incarnation, now);
+      return;
+    }
+    const status = this.membership.statusOf(target);
+    if (status !== 'alive' && status !== 'suspect') return;
+    if (incarnation < this.membership.statusIncarnationOf(target)) return;
+    let set = this.accusers.get(target);
+    if (!set) {
+      set = new Set();
+      this.accusers.set(target, set);
+    }
+    if (set.has(accuser)) return;
+    set.add(accuser);
+    const confirmations = set.size - 1;
+    const r = this.membership.applyStatus(target, 'suspect', incarnation, confirmations, now);
+    if (r === 'stale' && status === 'suspect' && confirmations === 0) return;
+    this.announcing.add(target);
+    this.fallbacks.delete(target);
+    this.queueEvent({ kind: 'suspect', peer: target, incarnation: this.membership.statusIncarnationOf(target), confirmations }, now);
+  }
+
+  private runFallbacks(now: Millis): void {
+    let next = Infinity;
+    for (const [target, at] of this.fallbacks) {
+      if (at > now) {
+        if (at < next) next = at;
+        continue;
+      }
+      this.fallbacks.delete(target);
+      // Nobody announced a suspicion: the aggregator may be dead too. Do it ourselves.
+      if (this.membership.statusOf(target) === 'alive') this.aggregate(target, this.membership.statusIncarnationOf(target), this.self, now);
+    }
+    this.timers[T_FALLBACK] = next;
+  }
+
+  /** A suspicion ran out in our view. Only its announcer publishes the failure; everyone else's timer reached the same verdict. */
+  private onLocallyFailed(peer: PeerIdStr, now: Millis): void {
+    this.fd.forget(peer);
+    this.accusers.delete(peer);
+    if (this.announcing.delete(peer)) {
+      this.queueEvent({ kind: 'failed', peer, incarnation: this.membership.statusIncarnationOf(peer), confirmations: 0 }, now);
+    }
+  }
+
+  private clearSuspicion(peer: PeerIdStr): void {
+    this.accusers.delete(peer);
+    this.announcing.delete(peer);
+    this.fallbacks.delete(peer);
+    this.events.drop(peer);
+  }
+
+  private queueEvent(ev: MemberEventWire, now: Millis): void {
+    this.events.push(ev);
+    this.metrics?.queueDepth('events', this.events.size);
+    if (this.timers[T_EVENTS] === Infinity) this.timers[T_EVENTS] = now + this.opts.eventBatchMs;
+  }
+
+  private flushEvents(now: Millis): void {
+    this.timers[T_EVENTS] = Infinity;
+    if (this.events.size === 0) return;
+    const enc = encodeEvents(this.opts.cluster, this.self, this.events.drain());
+    this.publish(this.myCellTopic, 'cell', enc);
+    // Events are never held back (detection latency), but they are paid for: the debt slows our records.
+    this.cellPacer.charge(now, enc.bytes.length, this.membership.liveCount);
+    this.stats.eventMessagesPublished++;
+    this.metrics?.queueDepth('events', 0);
+  }
+
+  // ==========================================================================================
+  // Summaries (cell reporter)
+
+  private summarySoon(now: Millis): void {
+    if (this.rank !== 0 || !this.started) return;
+    const at = Math.max(now + this.opts.summaryCheckMs, this.lastSummaryAtMs + this.opts.summaryMinIntervalMs);
+    if (at < this.timers[T_SUMMARY]!) this.timers[T_SUMMARY] = at;
+  }
+
+  private summaryTimer(now: Millis): void {
+    this.timers[T_SUMMARY] = Infinity;
+    if (this.rank !== 0) return;
+    const heartbeatAt = this.lastSummaryAtMs + this.summaryHeartbeatMs;
+    const changedCell = this.membership.version !== this.summaryVersionSeen;
+    if (!changedCell && now < heartbeatAt) {
+      this.timers[T_SUMMARY] = heartbeatAt;
+      return;
+    }
+    this.summaryVersionSeen = this.membership.version;
+    const contacts: Contact[] = this.membership
+      .lowest(this.opts.summaryContacts, null, true)
+      .map((m) => ({ peer: m.record.origin, addrs: m.record.addrs.length > 2 ? m.record.addrs.slice(0, 2) : m.record.addrs }));
+    const summary = summarizeCell({
+      cluster: this.opts.cluster,
+      cell: this.myCell,
+      cellBits: this.bits,
+      reporter: this.self,
+      now,
+      members: this.membership.viewMap().values(),
+      contacts,
+    });
+    if (!summaryChanged(this.lastSummary, summary, this.opts.summaryChangeFraction) && now < heartbeatAt) {
+      this.timers[T_SUMMARY] = heartbeatAt;
+      return;
+    }
+    const enc = encodeSummary(summary);
+    const publishers = this.cellsInDistrict();
+    const ready = this.districtPacer.readyAtMs(now, enc.bytes.length, publishers);
+    if (ready > now) {
+      this.summaryVersionSeen = -1; // still owed: recompute when the budget allows
+      this.timers[T_SUMMARY] = ready;
+      return;
+    }
+    this.publish(this.myDistrictTopic, 'district', enc);
+    this.districtPacer.charge(now, enc.bytes.length, publishers);
+    this.stats.summariesPublished++;
+    this.lastSummary = summary;
+    this.lastSummaryAtMs = now;
+    this.summaryHeartbeatMs = this.jitter(this.opts.summaryHeartbeatMs);
+    this.storeSummary(summary, now);
+    this.timers[T_SUMMARY] = now + this.summaryHeartbeatMs;
+  }
+
+  /** Publishers sharing the district topic: the district's cells we know of (at least our own). */
+  private cellsInDistrict(): number {
+    const span = 2 ** (this.bits - this.districtBits);
+    let known = 0;
+    for (const _ of this.store.district(this.myDistrict, this.districtBits)) known++;
+    return Math.max(1, Math.min(known, span));
+  }
+
+  private storeSummary(s: CellSummary, now: Millis): boolean {
+    if (this.store.put(s) === 'stale') return false;
+    if (this.rank === 0 && s.cellBits >= this.districtBits && s.cell >>> (s.cellBits - this.districtBits) === this.myDistrict) {
+      if (this.dirty.size < MAX_DIRTY) this.dirty.add(heapKey(s.cellBits, s.cell));
+      else this.lastFullDigestAtMs = -Infinity;
+      const at = Math.max(now, this.lastDigestAtMs + this.opts.digestMinIntervalMs, this.digestSettledAtMs);
+      if (at < this.timers[T_DIGEST]!) this.timers[T_DIGEST] = at;
+    }
+    return true;
+  }
+
+  private freshness(issuedAtMs: Millis, now: Millis): GossipReason | null {
+    if (issuedAtMs > now + this.opts.maxClockSkewMs) return 'GOSSIP_FUTURE';
+    if (issuedAtMs < now - this.opts.summaryTtlMs) return 'GOSSIP_STALE';
+    return null;
+  }
+
+  private onSummary(summary: CellSummary, origin: PeerIdStr, now: Millis): Verdict {
+    if (summary.reporter !== origin) return this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
+    if (summary.cluster !== this.opts.cluster) return this.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
+    const bad = this.freshness(summary.issuedAtMs, now);
+    if (bad) return this.refuse(bad, 'ignore');
+    if (!this.storeSummary(summary, now)) return this.refuse('GOSSIP_STALE', 'ignore');
+    return 'accept';
+  }
+
+  // ==========================================================================================
+  // Digests (district reporter)
+
+  /** The reporter of the lowest known cell of the district publishes its digests. */
+  private isDistrictReporter(): boolean {
+    if (this.rank !== 0) return false;
+    const span = 2 ** (this.bits - this.districtBits);
+    const first = this.myDistrict * span;
+    for (let cell = first; cell < this.myCell; cell++) if (this.store.get(cell)) return false;
+    return true;
+  }
+
+  private digestTimer(now: Millis): void {
+    this.timers[T_DIGEST] = Infinity;
+    if (this.rank !== 0) return;
+    const fullDue = now - this.lastFullDigestAtMs >= this.opts.digestFullIntervalMs;
+    if (!this.isDistrictReporter()) {
+      // Another cell's reporter digests this district; check again later in case it goes.
+      this.dirty.clear();
+      this.timers[T_DIGEST] = now + this.opts.digestFullIntervalMs / 4;
+      return;
+    }
+    if (this.dirty.size === 0 && !fullDue) {
+      this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.opts.digestFullIntervalMs;
+      return;
+    }
+    const summaries: CellSummary[] = [];
+    if (fullDue) {
+      for (const s of this.store.district(this.myDistrict, this.districtBits)) if (!this.freshness(s.issuedAtMs, now)) summaries.push(s);
+    } else {
+      for (const key of this.dirty) {
+        const s = this.store.getByKey(key);
+        if (s && !this.freshness(s.issuedAtMs, now)) summaries.push(s);
+      }
+    }
+    if (summaries.length === 0) {
+      this.dirty.clear();
+      if (fullDue) this.lastFullDigestAtMs = now;
+      this.timers[T_DIGEST] = now + this.opts.digestFullIntervalMs;
+      return;
+    }
+    const digests = this.buildDigests(summaries, fullDue, now);
+    let bytes = 0;
+    for (const d of digests) bytes += d.bytes.length;
+    const publishers = 2 ** this.districtBits;
+    const ready = this.globalPacer.readyAtMs(now, bytes, publishers);
+    if (ready > now) {
+      this.timers[T_DIGEST] = ready; // dirty kept: the next digest carries them
+      return;
+    }
+    for (const d of digests) this.publish(this.myGlobalTopic, 'global', d);
+    this.globalPacer.charge(now, bytes, publishers);
+    this.stats.digestsPublished += digests.length;
+    this.dirty.clear();
+    this.lastDigestAtMs = now;
+    if (fullDue) this.lastFullDigestAtMs = now;
+    this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.opts.digestFullIntervalMs;
+  }
+
+  /** One digest, or several when the summaries exceed a digest's count or byte limit. */
+  private buildDigests(summaries: CellSummary[], full: boolean, now: Millis): Encoded<DigestMsg>[] {
+    const out: Encoded<DigestMsg>[] = [];
+    const emit = (part: CellSummary[]): void => {
+      try {
+        out.push(
+          encodeDigest({
+            cluster: this.opts.cluster,
+            reporter: this.self,
+            cellBits: this.bits,
+            districtBits: this.districtBits,
+            district: this.myDistrict,
+            issuedAtMs: now,
+            full,
+            summaries: part,
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof ShoalError) || err.code !== 'GOSSIP_TOO_LARGE' || part.length < 2) throw err;
+        const half = part.length >>> 1;
+        emit(part.slice(0, half));
+        emit(part.slice(half));
+      }
+    };
+    for (let i = 0; i < summaries.length; i += MAX_SUMMARIES_PER_DIGEST) emit(summaries.slice(i, i + MAX_SUMMARIES_PER_DIGEST));
+    return out;
+  }
+
+  private onDigest(msg: DigestMsg, origin: PeerIdStr, now: Millis): Verdict {
+    if (msg.reporter !== origin) return this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
+    if (msg.cluster !== this.opts.cluster) return this.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
+    const bad = this.freshness(msg.issuedAtMs, now);
+    if (bad) return this.refuse(bad, 'ignore');
+    for (const s of msg.summaries) if (!this.freshness(s.issuedAtMs, now)) this.store.put(s);
+    return 'accept';
+  }
+
+  // ==========================================================================================
+  // Sync (push-pull): join and anti-entropy
+
+  private tryJoin(now: Millis): void {
+    if (this.joined || this.seeds.length === 0) return;
+    const picks = this.seeds.length <= 3 ? this.seeds : [0, 1, 2].map(() => this.seeds[this.rng.int(this.seeds.length)]!);
+    for (const s of picks) this.requestSync(s.peer, s.addrs, true, 0, now, 0);
+    this.joinAttempts++;
+    const backoff = Math.min(this.opts.joinRetryMaxMs, this.opts.syncTimeoutMs * 2 ** Math.min(this.joinAttempts - 1, 16));
+    this.timers[T_SYNC] = now + backoff;
+  }
+
+  private requestSync(peer: PeerIdStr, addrs: readonly string[] | null, wantRecords: boolean, cursor: number, now: Millis, pages: number): void {
+    if (peer === this.self) return;
+    if (!this.pendingSyncs.has(peer) && this.pendingSyncs.size >= MAX_PENDING_SYNCS) return;
+    this.pendingSyncs.set(peer, { deadlineMs: now + this.opts.syncTimeoutMs, pages });
+    if (addrs && addrs.length > 0 && !this.connected.has(peer)) this.outbox.connect(peer, addrs);
+    this.send(peer, encodeSyncReq({ cluster: this.opts.cluster, record: this.published, wantRecords, summaryCursor: cursor }));
+  }
+
+  private syncTimer(now: Millis): void {
+    this.timers[T_SYNC] = Infinity;
+    for (const [peer, p] of this.pendingSyncs) if (p.deadlineMs <= now) this.pendingSyncs.delete(peer);
+    if (!this.joined && this.seeds.length > 0) {
+      this.tryJoin(now);
+      return;
+    }
+    const peer = this.membership.randomAlive(1, null, this.rng)[0];
+    if (peer) this.requestSync(peer, null, true, -1, now, 0);
+    this.timers[T_SYNC] = now + this.jitter(this.opts.syncIntervalMs);
+  }
+
+  /** Full answers (records and a page of summaries) are rate-limited; beyond that a joiner gets a light one. */
+  private takeToken(now: Millis, light: boolean): boolean {
+    const rate = light ? LIGHT_SYNC_FACTOR * this.opts.syncServePerSec : this.opts.syncServePerSec;
+    const b = light ? this.lightTokens : this.syncTokens;
+    b.tokens = Math.min(2 * rate, b.tokens + ((now - b.atMs) * rate) / 1000);
+    b.atMs = now;
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
+  }
+
+  private serveSync(from: PeerIdStr, req: SyncReqMsg, now: Millis): void {
+    if (req.cluster !== this.opts.cluster) {
+      this.refuse('GOSSIP_WRONG_CLUSTER', 'ignore');
+      return;
+    }
+    const full = this.takeToken(now, false);
+    if (!full && !this.takeToken(now, true)) {
+      this.stats.syncRequestsDropped++;
+      return;
+    }
+    // The push half: the requester's own record, if it is really its own and in our cell.
+    if (req.record) {
+      if (req.record.origin !== from) this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
+      else if (req.record.cluster === this.opts.cluster && hashPrefix(from, this.bits) === this.myCell) {
+        if (this.membership.applyRecord(req.record, now) === 'revived') this.clearSuspicion(from);
+      }
+    }
+    const theirCell = hashPrefix(from, this.bits);
+    if (!full) {
+      // Light answer (a seed under a cold-start stampede): our cellBits and the summary of
+      // the requester's cell, whose contacts can serve it the rest. -2: "ask elsewhere".
+      const theirs = this.store.get(theirCell);
+      const enc = encodeSyncResp({
+        cluster: this.opts.cluster,
+        cellBits: this.bits,
+        estimatedSize: Math.round(this.estimate),
+        cell: this.myCell,
+        members: [],
+        summaries: theirs ? [theirs] : [],
+        nextCursor: req.summaryCursor >= 0 ? -2 : -1,
+      });
+      this.send(from, enc);
+      this.stats.syncRequestsServed++;
+      return;
+    }
+    let members = req.wantRecords && theirCell === this.myCell ? this.membership.forSync(MAX_SYNC_MEMBERS) : [];
+    let page = req.summaryCursor >= 0 ? this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES) : { summaries: [] as CellSummary[], next: -1 };
+    for (;;) {
+      try {
+        const enc = encodeSyncResp({
+          cluster: this.opts.cluster,
+          cellBits: this.bits,
+          estimatedSize: Math.round(this.estimate),
+          cell: this.myCell,
+          members,
+          summaries: page.summaries,
+          nextCursor: page.next,
+        });
+        this.send(from, enc);
+        this.stats.syncRequestsServed++;
+        return;
+      } catch (err) {
+        if (!(err instanceof ShoalError) || err.code !== 'GOSSIP_TOO_LARGE') throw err;
+        // Too big for one answer: halve the summaries page (the requester pages on), then the members.
+        if (page.summaries.length > 1) {
+          const half = page.summaries.slice(0, page.summaries.length >>> 1);
+          const last = half[half.length - 1]!;
+          page = { summaries: half, next: heapKey(last.cellBits, last.cell) };
+        } else if (members.length > 1) {
+          members = members.slice(0, members.length >>> 1);
+        } else {
+          throw err;
+        }
+      }
+    }
+  }
+
+  private onSyncResp(from: PeerIdStr, resp: SyncRespMsg, now: Millis): void {
+    const pending = this.pendingSyncs.get(from);
+    if (!pending) {
+      this.refuse('GOSSIP_UNKNOWN_MEMBER', 'ignore'); // unsolicited: never let a stranger inject state
+      return;
+    }
+    this.pendingSyncs.delete(from);
+    if (resp.cluster !== this.opts.cluster) {
+      this.refuse('GOSSIP_WRONG_CLUSTER', 'ignore');
+      return;
+    }
+    const light = resp.nextCursor === -2;
+    if (!this.joined) {
+      // A joiner takes the cluster's layout rather than its own guess.
+      this.estimate = Math.max(this.estimate, resp.estimatedSize);
+      const d = this.bitsCtl.adopt(resp.cellBits, now);
+      if (d) this.changeLayout(d.bits, now);
+      if (!light) this.joined = true;
+    }
+    for (const m of resp.members) {
+      const origin = m.record.origin;
+      if (origin === this.self) {
+        // The peer thinks we are suspect or failed, or knows a newer incarnation of us: outbid it.
+        if (m.status !== 'alive' && m.status !== 'left' && m.statusIncarnation >= this.draft.incarnation) this.refute(m.statusIncarnation, now);
+        else if (m.record.incarnation > this.draft.incarnation) this.refute(m.record.incarnation, now);
+        continue;
+      }
+      if (hashPrefix(origin, this.bits) !== this.myCell) continue;
+      if (this.membership.applySynced(m.record, m.status, m.statusIncarnation, now) === 'revived') this.clearSuspicion(origin);
+    }
+    for (const s of resp.summaries) if (!this.freshness(s.issuedAtMs, now)) this.storeSummary(s, now);
+    if (resp.nextCursor >= 0 && pending.pages < MAX_SYNC_PAGES) this.requestSync(from, null, false, resp.nextCursor, now, pending.pages + 1);
+    // Answered by a peer of another cell, or only lightly: our own cell's contacts serve the rest.
+    if (light || (this.membership.liveCount <= 1 && hashPrefix(from, this.bits) !== this.myCell)) {
+      const contact = this.store.get(this.myCell)?.contacts.find((c) => c.peer !== this.self && c.peer !== from);
+      if (contact) this.requestSync(contact.peer, contact.addrs, true, light ? 0 : -1, now, 0);
+    }
+  }
+
+  // ==========================================================================================
+  // Maintenance: cellBits, summary expiry, connections, metrics
+
+  private maintenance(now: Millis): void {
+    this.timers[T_MAINT] = now + MAINT_INTERVAL_MS;
+    const expired = this.store.expire(now - this.opts.summaryTtlMs);
+    if (expired > 0) this.lastFullDigestAtMs = Math.min(this.lastFullDigestAtMs, now - this.opts.digestFullIntervalMs / 2);
+    const warm = now - this.startedAtMs >= this.opts.cellBitsDwellMs;
+    this.estimate = estimateClusterSize(this.store.evidence(), this.bits, this.opts.minEstimateCoverage, this.opts.expectedClusterSize, warm);
+    const d = this.bitsCtl.decide(now, this.estimate, this.store.majorityBits());
+    if (d) this.changeLayout(d.bits, now);
+    if (now - this.lastConnectAtMs >= this.opts.connectRefreshMs) this.refreshConnections(now);
+    if (this.metrics) {
+      this.metrics.oldestRecordAge(this.membership.oldestUpdateMs(now));
+      this.metrics.queueDepth('relays', this.fd.pendingRelays);
+    }
+  }
+
+  /**
+   * Ask the driver to keep connections: our ring neighbours and the aggregator (we talk to
+   * them every second), a random sample of the cell (for its mesh), and a few contacts of
+   * other cells (district and global meshes). Bounded: cellConnections + remoteConnections.
+   */
+  private refreshConnections(now: Millis): void {
+    this.lastConnectAtMs = now;
+    const want = new Map<PeerIdStr, readonly string[]>();
+    const addMember = (peer: PeerIdStr): void => {
+      const m = this.membership.get(peer);
+      if (m && peer !== this.self) want.set(peer, m.record.addrs);
+    };
+    for (const p of this.membership.successors(this.opts.monitors)) addMember(p);
+    const agg = this.membership.lowest(1)[0];
+    if (agg) addMember(agg.record.origin);
+    for (const p of this.connected) if (want.size < this.opts.cellConnections && this.membership.statusOf(p) === 'alive') addMember(p);
+    for (const p of this.membership.randomAlive(this.opts.cellConnections, null, this.rng)) {
+      if (want.size >= this.opts.cellConnections) break;
+      addMember(p);
+    }
+    const slots = 2 ** this.bits;
+    let remote = 0;
+    for (let tries = 0; tries < 4 * this.opts.remoteConnections && remote < this.opts.remoteConnections && this.store.size > 0; tries++) {
+      const s = this.store.get(this.rng.int(slots));
+      if (!s || s.cell === this.myCell) continue;
+      const c = s.contacts[this.rng.int(s.contacts.length)];
+      if (c && !want.has(c.peer) && c.peer !== this.self) {
+        want.set(c.peer, c.addrs);
+        remote++;
+      }
+    }
+    for (const [peer, addrs] of want) if (!this.connected.has(peer) && addrs.length > 0) this.outbox.connect(peer, addrs);
+    this.connected = new Set(want.keys());
+  }
+}
+

@@ -1,0 +1,115 @@
+import type { Millis, PeerIdStr } from '../core/index.ts';
+import type { CellSummary, HostRecord, MemberStatus } from './records.ts';
+
+/**
+ * The decoded gossip messages. On the wire each is a msgpack tuple inside a versioned
+ * envelope with a CRC-32 trailer (see codec.ts); here they are plain immutable objects that
+ * the simulator shares among every node that receives one.
+ */
+
+/** Topic message (cell topic): a host's full record, published by the host itself. */
+export interface RecordMsg {
+  readonly type: 'record';
+  readonly record: HostRecord;
+}
+
+/** A member event about one host of the publisher's cell. */
+export interface MemberEventWire {
+  readonly kind: 'suspect' | 'failed' | 'left';
+  readonly peer: PeerIdStr;
+  /** The incarnation the event is about: an `alive` record with a higher one refutes it. */
+  readonly incarnation: number;
+  /** Suspect only: independent accusers beyond the first, for Lifeguard's shrinking timeout. */
+  readonly confirmations: number;
+}
+
+/** Topic message (cell topic): a batch of member events from one publisher. */
+export interface EventsMsg {
+  readonly type: 'events';
+  readonly cluster: string;
+  readonly origin: PeerIdStr;
+  readonly events: readonly MemberEventWire[];
+}
+
+/** Topic message (district topic): a cell reporter's summary of its cell. */
+export interface SummaryMsg {
+  readonly type: 'summary';
+  readonly summary: CellSummary;
+}
+
+/** Topic message (global topic): the cell summaries of one district, batched by its reporter. */
+export interface DigestMsg {
+  readonly type: 'digest';
+  readonly cluster: string;
+  readonly reporter: PeerIdStr;
+  readonly cellBits: number;
+  readonly districtBits: number;
+  readonly district: number;
+  readonly issuedAtMs: Millis;
+  /** True when it holds every summary the reporter knows in its district (a refresh), not only changes. */
+  readonly full: boolean;
+  readonly summaries: readonly CellSummary[];
+}
+
+/** Direct: SWIM probe. */
+export interface PingMsg {
+  readonly type: 'ping';
+  readonly seq: number;
+}
+
+/** Direct: answer to a ping, or relayed by the helper of a ping-req. */
+export interface AckMsg {
+  readonly type: 'ack';
+  readonly seq: number;
+}
+
+/** Direct: "please ping `target` for me and relay its ack with my `seq`". */
+export interface PingReqMsg {
+  readonly type: 'ping-req';
+  readonly seq: number;
+  readonly target: PeerIdStr;
+}
+
+/** Direct: "I suspect `peer`": sent to the cell's event aggregator, which batches suspicions into one topic message. */
+export interface AccuseMsg {
+  readonly type: 'accuse';
+  readonly peer: PeerIdStr;
+  readonly incarnation: number;
+}
+
+/** Direct: push-pull sync request (join and anti-entropy). */
+export interface SyncReqMsg {
+  readonly type: 'sync-req';
+  readonly cluster: string;
+  /** The requester's own record (the push half), or null. */
+  readonly record: HostRecord | null;
+  readonly wantRecords: boolean;
+  /** -1: no summaries wanted; otherwise resume after this summary key (0 = from the start). */
+  readonly summaryCursor: number;
+}
+
+/** One member as the responder sees it. */
+export interface SyncMember {
+  readonly record: HostRecord;
+  readonly status: MemberStatus;
+  /** The incarnation the status is about (a suspicion of incarnation 3 is refuted by 4). */
+  readonly statusIncarnation: number;
+}
+
+/** Direct: push-pull sync response. */
+export interface SyncRespMsg {
+  readonly type: 'sync-resp';
+  readonly cluster: string;
+  readonly cellBits: number;
+  readonly estimatedSize: number;
+  /** The responder's cell at its cellBits (the requester keeps those of its own cell). */
+  readonly cell: number;
+  readonly members: readonly SyncMember[];
+  readonly summaries: readonly CellSummary[];
+  /** -1 when done; otherwise the cursor for the next page. */
+  readonly nextCursor: number;
+}
+
+export type TopicMsg = RecordMsg | EventsMsg | SummaryMsg | DigestMsg;
+export type DirectMsg = PingMsg | AckMsg | PingReqMsg | AccuseMsg | SyncReqMsg | SyncRespMsg;
+export type GossipMessage = TopicMsg | DirectMsg;

@@ -1,0 +1,202 @@
+import type { Millis } from '../core/clock.ts';
+import type { SizeEvidence } from './cell-bits.ts';
+import type { CellSummary } from './records.ts';
+import { MAX_CELL_BITS } from './topics.ts';
+
+/**
+ * Every known cell summary. Summaries at the node's current cellBits live in a dense array
+ * indexed by cell (at 100k hosts: 2,048 slots, 16 KB of pointers per node, which is what
+ * lets the simulator hold 100k views); summaries at other cellBits (a split or merge in
+ * progress) live in a side map keyed by heap index 2^bits + cell, whose ancestors and
+ * descendants are found by shifting.
+ *
+ * Rule for overlaps: a summary replaces older summaries of the same cell and of any cell
+ * that overlaps it at other cellBits; if an overlapping one is newer, the incoming one is
+ * stale. The newest layout wins and no host is counted twice in the size estimate.
+ */
+export type PutResult = 'new' | 'stale';
+
+export function heapKey(cellBits: number, cell: number): number {
+  return 2 ** cellBits + cell;
+}
+
+export class SummaryStore {
+  private bits: number;
+  private slots: (CellSummary | undefined)[];
+  private readonly others = new Map<number, CellSummary>();
+  private sumMembers = 0;
+  private occupied = 0;
+  private readonly coverageByBits = new Float64Array(MAX_CELL_BITS + 1);
+
+  constructor(cellBits: number) {
+    this.bits = cellBits;
+    this.slots = new Array<CellSummary | undefined>(2 ** cellBits);
+  }
+
+  get cellBits(): number {
+    return this.bits;
+  }
+
+  get size(): number {
+    return this.occupied + this.others.size;
+  }
+
+  /** The summary of `cell` at the current cellBits. */
+  get(cell: number): CellSummary | undefined {
+    return this.slots[cell];
+  }
+
+  /** The summary stored under a heap key, at whatever cellBits it has. */
+  getByKey(key: number): CellSummary | undefined {
+    return this.lookup(key, 31 - Math.clz32(key));
+  }
+
+  private lookup(key: number, bits: number): CellSummary | undefined {
+    return bits === this.bits ? this.slots[key - 2 ** bits] : this.others.get(key);
+  }
+
+  private remove(key: number, bits: number): void {
+    const s = this.lookup(key, bits);
+    if (!s) return;
+    if (bits === this.bits) {
+      this.slots[key - 2 ** bits] = undefined;
+      this.occupied--;
+    } else {
+      this.others.delete(key);
+    }
+    this.sumMembers -= s.members;
+    this.coverageByBits[bits]! -= 2 ** -bits;
+  }
+
+  private insert(s: CellSummary): void {
+    if (s.cellBits === this.bits) {
+      this.slots[s.cell] = s;
+      this.occupied++;
+    } else {
+      this.others.set(heapKey(s.cellBits, s.cell), s);
+    }
+    this.sumMembers += s.members;
+    this.coverageByBits[s.cellBits]! += 2 ** -s.cellBits;
+  }
+
+  /** Stores `s` unless something at least as new covers the same hosts. */
+  put(s: CellSummary): PutResult {
+    const key = heapKey(s.cellBits, s.cell);
+    const same = this.lookup(key, s.cellBits);
+    if (same && same.issuedAtMs >= s.issuedAtMs) return 'stale';
+    // Overlaps at other cellBits: ancestors at every level, descendants two levels down (a
+    // layout moves one bit at a time, so deeper ones only exist after a very long partition).
+    for (let b = s.cellBits - 1, k = key >>> 1; b >= 0; b--, k >>>= 1) {
+      const o = this.lookup(k, b);
+      if (o && o.issuedAtMs >= s.issuedAtMs) return 'stale';
+    }
+    for (let d = 1; d <= 2 && s.cellBits + d <= MAX_CELL_BITS; d++) {
+      const first = key * 2 ** d;
+      for (let k = first; k < first + 2 ** d; k++) {
+        const o = this.lookup(k, s.cellBits + d);
+        if (o && o.issuedAtMs >= s.issuedAtMs) return 'stale';
+      }
+    }
+    if (same) this.remove(key, s.cellBits);
+    for (let b = s.cellBits - 1, k = key >>> 1; b >= 0; b--, k >>>= 1) this.remove(k, b);
+    for (let d = 1; d <= 2 && s.cellBits + d <= MAX_CELL_BITS; d++) {
+      const first = key * 2 ** d;
+      for (let k = first; k < first + 2 ** d; k++) this.remove(k, s.cellBits + d);
+    }
+    this.insert(s);
+    return 'new';
+  }
+
+  /** Re-indexes for a new cellBits: O(known summaries), once per split or merge. */
+  setCellBits(bits: number): void {
+    if (bits === this.bits) return;
+    const all = [...this.values()];
+    this.bits = bits;
+    this.slots = new Array<CellSummary | undefined>(2 ** bits);
+    this.others.clear();
+    this.occupied = 0;
+    for (const s of all) {
+      if (s.cellBits === bits) {
+        this.slots[s.cell] = s;
+        this.occupied++;
+      } else {
+        this.others.set(heapKey(s.cellBits, s.cell), s);
+      }
+    }
+  }
+
+  /** Drops summaries issued before `oldestMs`. O(slots); run every TTL/4. */
+  expire(oldestMs: Millis): number {
+    let dropped = 0;
+    for (let cell = 0; cell < this.slots.length; cell++) {
+      const s = this.slots[cell];
+      if (s && s.issuedAtMs < oldestMs) {
+        this.remove(heapKey(this.bits, cell), this.bits);
+        dropped++;
+      }
+    }
+    for (const [key, s] of this.others) {
+      if (s.issuedAtMs < oldestMs) {
+        this.remove(key, s.cellBits);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  /** Every known summary: current cellBits in cell order, then the others. No copy. */
+  *values(): IterableIterator<CellSummary> {
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      if (s) yield s;
+    }
+    yield* this.others.values();
+  }
+
+  /** Summaries of the cells of one district (`districtCellBits` low bits of the cell id), current cellBits first. */
+  *district(district: number, districtBits: number): IterableIterator<CellSummary> {
+    if (this.bits >= districtBits) {
+      const span = 2 ** (this.bits - districtBits);
+      const first = district * span;
+      for (let cell = first; cell < first + span; cell++) {
+        const s = this.slots[cell];
+        if (s) yield s;
+      }
+    }
+    for (const s of this.others.values()) {
+      if (s.cellBits >= districtBits && Math.floor(s.cell / 2 ** (s.cellBits - districtBits)) === district) yield s;
+    }
+  }
+
+  /** Paging for sync responses: summaries with heap key > `after`, in key order, at most `limit`. */
+  page(after: number, limit: number): { summaries: CellSummary[]; next: number } {
+    // Heap keys order by (cellBits, cell): coarser others, then the slots, then finer others.
+    // O(limit + others), so a joiner paging through 2,048 summaries costs the seed little.
+    const others = [...this.others.keys()].filter((k) => k > after).sort((a, b) => a - b);
+    const out: CellSummary[] = [];
+    const base = 2 ** this.bits;
+    let i = 0;
+    for (; i < others.length && others[i]! < base && out.length < limit; i++) out.push(this.others.get(others[i]!)!);
+    for (let cell = Math.max(0, after + 1 - base); cell < base && out.length < limit; cell++) {
+      const s = this.slots[cell];
+      if (s) out.push(s);
+    }
+    for (; i < others.length && out.length < limit; i++) if (others[i]! >= base) out.push(this.others.get(others[i]!)!);
+    if (out.length < limit) return { summaries: out, next: -1 };
+    const last = out[out.length - 1]!;
+    return { summaries: out, next: heapKey(last.cellBits, last.cell) };
+  }
+
+  evidence(): SizeEvidence {
+    let coverage = 0;
+    for (let b = 0; b < this.coverageByBits.length; b++) coverage += this.coverageByBits[b]!;
+    return { members: this.sumMembers, coverage, occupiedCells: this.occupied };
+  }
+
+  /** The cellBits used by summaries covering more than half the hash space, or -1. */
+  majorityBits(): number {
+    for (let b = 0; b < this.coverageByBits.length; b++) if (this.coverageByBits[b]! > 0.5 + 1e-9) return b;
+    return -1;
+  }
+}
