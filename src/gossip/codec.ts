@@ -80,8 +80,8 @@ export const MESSAGE_LIMITS = {
   events: 8 * 1024,
   /** ~150–600 bytes typical (one bucket per zone × driver set, up to 3 contacts). */
   summary: 16 * 1024,
-  /** Up to 128 summaries; the publisher splits bigger digests. */
-  digest: 96 * 1024,
+  /** Up to 128 summaries; the publisher splits bigger digests. Under the libp2p adapter's 64 KiB gossipsub message cap, with room for the signed envelope. */
+  digest: 60 * 1024,
   /** ping, ack, ping-req, accuse: a few ids and integers. */
   probe: 512,
   'sync-req': 17 * 1024,

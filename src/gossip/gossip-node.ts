@@ -151,6 +151,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   // Sync.
   private readonly seeds: SeedPeer[] = [];
   private joined = false;
+  /** Whether a full sync with a member of our own cell has completed since we entered it. */
+  private cellSynced = false;
+  /** Anti-entropy starts fast (a cold start misses records published before it subscribed) and backs off to syncIntervalMs. */
+  private syncIntervalMs: number;
   private joinAttempts = 0;
   private readonly pendingSyncs = new Map<PeerIdStr, { deadlineMs: Millis; pages: number }>();
   private readonly syncTokens = { tokens: 0, atMs: 0 };
@@ -203,6 +207,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.myGlobalTopic = globalTopic(opts.cluster);
     this.estimate = opts.expectedClusterSize;
     this.summaryHeartbeatMs = this.jitter(opts.summaryHeartbeatMs);
+    this.syncIntervalMs = opts.syncIntervalMs / 8;
   }
 
   // ==========================================================================================
@@ -275,7 +280,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.fd.start(now);
     this.updateRoles(now);
     this.timers[T_MAINT] = now + MAINT_INTERVAL_MS;
-    this.timers[T_SYNC] = now + this.jitter(this.opts.syncIntervalMs);
+    this.timers[T_SYNC] = now + this.jitter(this.syncIntervalMs);
     if (this.seeds.length > 0) this.tryJoin(now);
     this.refreshConnections(now);
   }
@@ -553,6 +558,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       }
     }
     this.lastSummary = undefined;
+    this.cellSynced = bits > oldBits; // a split keeps a subset of what we had; a merge needs the sibling's records
     this.dirty.clear();
     this.lastFullDigestAtMs = -Infinity;
     this.stats.cellBitsChanges++;
@@ -657,6 +663,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const r = this.membership.applyRecord(record, now);
     if (r === 'stale') return this.refuse('GOSSIP_STALE', 'ignore');
     if (r === 'revived') this.clearSuspicion(record.origin);
+    // New here: the first cell-mate we hear from can tell us about the ones we missed.
+    if (r === 'new' && !this.cellSynced && this.pendingSyncs.size === 0) this.requestSync(record.origin, record.addrs, true, -1, now, 0);
     return 'accept';
   }
 
@@ -984,7 +992,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     const peer = this.membership.randomAlive(1, null, this.rng)[0];
     if (peer) this.requestSync(peer, null, true, -1, now, 0);
-    this.timers[T_SYNC] = now + this.jitter(this.opts.syncIntervalMs);
+    else this.syncWithCellContact(now);
+    this.timers[T_SYNC] = now + this.jitter(this.syncIntervalMs);
+    this.syncIntervalMs = Math.min(this.opts.syncIntervalMs, this.syncIntervalMs * 2);
   }
 
   /** Full answers (records and a page of summaries) are rate-limited; beyond that a joiner gets a light one. */
@@ -1095,13 +1105,17 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (hashPrefix(origin, this.bits) !== this.myCell) continue;
       if (this.membership.applySynced(m.record, m.status, m.statusIncarnation, now) === 'revived') this.clearSuspicion(origin);
     }
+    if (!light && resp.members.length > 0 && hashPrefix(from, this.bits) === this.myCell) this.cellSynced = true;
     for (const s of resp.summaries) if (!this.freshness(s.issuedAtMs, now)) this.storeSummary(s, now);
     if (resp.nextCursor >= 0 && pending.pages < MAX_SYNC_PAGES) this.requestSync(from, null, false, resp.nextCursor, now, pending.pages + 1);
     // Answered by a peer of another cell, or only lightly: our own cell's contacts serve the rest.
-    if (light || (this.membership.liveCount <= 1 && hashPrefix(from, this.bits) !== this.myCell)) {
-      const contact = this.store.get(this.myCell)?.contacts.find((c) => c.peer !== this.self && c.peer !== from);
-      if (contact) this.requestSync(contact.peer, contact.addrs, true, light ? 0 : -1, now, 0);
-    }
+    if (light || (!this.cellSynced && hashPrefix(from, this.bits) !== this.myCell)) this.syncWithCellContact(now, from, light ? 0 : -1);
+  }
+
+  /** Push-pull with a contact of our own cell, as its summary lists them. */
+  private syncWithCellContact(now: Millis, not: PeerIdStr | null = null, cursor = -1): void {
+    const contact = this.store.get(this.myCell)?.contacts.find((c) => c.peer !== this.self && c.peer !== not);
+    if (contact) this.requestSync(contact.peer, contact.addrs, true, cursor, now, 0);
   }
 
   // ==========================================================================================
@@ -1116,6 +1130,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const d = this.bitsCtl.decide(now, this.estimate, this.store.majorityBits());
     if (d) this.changeLayout(d.bits, now);
     if (now - this.lastConnectAtMs >= this.opts.connectRefreshMs) this.refreshConnections(now);
+    // Our reporter counts more members than we know: we missed some records. Pull them.
+    const mine = this.store.get(this.myCell);
+    if (mine && mine.reporter !== this.self && mine.members > this.membership.liveCount && this.pendingSyncs.size === 0) {
+      const c = mine.contacts.find((x) => x.peer !== this.self);
+      if (c) this.requestSync(c.peer, c.addrs, true, -1, now, 0);
+    }
     if (this.metrics) {
       this.metrics.oldestRecordAge(this.membership.oldestUpdateMs(now));
       this.metrics.queueDepth('relays', this.fd.pendingRelays);

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { hashPrefix } from '../../../src/core/hash.ts';
+import {
+  GossipValidationError,
+  MESSAGE_LIMITS,
+  decodeDirect,
+  decodeTopicMessage,
+  encodeAccuse,
+  encodeAck,
+  encodeDigest,
+  encodeEvents,
+  encodePing,
+  encodePingReq,
+  encodeRecord,
+  encodeSummary,
+  encodeSyncReq,
+  encodeSyncResp,
+  globalTopic,
+  type GossipReason,
+} from '../../../src/gossip/index.ts';
+import { CLUSTER, cellTopicOf, districtTopicOf, peerOutside, record, seal, summary, unseal } from './fixtures.ts';
+
+function expectRefusal(fn: () => unknown, code: GossipReason, action: 'reject' | 'ignore'): GossipValidationError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof GossipValidationError, `expected a GossipValidationError, got ${String(err)}`);
+    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
+    assert.equal(err.action, action, `expected action ${action} for ${code}`);
+    return err;
+  }
+  assert.fail(`expected ${code}, but decoding succeeded`);
+}
+
+describe('gossip codec', () => {
+  const r = record('peerA');
+  const topicA = cellTopicOf('peerA', 2);
+
+  describe('round trips', () => {
+    it('a host record, with every field', () => {
+      const enc = encodeRecord(r);
+      const dec = decodeTopicMessage(topicA, enc.bytes);
+      assert.equal(dec.msg.type, 'record');
+      assert.deepEqual(dec.msg.type === 'record' && { ...dec.msg.record, labels: { ...dec.msg.record.labels } }, { ...r, labels: { ...r.labels } }, 'decoded record must equal the encoded one');
+      assert.ok(enc.bytes.length < 220, `a typical record should stay small, got ${enc.bytes.length} bytes`);
+    });
+
+    it('member events, a summary, a digest', () => {
+      const ev = encodeEvents(CLUSTER, 'peerA', [{ kind: 'suspect', peer: 'peerA', incarnation: 4, confirmations: 1 }]);
+      assert.deepEqual(decodeTopicMessage(topicA, ev.bytes).msg, ev.msg, 'events round trip');
+      const s = summary('peerA', 2, 1000, ['peerA', 'b', 'c', 'd']);
+      const se = encodeSummary(s);
+      assert.deepEqual(decodeTopicMessage(districtTopicOf('peerA', 2), se.bytes).msg, se.msg, 'summary round trip');
+      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 2, districtBits: 0, district: 0, issuedAtMs: 5, full: true, summaries: [s] });
+      assert.deepEqual(decodeTopicMessage(globalTopic(CLUSTER), d.bytes).msg, d.msg, 'digest round trip');
+    });
+
+    it('every direct message', () => {
+      const msgs = [
+        encodePing(7),
+        encodeAck(0xffffffff),
+        encodePingReq(9, 'peerB'),
+        encodeAccuse('peerB', 12),
+        encodeSyncReq({ cluster: CLUSTER, record: r, wantRecords: true, summaryCursor: 0 }),
+        encodeSyncReq({ cluster: CLUSTER, record: null, wantRecords: false, summaryCursor: -1 }),
+        encodeSyncResp({ cluster: CLUSTER, cellBits: 2, estimatedSize: 12, cell: 1, members: [{ record: r, status: 'suspect', statusIncarnation: 3 }], summaries: [summary('peerA', 2, 9)], nextCursor: -2 }),
+      ];
+      for (const m of msgs) {
+        const dec = decodeDirect(m.bytes);
+        assert.equal(JSON.stringify(dec.msg), JSON.stringify(m.msg), `${m.msg.type} must round-trip`);
+      }
+    });
+  });
+
+  describe('refusals', () => {
+    it('oversized: rejected before anything is parsed', () => {
+      expectRefusal(() => decodeTopicMessage(topicA, new Uint8Array(MESSAGE_LIMITS.digest + 1)), 'GOSSIP_TOO_LARGE', 'reject');
+      // A record-typed message bigger than the record limit, but under the topic-wide one.
+      const big = seal([1, 1, ...Array.from({ length: 14 }, () => 'x'.repeat(1000)), 'y'.repeat(MESSAGE_LIMITS.record)]);
+      expectRefusal(() => decodeTopicMessage(topicA, big), 'GOSSIP_TOO_LARGE', 'reject');
+    });
+
+    it('an encoder refuses to build an oversized message', () => {
+      const fat = record('peerA', { addrs: Array.from({ length: 8 }, () => '/'.padEnd(256, 'a')), antiAffinityGroups: Array.from({ length: 32 }, () => 'g'.repeat(128)) });
+      assert.doesNotThrow(() => encodeRecord(fat), 'the largest legal record must fit its limit');
+      assert.throws(() => encodeEvents(CLUSTER, 'a', Array.from({ length: 200 }, (_, i) => ({ kind: 'failed' as const, peer: `peer-${i}-${'z'.repeat(60)}`, incarnation: 1, confirmations: 0 }))), /GOSSIP_TOO_LARGE|exceeds/);
+    });
+
+    it('checksum mismatch', () => {
+      const bytes = encodeRecord(r).bytes.slice();
+      bytes[10] = bytes[10]! ^ 0x01;
+      expectRefusal(() => decodeTopicMessage(topicA, bytes), 'GOSSIP_CHECKSUM', 'reject');
+    });
+
+    it('bad version: an unknown old one is rejected, a newer one ignored (rolling upgrade)', () => {
+      const t = unseal(encodeRecord(r).bytes);
+      expectRefusal(() => decodeTopicMessage(topicA, seal([0, ...t.slice(1)])), 'GOSSIP_BAD_VERSION', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA, seal(['1', ...t.slice(1)])), 'GOSSIP_BAD_VERSION', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA, seal([2, ...t.slice(1)])), 'GOSSIP_BAD_VERSION', 'ignore');
+    });
+
+    it('a message type that does not belong on the topic', () => {
+      expectRefusal(() => decodeTopicMessage(globalTopic(CLUSTER), encodeRecord(r).bytes), 'GOSSIP_WRONG_TOPIC', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA, encodePing(1).bytes), 'GOSSIP_WRONG_TOPIC', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA, seal([1, 99, 'x'])), 'GOSSIP_BAD_TYPE', 'reject');
+      expectRefusal(() => decodeDirect(encodeRecord(r).bytes), 'GOSSIP_WRONG_TOPIC', 'reject');
+    });
+
+    it('schema: wrong types, wrong arity, maps instead of tuples', () => {
+      const t = unseal(encodeRecord(r).bytes);
+      const withField = (i: number, v: unknown): Uint8Array => {
+        const c = t.slice();
+        c[i] = v;
+        return seal(c);
+      };
+      expectRefusal(() => decodeTopicMessage(topicA, withField(3, 'three')), 'GOSSIP_SCHEMA', 'reject'); // incarnation
+      expectRefusal(() => decodeTopicMessage(topicA, withField(3, 1.5)), 'GOSSIP_SCHEMA', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA, withField(7, { energy: 'hydro' })), 'GOSSIP_SCHEMA', 'reject'); // labels as a map
+      expectRefusal(() => decodeTopicMessage(topicA, withField(7, ['bad key!', 'v'])), 'GOSSIP_SCHEMA', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA, seal(t.slice(0, -1))), 'GOSSIP_SCHEMA', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA, seal({ v: 1 })), 'GOSSIP_SCHEMA', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA, new Uint8Array([1, 2, 3])), 'GOSSIP_SCHEMA', 'reject');
+    });
+
+    it('bounds and cross-field invariants', () => {
+      const t = unseal(encodeRecord(r).bytes);
+      const withField = (i: number, v: unknown): Uint8Array => {
+        const c = t.slice();
+        c[i] = v;
+        return seal(c);
+      };
+      expectRefusal(() => decodeTopicMessage(topicA, withField(10, [128, 262144, 2000])), 'GOSSIP_BOUNDS', 'reject'); // free > capacity
+      expectRefusal(() => decodeTopicMessage(topicA, withField(3, 2 ** 50)), 'GOSSIP_BOUNDS', 'reject'); // absurd incarnation
+      expectRefusal(() => decodeTopicMessage(topicA, withField(12, -1)), 'GOSSIP_BOUNDS', 'reject'); // jobs
+      const s = unseal(encodeSummary(summary('peerA', 2, 1000, ['peerA', 'b', 'c'])).bytes);
+      const buckets = s[8] as unknown[][];
+      const bad = buckets.map((b) => b.slice());
+      bad[0]![3] = [1, 2, 0, 0, 0, 0]; // fits must not increase with the shape
+      const sd = s.slice();
+      sd[8] = bad;
+      expectRefusal(() => decodeTopicMessage(districtTopicOf('peerA', 2), seal(sd)), 'GOSSIP_BOUNDS', 'reject');
+    });
+
+    it('wrong cell, wrong cluster, a leave announced by someone else', () => {
+      const outsider = peerOutside(hashPrefix('peerA', 2), 2);
+      expectRefusal(() => decodeTopicMessage(topicA, encodeRecord(record(outsider)).bytes), 'GOSSIP_WRONG_CELL', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA.replace('/test/', '/other/'), encodeRecord(r).bytes), 'GOSSIP_WRONG_CLUSTER', 'reject');
+      const leave = encodeEvents(CLUSTER, outsider, [{ kind: 'left', peer: 'peerA', incarnation: 1, confirmations: 0 }]);
+      expectRefusal(() => decodeTopicMessage(topicA, leave.bytes), 'GOSSIP_ORIGIN_MISMATCH', 'reject');
+      // A summary whose reporter is not in the cell it describes.
+      const s = unseal(encodeSummary(summary('peerA', 2, 1000)).bytes);
+      s[5] = outsider;
+      expectRefusal(() => decodeTopicMessage(districtTopicOf('peerA', 2), seal(s)), 'GOSSIP_WRONG_CELL', 'reject');
+      expectRefusal(() => decodeTopicMessage('not/a/shoal/topic', encodeRecord(r).bytes), 'GOSSIP_UNKNOWN_TOPIC', 'ignore');
+    });
+  });
+
+  it('decoding cost (measured, printed; the simulator decodes each distinct message once)', () => {
+    const rec = encodeRecord(r).bytes;
+    const dig = encodeDigest({
+      cluster: CLUSTER,
+      reporter: 'peerA',
+      cellBits: 0,
+      districtBits: 0,
+      district: 0,
+      issuedAtMs: 1,
+      full: true,
+      summaries: Array.from({ length: 64 }, (_, i) => summary(`rep${i}`, 0, i, [`rep${i}`, 'a', 'b', 'c', 'd', 'e'])),
+    }).bytes;
+    const time = (fn: () => unknown, n: number): number => {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) fn();
+      return Number(process.hrtime.bigint() - t0) / 1000 / n;
+    };
+    const recUs = time(() => decodeTopicMessage(topicA, rec), 20000);
+    const digUs = time(() => decodeTopicMessage(globalTopic(CLUSTER), dig), 500);
+    console.log(`      record: ${rec.length} B, ${recUs.toFixed(2)} µs/decode; digest of 64 summaries: ${dig.length} B, ${digUs.toFixed(1)} µs/decode`);
+    assert.ok(recUs < 200, `decoding a record took ${recUs} µs; expected well under 200 µs`);
+  });
+});
