@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ProtocolRunnerMetrics } from './protocol-runner.ts';
 
 /**
  * What the adapter counts. Labels stay bounded: a topic *kind* (from a `TopicKindFn`), a
@@ -86,5 +87,28 @@ export function createNetMetrics(registry: Registry): NetMetrics {
     peerCount(n) {
       peers.set(n);
     },
+  };
+}
+
+/** Prometheus implementation of the ProtocolRunner's metrics. `code` labels come from the codec's fixed set. */
+export function createProtocolRunnerMetrics(registry: Registry): ProtocolRunnerMetrics {
+  const r = [registry];
+  const decode = new Counter({ name: 'shoal_net_decode_failures_total', help: 'Messages the codec refused, by topic kind (or "direct"), action and code', labelNames: ['kind', 'action', 'code'], registers: r });
+  const threw = new Counter({ name: 'shoal_net_protocol_errors_total', help: 'Protocol node failures (bugs), by handler', labelNames: ['handler'], registers: r });
+  const sendDropped = new Counter({ name: 'shoal_net_direct_sends_dropped_total', help: 'Direct sends dropped before sending, by reason', labelNames: ['reason'], registers: r });
+  const sendFailed = new Counter({ name: 'shoal_net_direct_sends_failed_total', help: 'Direct sends that failed, by error code', labelNames: ['code'], registers: r });
+  const dialDropped = new Counter({ name: 'shoal_net_dials_dropped_total', help: 'Connect requests dropped before dialling, by reason', labelNames: ['reason'], registers: r });
+  const dialFailed = new Counter({ name: 'shoal_net_dials_failed_total', help: 'Dials for the protocol node that failed, by error code', labelNames: ['code'], registers: r });
+  const inFlight = new Gauge({ name: 'shoal_net_direct_sends_in_flight', help: 'Direct sends awaiting an answer (bounded by maxInFlightSends)', registers: r });
+  const queued = new Gauge({ name: 'shoal_net_dial_queue_depth', help: 'Dials waiting to run (bounded by maxQueuedDials)', registers: r });
+  return {
+    decodeFailed: (kind, action, code) => decode.inc({ kind, action, code }),
+    handlerThrew: (handler) => threw.inc({ handler }),
+    sendDropped: (reason) => sendDropped.inc({ reason }),
+    sendFailed: (code) => sendFailed.inc({ code }),
+    dialDropped: (reason) => dialDropped.inc({ reason }),
+    dialFailed: (code) => dialFailed.inc({ code }),
+    inFlightSends: (n) => inFlight.set(n),
+    queuedDials: (n) => queued.set(n),
   };
 }
