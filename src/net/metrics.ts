@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { topicKind as shoalTopicKind } from '../gossip/topics.ts';
 import type { ProtocolRunnerMetrics } from './protocol-runner.ts';
 
 /**
@@ -37,8 +38,14 @@ export type TopicKindFn = (topic: string) => string;
 
 const KNOWN_KINDS = ['cell', 'district', 'global'] as const;
 
-/** `cell`/`district`/`global` when that word is a path segment of the topic, else `other`. */
+/**
+ * The kind of a Shoal topic (`shoal/1/<cluster>/b<bits>/c<n>` → cell, `…/d<n>` → district,
+ * `…/global` → global, as `src/gossip/topics.ts` names them); for other topics, a path
+ * segment that is exactly `cell`/`district`/`global`; else `other`.
+ */
 export const defaultTopicKind: TopicKindFn = (topic) => {
+  const shoal = shoalTopicKind(topic);
+  if (shoal !== 'other') return shoal;
   for (const kind of KNOWN_KINDS) {
     const i = topic.indexOf(kind);
     if (i > 0 && topic[i - 1] === '/' && (i + kind.length === topic.length || topic[i + kind.length] === '/')) return kind;

@@ -129,6 +129,9 @@ describe('net options and helpers', () => {
   });
 
   it('maps topics to a bounded set of kinds', () => {
+    assert.equal(defaultTopicKind('shoal/1/prod/b4/c12'), 'cell', 'Shoal cell topic');
+    assert.equal(defaultTopicKind('shoal/1/prod/b4/d0'), 'district', 'Shoal district topic');
+    assert.equal(defaultTopicKind('shoal/1/prod/global'), 'global', 'Shoal global topic');
     assert.equal(defaultTopicKind('/shoal/prod/cell/0101'), 'cell', 'cell segment');
     assert.equal(defaultTopicKind('/shoal/prod/district/3'), 'district', 'district segment');
     assert.equal(defaultTopicKind('/shoal/prod/global'), 'global', 'global as last segment');
