@@ -21,15 +21,13 @@ export interface ProcStat {
   readonly startedAtMs: number;
 }
 
-let bootTimeMs: number | undefined;
-
+/**
+ * Wall-clock boot time. /proc/stat's btime is truncated to whole seconds, which would make
+ * start times up to 1 s early (and over-bill metering); now − uptime is good to ~10 ms.
+ */
 async function readBootTimeMs(): Promise<number> {
-  if (bootTimeMs === undefined) {
-    const text = await readFile('/proc/stat', 'utf8');
-    const line = text.split('\n').find((l) => l.startsWith('btime '));
-    bootTimeMs = line ? Number(line.slice(6)) * 1000 : 0;
-  }
-  return bootTimeMs;
+  const uptime = Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0]);
+  return Date.now() - uptime * 1000;
 }
 
 /** undefined when the process does not exist. */

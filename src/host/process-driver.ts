@@ -205,6 +205,17 @@ export class ProcessDriver implements Driver {
       await this.killAll(layout, m.jobId, 'SIGKILL');
       throw new DriverError('DRIVER_START_FAILED', `the supervisor for ${m.name} did not report a pid within ${this.opts.startTimeoutMs} ms`, { ref });
     }
+    // Resolve only once the job's own program runs (or has already ended), so callers never see the wrappers.
+    const childPid = await readPidFile(layout.childPid);
+    const execed = await scope.waitFor(
+      async () => (await exists(layout.exit)) || (childPid !== undefined && isJobProgram(await readCmdline(childPid), setsid)),
+      Math.min(this.opts.startTimeoutMs, scope.remainingMs()),
+      5,
+    );
+    if (!execed) {
+      await this.killAll(layout, m.jobId, 'SIGKILL');
+      throw new DriverError('DRIVER_START_FAILED', `${m.name} did not reach its command within ${this.opts.startTimeoutMs} ms`, { ref });
+    }
     const exit = await readJson<{ code: number }>(layout.exit);
     if (exit?.code === EXIT_LIMITS_FAILED) {
       throw new DriverError('DRIVER_START_FAILED', `${m.name} could not join its limits: ${await tail(layout.stderr)}`, { ref, mode: backend.mode });
@@ -405,6 +416,13 @@ export class ProcessDriver implements Driver {
     if (!found) throw new DriverError(code, `command ${JSON.stringify(program)} is not an executable file${program.includes('/') ? '' : ' on PATH'}`, { command: program });
     return found;
   }
+}
+
+/** True once the process has exec'd the job's program: it no longer shows the shim's, setsid's or the join script's argv. */
+function isJobProgram(argv: readonly string[], setsid: string | undefined): boolean {
+  if (argv.length === 0) return false; // gone (zombie) or unreadable: the exit file will tell
+  if (setsid !== undefined && argv[0] === setsid) return false;
+  return !(argv[0] === '/bin/sh' && argv[1] === '-c' && (argv[3] === 'shoal-job' || argv[3] === 'shoal-shim'));
 }
 
 async function isExecutable(path: string): Promise<boolean> {
