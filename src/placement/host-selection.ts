@@ -16,12 +16,19 @@ export interface SelectionContext {
   readonly excluded: ReadonlySet<PeerIdStr> | null;
   /** Receives one count per member: its refusal reason, or feasible. */
   readonly tally: RefusalTally;
+  /**
+   * Widens the candidate set to topK × 2^widen (capped at 8 × topK). An attempt raises it after
+   * each rejection: a rejection means the top of everyone's stale view is contended, so the
+   * retry draws from further down instead of colliding again.
+   */
+  readonly widen?: number;
 }
 
 /**
  * Picks a host from a full view (the own cell): every member is checked against the filters
  * (the cell is bounded, so this is O(cell), not O(cluster)), the `topK` best-scoring feasible
- * hosts are kept, and `choices` of them are sampled at random; the best sampled one wins.
+ * hosts are kept, those within `scoreSlack` of the best are the candidates, and `choices` of
+ * them are sampled at random; the best sampled one wins.
  * Sampling among the top few keeps coordinators that share a stale view from herding onto one
  * host, while staying close to the best host keeps packing tight. Equal scores are ordered by
  * a random tie-break, so identical empty hosts are not always taken in view order.
@@ -30,26 +37,37 @@ export interface SelectionContext {
  */
 export class HostSelector {
   private readonly topK: number;
+  private readonly maxK: number;
+  private k: number;
   private readonly choices: number;
+  private readonly scoreSlack: number;
   private readonly members: (MemberView | undefined)[];
   private readonly scores: number[];
   private readonly ties: number[];
+  private readonly empty: boolean[];
+  private binpack = false;
   private readonly picked: number[] = [];
   private count = 0;
   /** The candidates the last selection drew from, best first (for tests and diagnostics). */
   readonly lastSampled: MemberView[] = [];
 
-  constructor(opts: { topK: number; choices: number }) {
+  constructor(opts: { topK: number; choices: number; scoreSlack?: number }) {
     this.topK = opts.topK;
+    this.scoreSlack = opts.scoreSlack ?? Infinity;
+    this.maxK = opts.topK * 8;
+    this.k = opts.topK;
     this.choices = Math.min(opts.choices, opts.topK);
-    this.members = new Array<MemberView | undefined>(this.topK).fill(undefined);
-    this.scores = new Array<number>(this.topK).fill(0);
-    this.ties = new Array<number>(this.topK).fill(0);
+    this.members = new Array<MemberView | undefined>(this.maxK).fill(undefined);
+    this.scores = new Array<number>(this.maxK).fill(0);
+    this.ties = new Array<number>(this.maxK).fill(0);
+    this.empty = new Array<boolean>(this.maxK).fill(false);
   }
 
   select(demand: PlacementDemand, members: Iterable<MemberView>, ctx: SelectionContext): MemberView | null {
     const { overlay, excluded, tally, now } = ctx;
     this.count = 0;
+    this.binpack = demand.policy === 'binpack';
+    this.k = Math.min(this.maxK, this.topK * 2 ** Math.min(3, Math.max(0, ctx.widen ?? 0)));
     for (const m of members) {
       const rec = m.record;
       const peer = rec.origin;
@@ -67,14 +85,15 @@ export class HostSelector {
         continue;
       }
       tally.addFeasible();
-      this.offer(m, hostScore(demand, rec.capacity, free, rec.labels), ctx.rng.next());
+      const empty = free.vcpus >= rec.capacity.vcpus && free.memoryMiB >= rec.capacity.memoryMiB && free.diskGiB >= rec.capacity.diskGiB;
+      this.offer(m, hostScore(demand, rec.capacity, free, rec.labels), ctx.rng.next(), empty);
     }
     return this.draw(ctx.rng);
   }
 
-  private offer(m: MemberView, score: number, tie: number): void {
+  private offer(m: MemberView, score: number, tie: number, empty: boolean): void {
     let i = this.count;
-    if (i === this.topK) {
+    if (i === this.k) {
       // Full: only enter if better than the current worst.
       if (!better(score, tie, this.scores[i - 1]!, this.ties[i - 1]!)) return;
       i--;
@@ -85,17 +104,24 @@ export class HostSelector {
       this.members[i] = this.members[i - 1];
       this.scores[i] = this.scores[i - 1]!;
       this.ties[i] = this.ties[i - 1]!;
+      this.empty[i] = this.empty[i - 1]!;
       i--;
     }
     this.members[i] = m;
     this.scores[i] = score;
     this.ties[i] = tie;
+    this.empty[i] = empty;
   }
 
   private draw(rng: Rng): MemberView | null {
-    const n = this.count;
+    let n = this.count;
     this.lastSampled.length = 0;
     if (n === 0) return null;
+    // Only near-equals of the best take part in the draw.
+    const floor = this.scores[0]! - this.scoreSlack;
+    while (n > 1 && this.scores[n - 1]! < floor) n--;
+    // binpack never opens an empty host by chance while a used one is a candidate.
+    if (this.binpack && !this.empty[0]) while (n > 1 && this.empty[n - 1]) n--;
     let best: number;
     if (n <= this.choices) {
       for (let i = 0; i < n; i++) this.lastSampled.push(this.members[i]!);
@@ -114,7 +140,7 @@ export class HostSelector {
     }
     const chosen = this.members[best]!;
     // Drop references so the selector does not pin old records.
-    for (let i = 0; i < n; i++) this.members[i] = undefined;
+    for (let i = 0; i < this.count; i++) this.members[i] = undefined;
     return chosen;
   }
 }

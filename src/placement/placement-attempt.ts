@@ -231,23 +231,49 @@ export class PlacementAttempt {
     // Contacts' asks count too, so a placement never exceeds maxAsks in total.
     if (this.asks >= this.maxAsks) return this.refuse(`retry budget of ${this.maxAsks} ask${this.maxAsks === 1 ? '' : 's'} spent`);
 
-    const { view, rng, selector, overlay } = this.modules;
-    const ownAllowed = this.scope === 'own-cell' || this.ownCellAsks < this.opts.maxOwnCellAsks;
-    if (ownAllowed && !this.ownCellExhausted) {
-      this.ownTally.reset();
-      const m = selector.select(this.job.demand, view.cellMembers(), { rng, now, overlay, excluded: this.excluded, tally: this.ownTally });
-      if (m !== null) {
-        if (this.scope === 'cluster') this.ownCellAsks++;
-        return this.ask(
-          { kind: 'admit', seq: ++this.seq, to: m.record.origin, jobId: this.job.jobId, epoch: this.epochValue, timeoutMs: this.opts.admitTimeoutMs },
-          null,
-          now,
-        );
-      }
-      this.ownCellExhausted = true;
+    const ownFirst = this.scope === 'own-cell' || this.ownCellAsks < this.opts.maxOwnCellAsks;
+    if (ownFirst) {
+      const step = this.askOwnCell(now);
+      if (step !== null) return step;
     }
     if (this.scope === 'own-cell') return this.refuse(undefined);
+    const routed = this.askOtherCell(now);
+    if (routed !== null) return routed;
+    // No other cell can take it (or there is none, in a one-cell cluster): keep trying at home.
+    if (!ownFirst) {
+      const step = this.askOwnCell(now);
+      if (step !== null) return step;
+    }
+    return this.refuse(undefined);
+  }
 
+  private askOwnCell(now: Millis): AttemptStep | null {
+    if (this.ownCellExhausted) return null;
+    const { view, rng, selector, overlay } = this.modules;
+    this.ownTally.reset();
+    const m = selector.select(this.job.demand, view.cellMembers(), {
+      rng,
+      now,
+      overlay,
+      excluded: this.excluded,
+      tally: this.ownTally,
+      // Anti-affinity jobs collide fatally (a host takes one of the group), so they draw wide from the start.
+      widen: this.rejections.checked + (this.job.demand.antiAffinity !== undefined ? 3 : 0),
+    });
+    if (m === null) {
+      this.ownCellExhausted = true;
+      return null;
+    }
+    if (this.scope === 'cluster') this.ownCellAsks++;
+    return this.ask(
+      { kind: 'admit', seq: ++this.seq, to: m.record.origin, jobId: this.job.jobId, epoch: this.epochValue, timeoutMs: this.opts.admitTimeoutMs },
+      null,
+      now,
+    );
+  }
+
+  private askOtherCell(now: Millis): AttemptStep | null {
+    const { view, rng } = this.modules;
     this.cellTally.reset();
     this.routed = true;
     const choice = chooseCell(this.job.demand, view, {
@@ -259,7 +285,7 @@ export class PlacementAttempt {
       maxSummaryAgeMs: this.opts.maxSummaryAgeMs,
       weakCellWeight: this.opts.weakCellWeight,
     });
-    if (choice === null) return this.refuse(undefined);
+    if (choice === null) return null;
     this.triedCells.add(choice.summary.cell);
     const budgetMs = Math.floor(this.opts.routeTimeoutMs * 0.8);
     return this.ask(
@@ -296,7 +322,7 @@ export class PlacementAttempt {
           this.finish({ type: 'placed', jobId: r.jobId, host: ask.to, epoch: r.epoch, driver: r.driver, duplicate: r.duplicate, free: r.free, asks: this.asks });
           return true;
         }
-        overlay?.note(ask.to, r.free, undefined, now);
+        overlay?.note(ask.to, r.free, r.reason === 'anti-affinity' ? this.job.demand.antiAffinity : undefined, now);
         this.excluded.add(ask.to);
         if (r.reason !== null) this.rejections.add(r.reason);
         else if (TERMINAL_CODES.has(r.code)) this.finish({ type: 'failed', code: r.code, message: r.message, asks: this.asks });
