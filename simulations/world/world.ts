@@ -34,6 +34,12 @@ export interface WorldOptions {
   directProcessingMs: number;
   /** Quantiles of per-second traffic use at most this many hosts (every k-th). */
   quantileSampleHosts: number;
+  /**
+   * Resolution of the clock hosts read: handlers get event times rounded down to it and timers
+   * fire on it. 1 ms is what the agent's Date.now() gives; the network stays sub-millisecond.
+   * 0 passes exact fractional times.
+   */
+  clockResolutionMs: number;
 }
 
 export const defaultWorldOptions: WorldOptions = {
@@ -46,6 +52,7 @@ export const defaultWorldOptions: WorldOptions = {
   directAckBytes: 40, // bytes; the empty response frame, FIN and noise tag
   directProcessingMs: 0.2, // ms; msgpackr decode and dispatch, no signature on direct frames
   quantileSampleHosts: 10_000, // hosts; a p99 over 10k samples is exact enough and costs a 10k sort per second
+  clockResolutionMs: 1, // ms; the agent's clock is Date.now(), so protocol code only ever sees whole milliseconds
 };
 
 /** What a host factory is told about the host it builds. */
@@ -120,6 +127,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
   private readonly freeCallbacks: number[] = [];
   private partitionGen = 0;
   private started = false;
+  private readonly resolutionMs: number;
 
   constructor(opts: WorldOptions, modules: { factory: HostFactory<N> | null; topicKindOf?: (topic: string) => string }) {
     this.opts = opts;
@@ -138,6 +146,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.timerGen = new Int32Array(cap);
     this.directFrom = new Int32Array(1024);
     this.factory = modules.factory;
+    this.resolutionMs = opts.clockResolutionMs;
     this.ids = makePeerIds(cap, this.rng.fork('peer-ids'));
     for (let i = 0; i < cap; i++) this.indexOf.set(this.ids[i]!, i);
     this.overlay = new GossipsubModel(opts.gossipsub, {
@@ -159,6 +168,12 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.queue.push(Math.floor(this.nowMs / 1000) * 1000 + 1000, EV_TICK, 0, 0);
   }
 
+  /** The time a host's clock shows at world time `t` (see clockResolutionMs). */
+  hostTime(t: Millis): Millis {
+    const r = this.resolutionMs;
+    return r > 0 ? Math.floor(t / r) * r : t;
+  }
+
   /** Host `i`'s random stream for its protocol node: independent of every other host's, and of event order. */
   hostRng(i: number): Rng {
     return this.rng.fork(`host:${this.ids[i]}:${this.incarnation[i]}`);
@@ -175,7 +190,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
       rng: this.hostRng(i),
       outbox: this.outbox(i),
       incarnation: this.incarnation[i]!,
-      nowMs,
+      nowMs: this.hostTime(nowMs),
       seeds,
     };
     return this.attachHost(i, this.factory(ctx), nowMs);
@@ -189,7 +204,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.alive[i] = 1;
     if (i >= this.hostCount) this.hostCount = i + 1;
     this.timerAtMs[i] = Infinity;
-    this.guard(i, 'start', () => node.start(nowMs));
+    this.guard(i, 'start', () => node.start(this.hostTime(nowMs)));
     this.refreshTimer(i);
     return node;
   }
@@ -217,7 +232,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     const node = this.hosts[i];
     if (!this.alive[i] || node === null || node === undefined) return;
     this.nowMs = nowMs;
-    this.guard(i, 'stop', () => node.stop(nowMs));
+    this.guard(i, 'stop', () => node.stop(this.hostTime(nowMs)));
     this.alive[i] = 0;
     this.hosts[i] = null;
     // Connections close cleanly right after the announcement leaves the uplink.
@@ -308,7 +323,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     const node = this.hosts[host]!;
     let verdict: Verdict = 'ignore';
     try {
-      verdict = node.onTopicMessage(topic.name, this.ids[fromHost]!, this.ids[message.origin]!, message.payload, nowMs);
+      verdict = node.onTopicMessage(topic.name, this.ids[fromHost]!, this.ids[message.origin]!, message.payload, this.hostTime(nowMs));
     } catch (err) {
       this.recordError(host, nowMs, 'onTopicMessage', err);
     }
@@ -357,7 +372,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.trace.add(now, dest, EV_DIRECT, payload.bytes.length);
     const node = this.hosts[dest]!;
     try {
-      node.onDirect(this.ids[from]!, payload, now);
+      node.onDirect(this.ids[from]!, payload, this.hostTime(now));
     } catch (err) {
       this.recordError(dest, now, 'onDirect', err);
     }
@@ -369,7 +384,8 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.timerQueuedAtMs[host] = Infinity;
     if (!this.alive[host]) return;
     const want = this.timerAtMs[host]!;
-    if (want > now) {
+    const hostNow = this.hostTime(now);
+    if (want > hostNow) {
       // The node postponed its timer since this event was queued.
       if (want !== Infinity) this.queueTimer(host, want);
       return;
@@ -377,7 +393,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.trace.add(now, host, EV_TIMER, 0);
     const node = this.hosts[host]!;
     try {
-      node.onTimer(now);
+      node.onTimer(hostNow);
     } catch (err) {
       this.recordError(host, now, 'onTimer', err);
     }
@@ -400,7 +416,10 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
   }
 
   private queueTimer(host: number, atMs: number): void {
-    const t = atMs < this.nowMs ? this.nowMs : atMs;
+    // On a coarse clock a timer fires at the first tick at or after its deadline.
+    const r = this.resolutionMs;
+    const tick = r > 0 ? Math.ceil(atMs / r) * r : atMs;
+    const t = tick < this.nowMs ? this.nowMs : tick;
     const gen = (this.timerGen[host]! + 1) | 0;
     this.timerGen[host] = gen;
     this.timerQueuedAtMs[host] = t;

@@ -1,0 +1,152 @@
+import type { JobSpec, Millis, ProtocolNode, Rng } from '../../src/core/index.ts';
+import { Histogram } from '../metrics/histogram.ts';
+import type { LoadSpec } from '../scenario/schema.ts';
+import { VM_SHAPE_MIXES, pickWeighted } from '../workload/shapes.ts';
+import type { World } from '../world/world.ts';
+import type { PlacementDriver, PlacementResult } from './host-model.ts';
+
+/**
+ * Placement load: VM requests at a steady cluster-wide rate, each through a random entry
+ * host, until the cluster reaches its target utilization. A small fraction is sent twice,
+ * through two entry hosts with the same idempotency key, to check exactly-once across
+ * entries. Latency is from submit at the entry to its answer, in virtual time.
+ */
+export class LoadGenerator {
+  readonly latencyMs = new Histogram();
+  /** Asks per request: index = asks (capped at the last bucket). */
+  readonly asksHistogram = new Float64Array(17);
+  submitted = 0;
+  answered = 0;
+  placed = 0;
+  duplicatesAnswered = 0;
+  refused = 0;
+  failed = 0;
+  asks = 0;
+  /** Requests sent twice whose two answers named different jobs or hosts. */
+  duplicateSubmitMismatches = 0;
+  duplicateSubmits = 0;
+  reservedVcpus = 0;
+  firstSubmitMs = NaN;
+  lastAnswerMs = NaN;
+  stoppedAtMs = NaN;
+  readonly refusalCodes = new Map<string, number>();
+  private readonly spec: LoadSpec;
+  private readonly world: World<ProtocolNode>;
+  private readonly driver: PlacementDriver;
+  private readonly rng: Rng;
+  private readonly capacityVcpus: () => number;
+  private entries: Int32Array | null = null;
+  private seq = 0;
+  private stopped = false;
+
+  constructor(spec: LoadSpec, modules: { world: World<ProtocolNode>; driver: PlacementDriver; rng: Rng; capacityVcpus: () => number }) {
+    this.spec = spec;
+    this.world = modules.world;
+    this.driver = modules.driver;
+    this.rng = modules.rng;
+    this.capacityVcpus = modules.capacityVcpus;
+  }
+
+  /** Schedules the load; ticks of 10 ms keep the rate smooth without one event per request. */
+  schedule(endMs: Millis): void {
+    const startMs = this.spec.start_s * 1000;
+    const tickMs = 10;
+    const perTick = (this.spec.rate_per_s * tickMs) / 1000;
+    const maxEndMs = this.spec.max_duration_s > 0 ? startMs + this.spec.max_duration_s * 1000 : endMs;
+    let carry = 0;
+    const tick = (now: Millis): void => {
+      if (this.stopped) return;
+      if (now >= maxEndMs || this.reservedVcpus >= this.spec.target_utilization * this.capacityVcpus()) {
+        this.stopped = true;
+        this.stoppedAtMs = now;
+        return;
+      }
+      carry += perTick;
+      while (carry >= 1) {
+        carry -= 1;
+        this.submitOne(now);
+      }
+      if (now + tickMs <= endMs) this.world.at(now + tickMs, tick);
+    };
+    this.world.at(startMs, tick);
+  }
+
+  private pickEntry(): number {
+    const w = this.world;
+    if (this.spec.entry_hosts > 0) {
+      if (this.entries === null) {
+        const picks = new Int32Array(Math.min(this.spec.entry_hosts, w.hostCount));
+        for (let i = 0; i < picks.length; i++) picks[i] = this.rng.int(w.hostCount);
+        this.entries = picks;
+      }
+      for (let tries = 0; tries < 8; tries++) {
+        const h = this.entries[this.rng.int(this.entries.length)]!;
+        if (w.alive[h]) return h;
+      }
+    }
+    for (let tries = 0; tries < 32; tries++) {
+      const h = this.rng.int(w.hostCount);
+      if (w.alive[h]) return h;
+    }
+    return -1;
+  }
+
+  private submitOne(now: Millis): void {
+    const entry = this.pickEntry();
+    if (entry < 0) return;
+    const shape = pickWeighted(VM_SHAPE_MIXES[this.spec.shapes], this.rng).shape;
+    const n = this.seq++;
+    const spec: JobSpec = {
+      name: `vm-${n}`,
+      kind: 'vm',
+      resources: shape,
+      labels: {},
+      constraints: { hostLabels: {} },
+      preferences: [],
+      policy: this.spec.policy,
+      idempotencyKey: `sim-${n}`,
+      tenant: 'default',
+      evacuate: true,
+      restart: 'on-failure',
+    };
+    if (Number.isNaN(this.firstSubmitMs)) this.firstSubmitMs = now;
+    this.submitted++;
+    const twice = this.rng.next() < this.spec.duplicate_submit_fraction;
+    let first: PlacementResult | null = null;
+    const onDone = (r: PlacementResult, at: Millis): void => {
+      this.record(r, at - now, shape.vcpus, at);
+      if (!twice) return;
+      if (first === null) first = r;
+      else if (first.type === 'placed' && r.type === 'placed' && (first.jobId !== r.jobId || first.host !== r.host)) this.duplicateSubmitMismatches++;
+    };
+    this.driver.submit(entry, spec, now, onDone);
+    if (twice) {
+      let other = this.pickEntry();
+      if (other === entry) other = this.pickEntry();
+      if (other >= 0 && other !== entry) {
+        this.duplicateSubmits++;
+        this.driver.submit(other, spec, now, onDone);
+      }
+    }
+  }
+
+  private record(r: PlacementResult, latencyMs: number, vcpus: number, at: Millis): void {
+    this.answered++;
+    this.lastAnswerMs = at;
+    this.latencyMs.add(latencyMs);
+    this.asks += r.asks;
+    this.asksHistogram[Math.min(16, r.asks)]!++;
+    if (r.type === 'placed') {
+      if (r.duplicate) this.duplicatesAnswered++;
+      else {
+        this.placed++;
+        this.reservedVcpus += vcpus;
+      }
+    } else {
+      if (r.type === 'refused') this.refused++;
+      else this.failed++;
+      const code = r.code ?? r.type;
+      this.refusalCodes.set(code, (this.refusalCodes.get(code) ?? 0) + 1);
+    }
+  }
+}

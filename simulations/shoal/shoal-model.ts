@@ -1,0 +1,494 @@
+import { SeededRng, type Encoded, type Millis, type Outbox, type PeerIdStr, type Resources, type Rng } from '../../src/core/index.ts';
+import {
+  GossipNode,
+  GOSSIP_REASONS,
+  decodeDirect,
+  decodeTopicMessage,
+  defaultGossipOptions,
+  resolveGossipOptions,
+  topicKind,
+  type CellSummary,
+  type GossipMetrics,
+  type GossipOptions,
+  type MemberView,
+  type TopicMsg,
+} from '../../src/gossip/index.ts';
+import {
+  HostLedger,
+  PlacementNode,
+  defaultPlacementOptions,
+  encodePlacementMessage,
+  placementOptions,
+  type AdmitRequest,
+  type AdmitResult,
+  type HostAdmission,
+  type PlacementOptions,
+  type PlacementView,
+  type SubmitOutcome,
+} from '../../src/placement/index.ts';
+import type { Histogram } from '../metrics/histogram.ts';
+import type { CorruptInjection, HostModel, PlacementAudit, PlacementDriver, PlacementResult, RunHooks } from '../run/host-model.ts';
+import type { Truth } from '../run/truth.ts';
+import { partialOverrides } from '../scenario/options-override.ts';
+import type { Scenario } from '../scenario/schema.ts';
+import { SIM_CLUSTER, SIM_DRIVERS } from '../workload/host-records.ts';
+import { HOST_SHAPE_MIXES, hostCapacity, pickWeighted } from '../workload/shapes.ts';
+import type { HostContext, World } from '../world/world.ts';
+import { PlacementPayload, UndecodablePayload } from './payloads.ts';
+import { ShoalSimNode } from './shoal-sim-node.ts';
+
+/** Own-record versions remembered per host, to tell how stale a peer's copy is. */
+const VERSION_RING = 8;
+/** One in this many direct messages is decoded from its bytes and compared with the shared object. */
+const DIRECT_CHECK_EVERY = 1024;
+
+/** PlacementView over the gossip node's ClusterView: no copies, just the narrower interface. */
+class GossipPlacementView implements PlacementView {
+  private readonly g: GossipNode;
+  constructor(g: GossipNode) {
+    this.g = g;
+  }
+  get self(): PeerIdStr {
+    return this.g.self;
+  }
+  get ownCell(): number {
+    return this.g.cell;
+  }
+  get cellBits(): number {
+    return this.g.cellBits;
+  }
+  cellMembers(): Iterable<MemberView> {
+    return this.g.cellMembers().values();
+  }
+  cellMember(peer: PeerIdStr): MemberView | undefined {
+    return this.g.member(peer);
+  }
+  cellSummaries(): Iterable<CellSummary> {
+    return this.g.cellSummaries();
+  }
+  cellSummary(cell: number): CellSummary | undefined {
+    return this.g.cellSummary(cell);
+  }
+}
+
+/** The host role: the ledger admits atomically; the gossip node hears the new free capacity (what the agent does after its store write). */
+class SimAdmission implements HostAdmission {
+  private readonly model: ShoalHostModel;
+  private readonly host: number;
+  private readonly ledger: HostLedger;
+  private readonly gossip: GossipNode;
+  constructor(model: ShoalHostModel, host: number, ledger: HostLedger, gossip: GossipNode) {
+    this.model = model;
+    this.host = host;
+    this.ledger = ledger;
+    this.gossip = gossip;
+  }
+  admit(req: AdmitRequest, now: Millis, done: (result: AdmitResult, now: Millis) => void): void {
+    const r = this.ledger.admit(req);
+    if (r.type === 'accepted' && !r.duplicate) {
+      this.model.admissions.push({ host: this.host, jobId: r.jobId, resources: req.spec.resources });
+      this.publishLoad(now);
+    }
+    done(r, now);
+  }
+  release(jobId: string, epoch: number, now: Millis): void {
+    if (this.ledger.release(jobId, epoch)) this.publishLoad(now);
+  }
+  private publishLoad(now: Millis): void {
+    this.gossip.updateSelf({ free: this.ledger.free(), jobs: this.ledger.size, antiAffinityGroups: this.ledger.antiAffinityGroups() }, now);
+  }
+}
+
+/** Metrics sink of one host: keeps only what the run samples (queue depths). */
+class SimGossipMetrics implements GossipMetrics {
+  events = 0;
+  relays = 0;
+  messageReceived(): void {}
+  messageSent(): void {}
+  refused(): void {}
+  memberStatus(): void {}
+  selfRefuted(): void {}
+  queueDepth(queue: 'events' | 'relays', depth: number): void {
+    if (queue === 'events') this.events = depth;
+    else this.relays = depth;
+  }
+  oldestRecordAge(): void {}
+  cellBits(): void {}
+}
+
+/**
+ * The host's outbox as the agent's runner would drive it: a topic message is decoded from
+ * its bytes once, at publish (every receiver would decode the same bytes the same way), and
+ * receivers share the decoded object. Undecodable bytes travel as an UndecodablePayload that
+ * every receiver rejects. It also notes record versions (for freshness) and recent messages
+ * (for corruption injection).
+ */
+class ObservingOutbox implements Outbox {
+  private readonly model: ShoalHostModel;
+  private readonly host: number;
+  private readonly inner: Outbox;
+  constructor(model: ShoalHostModel, host: number, inner: Outbox) {
+    this.model = model;
+    this.host = host;
+    this.inner = inner;
+  }
+  publish(topic: string, payload: Encoded): void {
+    let out: Encoded;
+    try {
+      out = decodeTopicMessage(topic, payload.bytes);
+    } catch (err) {
+      this.model.selfRejectedPublishes++;
+      out = new UndecodablePayload(payload.bytes, err);
+    }
+    this.model.notePublish(this.host, topic, out);
+    this.inner.publish(topic, out);
+  }
+  subscribe(topic: string): void {
+    this.inner.subscribe(topic);
+  }
+  unsubscribe(topic: string): void {
+    this.inner.unsubscribe(topic);
+  }
+  send(to: PeerIdStr, payload: Encoded): void {
+    if (++this.model.directSends % DIRECT_CHECK_EVERY === 0) this.model.checkDirect(payload);
+    this.inner.send(to, payload);
+  }
+  connect(peer: PeerIdStr, addrs: readonly string[]): void {
+    this.inner.connect(peer, addrs);
+  }
+}
+
+/**
+ * Shoal as the simulator runs it: for every host, the unchanged GossipNode (src/gossip) and
+ * PlacementNode (src/placement), wired as the agent wires them. This file only adapts and
+ * observes; if it ever needed protocol logic of its own, the design would be wrong.
+ */
+export class ShoalHostModel implements HostModel<ShoalSimNode> {
+  readonly protocol = 'shoal';
+  readonly gossipOpts: GossipOptions;
+  readonly placementOpts: PlacementOptions;
+  readonly placement: PlacementDriver;
+  /** Non-duplicate admissions in order (for best-fit and the audit). */
+  readonly admissions: { host: number; jobId: string; resources: Resources }[] = [];
+  selfRejectedPublishes = 0;
+  directSends = 0;
+  directChecks = 0;
+  directMismatches = 0;
+  private world: World<ShoalSimNode> | null = null;
+  private truth: Truth | null = null;
+  private hooks: RunHooks | null = null;
+  private readonly scenario: Scenario;
+  private readonly ledgers: (HostLedger | undefined)[] = [];
+  private readonly metrics: (SimGossipMetrics | undefined)[] = [];
+  private versionInc = new Float64Array(0);
+  private versionSeq = new Float64Array(0);
+  private versionAt = new Float64Array(0);
+  private versionHead = new Uint8Array(0);
+  /** Recent publishes per topic kind, for corruption injection. */
+  private readonly recent = new Map<string, { host: number; topic: string; bytes: Uint8Array }[]>();
+  private corruptSeq = 0;
+
+  constructor(scenario: Scenario) {
+    this.scenario = scenario;
+    const overrides = partialOverrides(defaultGossipOptions, scenario.gossip, 'gossip');
+    this.gossipOpts = resolveGossipOptions({ cluster: SIM_CLUSTER, expectedClusterSize: scenario.nodes, ...overrides }, scenario.gossip_profile);
+    this.placementOpts = placementOptions(partialOverrides(defaultPlacementOptions, scenario.placement, 'placement'));
+    this.placement = {
+      submit: (entry, spec, now, done) => this.submit(entry, spec, now, done),
+      audit: () => this.audit(),
+    };
+  }
+
+  topicKindOf(topic: string): string {
+    return topicKind(topic);
+  }
+
+  bind(world: World<ShoalSimNode>, truth: Truth, hooks: RunHooks): void {
+    this.world = world;
+    this.truth = truth;
+    this.hooks = hooks;
+    const cap = world.opts.hostCapacity;
+    this.versionInc = new Float64Array(cap * VERSION_RING).fill(-1);
+    this.versionSeq = new Float64Array(cap * VERSION_RING);
+    this.versionAt = new Float64Array(cap * VERSION_RING);
+    this.versionHead = new Uint8Array(cap);
+  }
+
+  cellBitsOf(node: ShoalSimNode): number {
+    return node.gossip.cellBits;
+  }
+
+  /** Host shapes are drawn per host from the seed, so a restart brings back the same machine. */
+  capacityOf(host: number): Resources {
+    const rng = new SeededRng(this.scenario.seed).fork(`host-shape:${host}`);
+    return hostCapacity(pickWeighted(HOST_SHAPE_MIXES[this.scenario.hosts.shapes], rng), this.scenario.hosts.cpu_overcommit);
+  }
+
+  build(ctx: HostContext): ShoalSimNode {
+    const w = this.world!;
+    const i = ctx.index;
+    const rack = `rk${w.topology.rackOf[i]}`;
+    const labels = { rack };
+    // The ledger is durable in the agent: a restarted host keeps its reservations.
+    let ledger = this.ledgers[i];
+    if (ledger === undefined) {
+      ledger = new HostLedger({ cluster: SIM_CLUSTER, zone: ctx.zone, labels, drivers: SIM_DRIVERS, capacity: this.capacityOf(i), health: 'ok', draining: false });
+      this.ledgers[i] = ledger;
+    }
+    const metrics = (this.metrics[i] ??= new SimGossipMetrics());
+    const gossip = new GossipNode({ ...this.gossipOpts, incarnation: ctx.incarnation }, { self: ctx.self, rng: ctx.rng.fork('gossip'), outbox: new ObservingOutbox(this, i, ctx.outbox), metrics });
+    gossip.updateSelf(
+      {
+        zone: ctx.zone,
+        labels,
+        drivers: SIM_DRIVERS,
+        capacity: ledger.profile.capacity,
+        free: ledger.free(),
+        jobs: ledger.size,
+        antiAffinityGroups: ledger.antiAffinityGroups(),
+        addrs: [`/ip4/10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/tcp/4001`],
+      },
+      ctx.nowMs,
+    );
+    if (ctx.seeds.length > 0) gossip.join(ctx.seeds.map((peer) => ({ peer, addrs: [] })), ctx.nowMs);
+    const hooks = this.hooks!;
+    const self = ctx.self;
+    gossip.onMemberEvent((ev) => {
+      if (ev.peer !== self) hooks.memberEvent(i, ev.peer, ev.status, ev.previous, ev.atMs);
+    });
+    const max = this.placementOpts.maxMessageBytes;
+    const outbox = ctx.outbox;
+    const placement = new PlacementNode(this.placementOpts, {
+      view: new GossipPlacementView(gossip),
+      rng: ctx.rng.fork('placement'),
+      outbox: { send: (to, msg) => outbox.send(to, new PlacementPayload(msg, encodePlacementMessage(msg, max))) },
+      admission: new SimAdmission(this, i, ledger, gossip),
+      bindings: null,
+      metrics: null,
+    });
+    return new ShoalSimNode(gossip, placement);
+  }
+
+  // ---- observation ----
+
+  notePublish(host: number, topic: string, payload: Encoded): void {
+    const kind = topicKind(topic);
+    let list = this.recent.get(kind);
+    if (list === undefined) this.recent.set(kind, (list = []));
+    list.push({ host, topic, bytes: payload.bytes });
+    if (list.length > 16) list.shift();
+    const msg = payload.msg as TopicMsg | null;
+    if (msg !== null && msg.type === 'record' && msg.record.origin === this.world!.ids[host]) {
+      const k = this.versionHead[host]!;
+      const slot = host * VERSION_RING + k;
+      this.versionInc[slot] = msg.record.incarnation;
+      this.versionSeq[slot] = msg.record.seq;
+      this.versionAt[slot] = this.world!.nowMs;
+      this.versionHead[host] = (k + 1) % VERSION_RING;
+    }
+  }
+
+  checkDirect(payload: Encoded): void {
+    if (payload instanceof PlacementPayload) return;
+    this.directChecks++;
+    try {
+      const d = decodeDirect(payload.bytes);
+      if ((d.msg as { type: string }).type !== (payload.msg as { type: string }).type) this.directMismatches++;
+    } catch {
+      this.directMismatches++;
+    }
+  }
+
+  viewCorrect(host: number, node: ShoalSimNode, _nowMs: Millis, rng: Rng): boolean {
+    const w = this.world!;
+    const truth = this.truth!;
+    const g = node.gossip;
+    const bits = g.cellBits;
+    // Every live host of my cell is known alive…
+    let missing = false;
+    truth.forLiveInCell(bits, g.cell, (h) => {
+      if (missing || h === host) return;
+      const m = g.member(w.ids[h]!);
+      if (m === undefined || m.status !== 'alive') missing = true;
+    });
+    if (missing) return false;
+    // …and nobody I think alive is down.
+    for (const [peer, m] of g.cellMembers()) {
+      if (m.status !== 'alive') continue;
+      const idx = w.indexOf.get(peer);
+      if (idx === undefined || !w.alive[idx]) return false;
+    }
+    // Other cells: a few random live hosts elsewhere must have their cell's summary here.
+    for (let k = 0; k < 4; k++) {
+      const other = rng.int(w.hostCount);
+      if (!w.alive[other]) continue;
+      const cell = truth.cellOf(other, bits);
+      if (cell !== g.cell && g.cellSummary(cell) === undefined) return false;
+    }
+    return true;
+  }
+
+  sampleFreshness(host: number, node: ShoalSimNode, nowMs: Millis, recordStalenessMs: Histogram, summaryAgeMs: Histogram): void {
+    const w = this.world!;
+    const g = node.gossip;
+    for (const [peer, m] of g.cellMembers()) {
+      if (peer === g.self) continue;
+      const idx = w.indexOf.get(peer);
+      if (idx === undefined || !w.alive[idx]) continue;
+      recordStalenessMs.add(this.staleness(idx, m.record.incarnation, m.record.seq, nowMs));
+    }
+    const n = g.knownSummaries();
+    const stride = Math.max(1, Math.floor(n / 16));
+    let k = 0;
+    for (const s of g.cellSummaries()) {
+      if (k++ % stride === 0) summaryAgeMs.add(Math.max(0, nowMs - s.issuedAtMs));
+    }
+    void host;
+  }
+
+  /** How long the copy (inc, seq) has been outdated: since the first newer version was published; 0 when current. */
+  private staleness(idx: number, inc: number, seq: number, nowMs: Millis): number {
+    let firstNewerAt = Infinity;
+    let oldestAt = Infinity;
+    for (let k = 0; k < VERSION_RING; k++) {
+      const slot = idx * VERSION_RING + k;
+      const vi = this.versionInc[slot]!;
+      if (vi < 0) continue;
+      const at = this.versionAt[slot]!;
+      if (at < oldestAt) oldestAt = at;
+      if ((vi > inc || (vi === inc && this.versionSeq[slot]! > seq)) && at < firstNewerAt) firstNewerAt = at;
+    }
+    if (firstNewerAt === Infinity) return 0;
+    // Older than the ring remembers: at least this old.
+    return nowMs - firstNewerAt;
+  }
+
+  queueDepth(host: number): number {
+    const m = this.metrics[host];
+    return m === undefined ? 0 : m.events + m.relays;
+  }
+
+  injectCorrupt(nowMs: Millis, rng: Rng, kind: string): CorruptInjection | null {
+    const w = this.world!;
+    const list = this.recent.get(kind) ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const src = list[i]!;
+      if (!w.alive[src.host]) continue;
+      const bytes = Uint8Array.from(src.bytes);
+      const bit = rng.int(bytes.length * 8);
+      bytes[bit >> 3]! ^= 1 << (bit & 7);
+      let payload: Encoded;
+      let decodeRejected = false;
+      try {
+        payload = decodeTopicMessage(src.topic, bytes);
+      } catch (err) {
+        payload = new UndecodablePayload(bytes, err);
+        decodeRejected = true;
+      }
+      w.overlay.publish(src.host, src.topic, payload, nowMs, ++this.corruptSeq);
+      return { host: src.host, topic: src.topic, decodeRejected, bit };
+    }
+    return null;
+  }
+
+  driftCapacity(host: number, node: ShoalSimNode, nowMs: Millis, rng: Rng): void {
+    const ledger = this.ledgers[host];
+    if (ledger === undefined) return;
+    const base = this.capacityOf(host);
+    // Allocatable vCPUs move within ±20% of the base, as host-reserved CPU or overcommit policy changes.
+    const vcpus = Math.max(1, Math.round(base.vcpus * (0.8 + 0.4 * rng.next())));
+    ledger.updateProfile({ capacity: { ...base, vcpus } });
+    node.gossip.updateSelf({ capacity: ledger.profile.capacity, free: ledger.free() }, this.world!.hostTime(nowMs));
+  }
+
+  // ---- placement ----
+
+  private submit(entry: number, spec: Parameters<PlacementDriver['submit']>[1], nowMs: Millis, done: (r: PlacementResult, atMs: Millis) => void): void {
+    const w = this.world!;
+    const node = w.hosts[entry];
+    if (node === null || node === undefined) return;
+    w.guard(entry, 'placement.submit', () =>
+      node.placement.submit(spec, w.hostTime(nowMs), (o: SubmitOutcome) => {
+        const at = w.nowMs;
+        if (o.type === 'placed') done({ type: 'placed', jobId: o.jobId, host: o.host, duplicate: o.duplicate, asks: o.asks }, at);
+        else done({ type: o.type, asks: o.asks, code: o.code }, at);
+      }),
+    );
+  }
+
+  private audit(): PlacementAudit {
+    const capacity: (Resources | null)[] = [];
+    let overcommitted = 0;
+    let used = 0;
+    let reserved = 0;
+    let capV = 0;
+    const keys = new Map<string, number>();
+    const w = this.world!;
+    for (let i = 0; i < w.hostCount; i++) {
+      const l = this.ledgers[i];
+      if (l === undefined) {
+        capacity.push(null);
+        continue;
+      }
+      const cap = l.profile.capacity;
+      capacity.push(cap);
+      capV += cap.vcpus;
+      const r = l.reserved();
+      reserved += r.vcpus;
+      if (r.vcpus > cap.vcpus || r.memoryMiB > cap.memoryMiB || r.diskGiB > cap.diskGiB) overcommitted++;
+      if (l.size > 0) used++;
+      for (const res of l.reservations()) keys.set(`${res.tenant}/${res.key}`, (keys.get(`${res.tenant}/${res.key}`) ?? 0) + 1);
+    }
+    let duplicates = 0;
+    for (const n of keys.values()) if (n > 1) duplicates += n - 1;
+    const jobs: Resources[] = [];
+    for (const a of this.admissions) if (this.ledgers[a.host]?.get(a.jobId) !== undefined) jobs.push(a.resources);
+    return { capacity, overcommittedHosts: overcommitted, duplicateJobs: duplicates, hostsUsed: used, jobs, reservedVcpus: reserved, capacityVcpus: capV };
+  }
+
+  finalMetrics(): Record<string, number | null> {
+    const w = this.world!;
+    let live = 0;
+    let bitsMin = Infinity;
+    let bitsMax = -Infinity;
+    let estSum = 0;
+    let summaries = 0;
+    let eventsDropped = 0;
+    let syncDropped = 0;
+    let suspicions = 0;
+    let rejected = 0;
+    let ignored = 0;
+    for (let i = 0; i < w.hostCount; i++) {
+      const n = w.hosts[i];
+      if (!w.alive[i] || n === null || n === undefined) continue;
+      live++;
+      const g = n.gossip;
+      bitsMin = Math.min(bitsMin, g.cellBits);
+      bitsMax = Math.max(bitsMax, g.cellBits);
+      estSum += g.estimatedClusterSize();
+      summaries += g.knownSummaries();
+      const c = g.counters();
+      eventsDropped += c.eventsDropped;
+      syncDropped += c.syncRequestsDropped;
+      suspicions += c.suspicions;
+      for (const r of GOSSIP_REASONS) {
+        rejected += c.rejected[r];
+        ignored += c.ignored[r];
+      }
+    }
+    return {
+      cell_bits_min: live > 0 ? bitsMin : null,
+      cell_bits_max: live > 0 ? bitsMax : null,
+      estimated_size_mean: live > 0 ? estSum / live : null,
+      known_summaries_mean: live > 0 ? summaries / live : null,
+      gossip_events_dropped: eventsDropped,
+      gossip_sync_dropped: syncDropped,
+      gossip_suspicions: suspicions,
+      gossip_rejected: rejected,
+      gossip_ignored: ignored,
+      self_rejected_publishes: this.selfRejectedPublishes,
+      direct_decode_checks: this.directChecks,
+      direct_decode_mismatches: this.directMismatches,
+    };
+  }
+}
