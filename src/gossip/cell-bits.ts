@@ -96,17 +96,44 @@ export class CellBitsController {
 
   /**
    * The new cellBits if it should change now, else null. `majorityBits` is the cellBits
-   * used by summaries covering more than half the hash space (or -1 when none does).
+   * used by summaries covering more than half the hash space (or -1 when none does);
+   * `trusted` says whether the estimate rests on enough summaries.
+   *
+   * Following the majority is what keeps the cluster in one layout, but a node only
+   * follows towards where its own estimate points, or to a layout its estimate finds
+   * stable: otherwise the first nodes to split would be pulled back by the majority they
+   * are ahead of, while the majority moves forward, and the cluster would flap.
    */
-  decide(now: Millis, estimate: number, majorityBits: number): CellBitsDecision | null {
+  decide(now: Millis, estimate: number, majorityBits: number, trusted = true): CellBitsDecision | null {
     if (this.fixed) return null;
     if (majorityBits >= 0 && majorityBits !== this.current) {
-      const step = majorityBits > this.current ? this.current + 1 : this.current - 1;
-      return this.set(step, now, 'follow');
+      const desired = this.desired(estimate);
+      const towards = (majorityBits - this.current) * (desired - this.current) > 0 && Math.abs(majorityBits - this.current) <= Math.abs(desired - this.current);
+      const stable = nextCellBits(majorityBits, estimate, this.targetCellSize, this.hysteresis) === majorityBits;
+      if (!trusted || towards || stable) {
+        const step = majorityBits > this.current ? this.current + 1 : this.current - 1;
+        return this.set(step, now, 'follow');
+      }
     }
     if (now - this.changedAtMs < this.dwellMs) return null;
     const next = nextCellBits(this.current, estimate, this.targetCellSize, this.hysteresis);
     return next === this.current ? null : this.set(next, now, 'estimate');
+  }
+
+  /** Where repeated steps from the current cellBits would settle for this estimate. */
+  private desired(estimate: number): number {
+    let b = this.current;
+    for (let i = 0; i <= MAX_CELL_BITS; i++) {
+      const n = nextCellBits(b, estimate, this.targetCellSize, this.hysteresis);
+      if (n === b) break;
+      b = n;
+    }
+    return b;
+  }
+
+  /** Restarts the dwell clock (the node starts, or joins a cluster). */
+  reset(now: Millis): void {
+    this.changedAtMs = now;
   }
 
   /** A joining node takes the cellBits of the cluster it joins (unless fixed). */

@@ -73,6 +73,14 @@ const MAX_SEEDS = 16;
 const MAX_SYNC_PAGES = 64;
 /** Light sync answers (one summary, a few hundred bytes) are this many times cheaper, so a seed serves this many more. */
 const LIGHT_SYNC_FACTOR = 10;
+/**
+ * The first anti-entropy round comes after 2 s, then the interval doubles up to
+ * syncIntervalMs: a cold start misses the records published before a node subscribed,
+ * and a few quick 1:1 push-pulls repair that far more cheaply than republishing on a topic.
+ */
+const FIRST_SYNC_INTERVAL_MS = 2000;
+/** Summary checks a node waits after entering a cell before it may report for it. */
+const REPORTER_SETTLE_CHECKS = 3;
 /** How long a new cell reporter hears its district before it may act as district reporter. */
 const DIGEST_SETTLE_MS = 10_000;
 /** Cells whose summary changed since the district reporter's last digest; beyond it the next digest is a full one. */
@@ -207,7 +215,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.myGlobalTopic = globalTopic(opts.cluster);
     this.estimate = opts.expectedClusterSize;
     this.summaryHeartbeatMs = this.jitter(opts.summaryHeartbeatMs);
-    this.syncIntervalMs = opts.syncIntervalMs / 8;
+    this.syncIntervalMs = Math.min(FIRST_SYNC_INTERVAL_MS, opts.syncIntervalMs);
   }
 
   // ==========================================================================================
@@ -265,7 +273,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.started = true;
     this.startedAtMs = now;
     this.bitsChangedAtMs = now;
-    this.bitsCtl.decide(now, this.estimate, -1); // aligns its clock; never changes bits at start
+    this.bitsCtl.reset(now);
     this.cellPacer = new PublishPacer(this.opts.cellTopic, now);
     this.districtPacer = new PublishPacer(this.opts.districtTopic, now);
     this.globalPacer = new PublishPacer(this.opts.globalTopic, now);
@@ -653,9 +661,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (record.origin !== origin) return this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
     if (record.cluster !== this.opts.cluster) return this.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
     if (record.origin === this.self) {
-      // Our own id at an incarnation we have not exceeded: an older instance of us is still
-      // talking (or the agent lost its incarnation). Outbid it so our view wins.
-      if (record.incarnation >= this.draft.incarnation) this.refute(record.incarnation, now);
+      // Our own id, newer than anything we published: another instance of us is talking (or
+      // the agent lost its incarnation). Outbid it so our own record wins.
+      const mine = this.published;
+      if (mine && (record.incarnation > mine.incarnation || (record.incarnation === mine.incarnation && record.seq > mine.seq))) this.refute(record.incarnation, now);
       return this.refuse('GOSSIP_STALE', 'ignore');
     }
     // On the old cell topic during a transition: valid for the topic, but maybe not our cell any more.
@@ -785,7 +794,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   private summarySoon(now: Millis): void {
     if (this.rank !== 0 || !this.started) return;
-    const at = Math.max(now + this.opts.summaryCheckMs, this.lastSummaryAtMs + this.opts.summaryMinIntervalMs);
+    // A node that just entered its cell believes it is the reporter until records arrive; it
+    // waits a few checks so a cold start does not produce one summary per host.
+    const at = Math.max(now + this.opts.summaryCheckMs, this.lastSummaryAtMs + this.opts.summaryMinIntervalMs, this.bitsChangedAtMs + REPORTER_SETTLE_CHECKS * this.opts.summaryCheckMs);
     if (at < this.timers[T_SUMMARY]!) this.timers[T_SUMMARY] = at;
   }
 
@@ -938,7 +949,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
             cellBits: this.bits,
             districtBits: this.districtBits,
             district: this.myDistrict,
-            issuedAtMs: now,
+            issuedAtMs: Math.floor(now),
             full,
             summaries: part,
           }),
@@ -1126,8 +1137,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const expired = this.store.expire(now - this.opts.summaryTtlMs);
     if (expired > 0) this.lastFullDigestAtMs = Math.min(this.lastFullDigestAtMs, now - this.opts.digestFullIntervalMs / 2);
     const warm = now - this.startedAtMs >= this.opts.cellBitsDwellMs;
-    this.estimate = estimateClusterSize(this.store.evidence(), this.bits, this.opts.minEstimateCoverage, this.opts.expectedClusterSize, warm);
-    const d = this.bitsCtl.decide(now, this.estimate, this.store.majorityBits());
+    const evidence = this.store.evidence();
+    this.estimate = estimateClusterSize(evidence, this.bits, this.opts.minEstimateCoverage, this.opts.expectedClusterSize, warm);
+    const d = this.bitsCtl.decide(now, this.estimate, this.store.majorityBits(), evidence.coverage >= this.opts.minEstimateCoverage);
     if (d) this.changeLayout(d.bits, now);
     if (now - this.lastConnectAtMs >= this.opts.connectRefreshMs) this.refreshConnections(now);
     // Our reporter counts more members than we know: we missed some records. Pull them.

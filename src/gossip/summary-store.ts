@@ -1,4 +1,5 @@
 import type { Millis } from '../core/clock.ts';
+import { hash32 } from '../core/hash.ts';
 import type { SizeEvidence } from './cell-bits.ts';
 import type { CellSummary } from './records.ts';
 import { MAX_CELL_BITS } from './topics.ts';
@@ -15,6 +16,19 @@ import { MAX_CELL_BITS } from './topics.ts';
  * stale. The newest layout wins and no host is counted twice in the size estimate.
  */
 export type PutResult = 'new' | 'stale';
+
+/**
+ * Whether `a` replaces `b`, two summaries of the same cell: the newer one, and on a tie
+ * (two members that both believed they were the reporter in the same millisecond) the one
+ * whose reporter has the lower hash, which is the reporter by the rule every member applies.
+ */
+export function supersedes(a: CellSummary, b: CellSummary): boolean {
+  if (a.issuedAtMs !== b.issuedAtMs) return a.issuedAtMs > b.issuedAtMs;
+  if (a.reporter === b.reporter) return false;
+  const ha = hash32(a.reporter);
+  const hb = hash32(b.reporter);
+  return ha !== hb ? ha < hb : a.reporter < b.reporter;
+}
 
 export function heapKey(cellBits: number, cell: number): number {
   return 2 ** cellBits + cell;
@@ -83,7 +97,7 @@ export class SummaryStore {
   put(s: CellSummary): PutResult {
     const key = heapKey(s.cellBits, s.cell);
     const same = this.lookup(key, s.cellBits);
-    if (same && same.issuedAtMs >= s.issuedAtMs) return 'stale';
+    if (same && !supersedes(s, same)) return 'stale';
     // Overlaps at other cellBits: ancestors at every level, descendants two levels down (a
     // layout moves one bit at a time, so deeper ones only exist after a very long partition).
     for (let b = s.cellBits - 1, k = key >>> 1; b >= 0; b--, k >>>= 1) {

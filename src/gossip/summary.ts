@@ -112,7 +112,8 @@ export function summarizeCell(input: SummarizeInput): CellSummary {
     cell: input.cell,
     cellBits: input.cellBits,
     reporter: input.reporter,
-    issuedAtMs: input.now,
+    // Integer milliseconds on the wire, whatever resolution the driver's clock has.
+    issuedAtMs: Math.floor(input.now),
     members: Math.min(members, MAX_COUNT),
     buckets: out,
     contacts: input.contacts,

@@ -245,9 +245,8 @@ export class GossipHarness {
     try {
       decoded = decodeTopicMessage(topic, payload.bytes);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'unknown';
-      this.decodeRejects.set(code, (this.decodeRejects.get(code) ?? 0) + 1);
-      return;
+      // A node must never publish what its peers cannot decode: that is a bug, not noise.
+      throw new Error(`${from.id} published an undecodable message on ${topic}: ${String(err)} (seed ${this.seed})`);
     }
     const at = this.now + this.latencyMs;
     for (const h of this.hosts.values()) {

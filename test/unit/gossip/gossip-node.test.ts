@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { hashPrefix } from '../../../src/core/hash.ts';
+import { cellTopic, districtTopic, encodeEvents, encodeRecord, encodeSummary, globalTopic, type GossipNode, type MemberStatus } from '../../../src/gossip/index.ts';
+import { GossipHarness, defaultFacts } from '../../mocks/gossip-harness.ts';
+
+const SEED = Number(process.env.GOSSIP_SEED ?? 1);
+const ids = (n: number, prefix = 'n'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+/** Each up node sees exactly the up nodes of its cell as alive, and a summary of every non-empty cell with the right count. */
+function converged(h: GossipHarness): boolean {
+  const up = h.upNodes;
+  const byCell = new Map<number, Set<string>>();
+  for (const n of up) {
+    const c = hashPrefix(n.self, n.cellBits);
+    if (!byCell.has(c)) byCell.set(c, new Set());
+    byCell.get(c)!.add(n.self);
+  }
+  for (const n of up) {
+    if (up.some((o) => o.cellBits !== n.cellBits)) return false;
+    const want = byCell.get(n.cell)!;
+    let alive = 0;
+    for (const [peer, m] of n.cellMembers()) {
+      if (m.status === 'alive') {
+        if (!want.has(peer)) return false;
+        alive++;
+      }
+    }
+    if (alive !== want.size) return false;
+    for (const [cell, members] of byCell) {
+      const s = n.cellSummary(cell);
+      if (!s || s.members !== members.size) return false;
+    }
+  }
+  return true;
+}
+
+function statusAt(n: GossipNode, peer: string): MemberStatus | undefined {
+  return n.cellMembers().get(peer)?.status;
+}
+
+function cellMates(h: GossipHarness, of: string): GossipNode[] {
+  const me = h.node(of);
+  return h.upNodes.filter((n) => n.self !== of && n.cell === me.cell);
+}
+
+/** 12 nodes in 4 cells (cellBits fixed at 2), all joining through n0. */
+function twelve(seed = SEED): GossipHarness {
+  const h = new GossipHarness({ seed, gossip: { cluster: 'test', cellBits: 2 } });
+  for (const id of ids(12)) h.add(id, { seeds: id === 'n0' ? [] : ['n0'] });
+  return h;
+}
+
+describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=… to replay)`, function () {
+  this.timeout(60_000);
+
+  it('converges: every node sees its whole cell and every cell summary', () => {
+    const h = twelve();
+    const cells = new Set(ids(12).map((id) => h.node(id).cell));
+    assert.ok(cells.size >= 3, `the fixture must span at least 3 cells, got ${cells.size}`);
+    const took = h.runUntil(() => converged(h), 60_000, 'convergence of 12 nodes');
+    console.log(`      converged after ${took} ms (simulated)`);
+  });
+
+  it('a capacity change reaches the cell within 2 s and every summary within 10 s', () => {
+    const h = twelve();
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    h.run(5000);
+    const target = 'n5';
+    const mates = cellMates(h, target);
+    assert.ok(mates.length >= 1, 'n5 must have cell-mates');
+    const free = { vcpus: 2, memoryMiB: 4096, diskGiB: 100 };
+    h.act(target, (n) => n.updateSelf({ free }, h.now));
+    const took = h.runUntil(() => mates.every((m) => m.cellMembers().get(target)?.record.free.vcpus === 2), 2000, 'capacity change seen by the whole cell');
+    console.log(`      cell saw it after ${took} ms`);
+    const cell = h.node(target).cell;
+    // Every host starts with 16 free vCPUs; the target now has 2.
+    const expected = 16 * (mates.length + 1) - 14;
+    const totalFree = (n: GossipNode): number | undefined => n.cellSummary(cell)?.buckets.reduce((a, b) => a + b.totalFree.vcpus, 0);
+    const tookSummary = h.runUntil(() => h.upNodes.every((n) => totalFree(n) === expected), 10_000, `every node's summary of cell ${cell} showing ${expected} free vCPUs`);
+    console.log(`      every summary updated after ${tookSummary} ms more`);
+  });
+
+  it('kill -9: every cell-mate marks the node failed within 5 s, and nobody else is accused', () => {
+    const h = twelve();
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    h.run(5000);
+    const victim = 'n2';
+    const mates = cellMates(h, victim);
+    h.crash(victim);
+    const took = h.runUntil(() => mates.every((m) => statusAt(m, victim) === 'failed'), 5000, `failure of ${victim} seen by its cell`);
+    console.log(`      all ${mates.length} cell-mates marked it failed after ${took} ms`);
+    h.run(10_000);
+    for (const n of h.upNodes) {
+      for (const [peer, m] of n.cellMembers()) {
+        if (peer !== victim) assert.equal(m.status, 'alive', `${n.self} wrongly sees ${peer} as ${m.status}`);
+      }
+    }
+  });
+
+  it('a restarted node rejoins with a higher incarnation and is alive again', () => {
+    const h = twelve();
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    const victim = 'n2';
+    const mates = cellMates(h, victim);
+    const before = h.node(victim).incarnation;
+    h.crash(victim);
+    h.runUntil(() => mates.every((m) => statusAt(m, victim) === 'failed'), 5000, 'failure detected');
+    h.restart(victim, before + 1, ['n0']);
+    const took = h.runUntil(
+      () => mates.every((m) => statusAt(m, victim) === 'alive' && m.cellMembers().get(victim)!.record.incarnation === before + 1),
+      5000,
+      'restarted node alive again with incarnation+1',
+    );
+    console.log(`      alive again everywhere after ${took} ms`);
+    h.runUntil(() => converged(h), 30_000, 'convergence after restart');
+  });
+
+  it('a graceful leave is seen as `left` within 1 s', () => {
+    const h = twelve();
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    const leaver = 'n7';
+    const mates = cellMates(h, leaver);
+    h.leave(leaver);
+    const took = h.runUntil(() => mates.every((m) => statusAt(m, leaver) === 'left'), 1000, 'leave seen by the cell');
+    console.log(`      left everywhere after ${took} ms`);
+    h.run(10_000);
+    assert.ok(mates.every((m) => statusAt(m, leaver) === 'left'), 'a left node must not turn into failed');
+  });
+
+  it('a false suspicion is refuted: the node outbids it and stays alive everywhere', () => {
+    const h = twelve();
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    const target = 'n3';
+    const accuser = cellMates(h, target)[0]!.self;
+    const inc = h.node(target).incarnation;
+    const topic = cellTopic('test', 2, h.node(target).cell);
+    const ev = encodeEvents('test', accuser, [{ kind: 'suspect', peer: target, incarnation: inc, confirmations: 0 }]);
+    const v = h.inject(topic, ev.bytes, accuser);
+    assert.ok(v.accept > 0, 'a well-formed suspicion is accepted (and forwarded)');
+    const took = h.runUntil(
+      () => cellMates(h, target).every((m) => statusAt(m, target) === 'alive' && m.cellMembers().get(target)!.record.incarnation > inc),
+      2000,
+      'refutation seen by the cell',
+    );
+    console.log(`      refuted everywhere after ${took} ms`);
+    assert.ok(h.node(target).counters().selfRefutations >= 1, 'the target must count its refutation');
+    h.run(10_000);
+    assert.ok(cellMates(h, target).every((m) => statusAt(m, target) === 'alive'), 'a refuted node must not be marked failed later');
+  });
+
+  it('garbage, forged, stale and far-future messages are refused; views stay right', () => {
+    const h = twelve();
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    h.run(3000);
+    const victim = 'n4';
+    const cell = h.node(victim).cell;
+    const topic = cellTopic('test', 2, cell);
+    const mate = cellMates(h, victim)[0]!;
+    // A significant change first, so the victim's record has a predecessor to replay.
+    h.act(victim, (n) => n.updateSelf({ free: { vcpus: 8, memoryMiB: 32768, diskGiB: 256 } }, h.now));
+    h.runUntil(() => mate.cellMembers().get(victim)!.record.free.vcpus === 8, 2000, 'the change reaching a cell-mate');
+    const current = mate.cellMembers().get(victim)!.record;
+    assert.ok(current.seq >= 1, 'the victim must have published at least twice');
+
+    // Garbage: rejected at the first hop, delivered to nobody.
+    const garbage = h.inject(topic, new Uint8Array([0x93, 1, 2, 3, 4, 5, 6, 7]), victim);
+    assert.deepEqual(garbage, { accept: 0, reject: 1, ignore: 0 }, 'garbage must be rejected at the first hop');
+
+    // Forged: n4's record signed by someone else.
+    const forged = h.inject(topic, encodeRecord({ ...current, seq: current.seq + 100, free: { vcpus: 0, memoryMiB: 0, diskGiB: 0 } }).bytes, mate.self);
+    assert.equal(forged.accept, 0, 'a record whose origin is not its signer must never be accepted');
+    assert.ok(forged.reject > 0, 'a forged record must be rejected (penalising its sender)');
+
+    // Stale: an older version of n4's record.
+    const stale = h.inject(topic, encodeRecord({ ...current, seq: current.seq - 1, free: { vcpus: 0, memoryMiB: 0, diskGiB: 0 } }).bytes, victim);
+    assert.equal(stale.accept, 0, 'a stale record must not be accepted');
+    assert.ok(stale.ignore > 0, 'a stale record is ignored (a healthy peer can send one late)');
+
+    // Far future summary.
+    const s = h.node(victim).cellSummary(cell)!;
+    const future = h.inject(districtTopic('test', 2, 0), encodeSummary({ ...s, issuedAtMs: h.now + 3_600_000 }).bytes, s.reporter);
+    assert.equal(future.accept, 0, 'a summary from the far future must not be accepted');
+
+    for (const n of cellMates(h, victim)) {
+      const seen = n.cellMembers().get(victim)!;
+      assert.equal(seen.record.seq, current.seq, `${n.self} must still hold the genuine record of ${victim}`);
+      assert.equal(seen.record.free.vcpus, current.free.vcpus, `${n.self} must not have applied forged capacity`);
+    }
+    for (const n of h.upNodes) assert.ok(n.cellSummary(cell)!.issuedAtMs <= h.now, `${n.self} applied a summary from the future`);
+    const rejects = h.upNodes.reduce((a, n) => a + n.counters().rejected.GOSSIP_ORIGIN_MISMATCH, 0);
+    assert.ok(rejects > 0, 'origin mismatches must be counted by reason');
+    assert.ok(converged(h), 'the cluster view must still be right');
+  });
+
+  it('is deterministic: the same seed gives the same run', () => {
+    const fingerprint = (seed: number): string => {
+      const h = twelve(seed);
+      h.run(20_000);
+      h.crash('n2');
+      h.run(10_000);
+      return JSON.stringify(h.upNodes.map((n) => [n.self, n.incarnation, [...n.cellMembers()].map(([p, m]) => `${p}:${m.status}:${m.record.seq}:${m.updatedAtMs}`), n.counters().sent]));
+    };
+    assert.equal(fingerprint(SEED), fingerprint(SEED), 'two runs with one seed must match exactly');
+    assert.notEqual(fingerprint(SEED), fingerprint(SEED + 1), 'different seeds should give different runs');
+  });
+});
+
+describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
+  this.timeout(120_000);
+
+  it('starts from the size hint in 4 cells and converges', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', expectedClusterSize: 200 } });
+    const all = ids(200, 'h');
+    for (const id of all) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
+    assert.equal(h.node('h0').cellBits, 2, 'a hint of 200 hosts at 48 per cell gives 2 bits');
+    const took = h.runUntil(() => converged(h), 120_000, 'convergence of 200 nodes', 500);
+    console.log(`      200 nodes converged after ${took} ms`);
+    const c = h.node('h17').counters();
+    const secs = h.now / 1000;
+    const inMsgs = c.received.cell.msgs + c.received.district.msgs + c.received.global.msgs + c.received.direct.msgs;
+    console.log(`      h17 received ${(inMsgs / secs).toFixed(1)} msgs/s (unique, no gossipsub duplicates), ${(c.received.direct.msgs / secs).toFixed(1)} of them direct`);
+  });
+
+  it('cells split one bit at a time as the cluster grows, and the cluster follows', () => {
+    // Target 16 per cell: split above 24, merge below 8. 20 hosts stay in 1 cell; 90 end at 2 bits (22.5 per cell).
+    const gossip = { cluster: 'test', targetCellSize: 16, cellBitsDwellMs: 10_000 };
+    const h = new GossipHarness({ seed: SEED, gossip });
+    for (const id of ids(20, 'g')) h.add(id, { seeds: id === 'g0' ? [] : ['g0'] });
+    h.runUntil(() => converged(h), 60_000, 'convergence of the first 20');
+    assert.equal(h.node('g0').cellBits, 0, '20 hosts at 16 per cell stay in one cell (split above 24)');
+    for (const id of ids(90, 'g').slice(20)) h.add(id, { seeds: ['g0'] });
+    const took = h.runUntil(() => h.upNodes.every((n) => n.cellBits === 2) && converged(h), 180_000, 'split to 2 bits', 500);
+    console.log(`      90 nodes split to 2 bits and converged ${took} ms after the growth`);
+    const changes = h.upNodes.map((n) => n.counters().cellBitsChanges);
+    assert.ok(Math.max(...changes) <= 3, `bits must move one at a time without flapping; saw up to ${Math.max(...changes)} changes`);
+    h.run(60_000);
+    assert.ok(h.upNodes.every((n) => n.cellBits === 2), 'cellBits must stay put once settled');
+  });
+});
