@@ -6,8 +6,8 @@ export interface BestFitOptions {
    * `decreasing`: largest first (best-fit decreasing), the stronger offline baseline.
    */
   readonly order?: 'arrival' | 'decreasing';
-  /** Key buckets of the index; more buckets, shorter scans. */
-  readonly buckets?: number;
+  /** Grid resolution per axis of the host index; more cells, shorter scans. */
+  readonly grid?: number;
 }
 
 export interface BestFitResult {
@@ -22,16 +22,17 @@ export interface BestFitResult {
 /**
  * The omniscient baseline for the packing target: one central scheduler that sees every
  * host exactly and puts each job on the used host it leaves fullest (best fit), opening the
- * largest unused host only when no used one fits. "Fullest" is measured by the sum over axes
- * of free capacity normalised by the largest host's capacity on that axis.
+ * largest unused host only when no used one fits. "Fullest" is the smallest sum over axes of
+ * free capacity normalised by the largest host's capacity on that axis.
  *
- * Used hosts are indexed in buckets of that key, so a job scans only hosts whose key can hold
- * it, lowest first; the first bucket holding a fit holds the best fit (keys in higher buckets
- * are larger). That makes it exact, and fast enough for the simulator's 100k hosts.
+ * Used hosts sit in a grid by normalised free vCPUs × free memory. A job scans only cells at
+ * or above its own demand on both axes, in order of their lowest possible key, and stops once
+ * that bound reaches the best key found: exact best fit, without scanning hosts that are full
+ * on an axis the job needs. Fast enough for the simulator's 100k hosts.
  */
 export function bestFitPack(hosts: readonly Resources[], jobs: readonly Resources[], opts: BestFitOptions = {}): BestFitResult {
   const n = hosts.length;
-  const nb = Math.max(16, opts.buckets ?? 4096);
+  const g = Math.max(4, Math.floor(opts.grid ?? 32));
   let refV = 1;
   let refM = 1;
   let refD = 1;
@@ -41,14 +42,14 @@ export function bestFitPack(hosts: readonly Resources[], jobs: readonly Resource
     refD = Math.max(refD, h.diskGiB);
   }
   const keyOf = (v: number, m: number, d: number): number => v / refV + m / refM + d / refD;
-  const bucketOf = (key: number): number => Math.min(nb - 1, Math.max(0, Math.floor((key / 3) * nb)));
+  const cellOf = (x: number, ref: number): number => Math.min(g - 1, Math.max(0, Math.floor((x / ref) * g)));
 
   const freeV = new Float64Array(n);
   const freeM = new Float64Array(n);
   const freeD = new Float64Array(n);
-  const bucket = new Int32Array(n).fill(-1);
+  const cellIndex = new Int32Array(n).fill(-1);
   const slot = new Int32Array(n);
-  const buckets: number[][] = Array.from({ length: nb }, () => []);
+  const cells: number[][] = Array.from({ length: g * g }, () => []);
   for (let i = 0; i < n; i++) {
     freeV[i] = hosts[i]!.vcpus;
     freeM[i] = hosts[i]!.memoryMiB;
@@ -61,19 +62,19 @@ export function bestFitPack(hosts: readonly Resources[], jobs: readonly Resource
   let firstUnopened = 0;
 
   const index = (h: number): void => {
-    const b = bucketOf(keyOf(freeV[h]!, freeM[h]!, freeD[h]!));
-    bucket[h] = b;
-    slot[h] = buckets[b]!.length;
-    buckets[b]!.push(h);
+    const c = cellOf(freeV[h]!, refV) * g + cellOf(freeM[h]!, refM);
+    cellIndex[h] = c;
+    slot[h] = cells[c]!.length;
+    cells[c]!.push(h);
   };
   const unindex = (h: number): void => {
-    const list = buckets[bucket[h]!]!;
+    const list = cells[cellIndex[h]!]!;
     const last = list.pop()!;
     if (last !== h) {
       list[slot[h]!] = last;
       slot[last] = slot[h]!;
     }
-    bucket[h] = -1;
+    cellIndex[h] = -1;
   };
   const fits = (h: number, j: Resources): boolean => j.vcpus <= freeV[h]! && j.memoryMiB <= freeM[h]! && j.diskGiB <= freeD[h]!;
 
@@ -88,16 +89,22 @@ export function bestFitPack(hosts: readonly Resources[], jobs: readonly Resource
   let used = 0;
   for (const ji of order) {
     const j = jobs[ji]!;
-    const jobKey = keyOf(j.vcpus, j.memoryMiB, j.diskGiB);
+    const jv = cellOf(j.vcpus, refV);
+    const jm = cellOf(j.memoryMiB, refM);
     let best = -1;
     let bestKey = Infinity;
-    for (let b = bucketOf(jobKey); b < nb && best < 0; b++) {
-      for (const h of buckets[b]!) {
-        if (!fits(h, j)) continue;
-        const k = keyOf(freeV[h]!, freeM[h]!, freeD[h]!);
-        if (k < bestKey || (k === bestKey && h < best)) {
-          best = h;
-          bestKey = k;
+    // Cells on one anti-diagonal (a + b = s) share the lower bound s / g of their hosts' keys.
+    for (let s = jv + jm; s <= 2 * g - 2; s++) {
+      if (s / g >= bestKey) break;
+      const aHi = Math.min(g - 1, s - jm);
+      for (let a = Math.max(jv, s - (g - 1)); a <= aHi; a++) {
+        for (const h of cells[a * g + (s - a)]!) {
+          if (!fits(h, j)) continue;
+          const k = keyOf(freeV[h]!, freeM[h]!, freeD[h]!);
+          if (k < bestKey || (k === bestKey && h < best)) {
+            best = h;
+            bestKey = k;
+          }
         }
       }
     }
