@@ -1,0 +1,184 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import cliProgress from 'cli-progress';
+import { ShoalError } from '../src/core/index.ts';
+import { renderHtmlReport } from './report/html-report.ts';
+import type { RunResult } from './run/result.ts';
+import { runScenario, type Progress } from './run/run-scenario.ts';
+import { formatAssertion, formatNumber } from './scenario/assertions.ts';
+import { loadScenarioFile } from './scenario/load.ts';
+import type { Scenario } from './scenario/schema.ts';
+import { parseSweepArg, type SweepAxis } from './sweep/grid.ts';
+import { formatSweepTable, runSweep } from './sweep/run-sweep.ts';
+
+export interface SimCommandOptions {
+  scenario: string;
+  nodes?: number;
+  seed?: number;
+  out: string;
+  sweep: SweepAxis[];
+  durationS?: number;
+  baselines: boolean;
+  workers?: number;
+}
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${v}"`);
+    return n;
+  };
+}
+
+function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
+    return n;
+  };
+}
+
+/** `shoal sim`: runs a scenario file (or a sweep of it) and writes JSON and HTML reports. */
+export function createSimCommand(): Command {
+  return new Command('sim')
+    .description('Run a simulation scenario over the real gossip and placement code (see simulations/README.md)')
+    .requiredOption('--scenario <file>', 'scenario file (simulations/scenarios/*.toml)')
+    .option('--nodes <n>', 'number of hosts (overrides the scenario)', positiveInt('--nodes'))
+    .option('--seed <s>', 'random seed (overrides the scenario)', positiveInt('--seed'))
+    .option('--duration-s <s>', 'simulated seconds (overrides the scenario)', positiveNumber('--duration-s'))
+    .option('--out <dir>', 'directory for the JSON and HTML reports', 'sim-out')
+    .option('--sweep <key=v1,v2,...>', 'sweep a parameter (repeatable; the grid is their product)', (v: string, prev: SweepAxis[]) => [...prev, parseSweepArg(v)], [] as SweepAxis[])
+    .option('--workers <n>', 'parallel sweep replicas (default: one per core)', positiveInt('--workers'))
+    .option('--no-baselines', 'skip the flat-gossip baseline run')
+    .action(async (opts: SimCommandOptions) => {
+      process.exitCode = await simAction(opts);
+    });
+}
+
+/** Applies command-line overrides to a scenario. */
+export function withOverrides(s: Scenario, o: { nodes?: number | undefined; seed?: number | undefined; durationS?: number | undefined }): Scenario {
+  return { ...s, nodes: o.nodes ?? s.nodes, seed: o.seed ?? s.seed, duration_s: o.durationS ?? s.duration_s };
+}
+
+const out = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+export async function simAction(opts: SimCommandOptions): Promise<number> {
+  const scenario = withOverrides(loadScenarioFile(resolve(opts.scenario)), opts);
+  if (scenario.nodes < 2) throw new ShoalError('SIM_SCENARIO_INVALID', `--nodes must be at least 2, got ${scenario.nodes}`);
+  out(`shoal sim: scenario ${scenario.name} (${opts.scenario}), seed ${scenario.seed}, ${scenario.nodes} hosts, ${scenario.duration_s} s, protocol ${scenario.protocol}`);
+  out(`config: ${JSON.stringify({ start: scenario.start, events: scenario.events, load: scenario.load ?? null, gossip: scenario.gossip, gossip_profile: scenario.gossip_profile, gossipsub: scenario.gossipsub, network: scenario.network, topology: scenario.topology, placement: scenario.placement })}`);
+  const dir = resolve(opts.out);
+  mkdirSync(dir, { recursive: true });
+
+  if (opts.sweep.length > 0) return sweepAction(scenario, opts, dir);
+
+  const progress = progressReporter(scenario.duration_s);
+  let result: RunResult;
+  try {
+    result = runScenario(scenario, { onProgress: progress.update, log: progress.log, baselines: opts.baselines });
+  } finally {
+    progress.stop();
+  }
+  const base = join(dir, `${scenario.name}-n${scenario.nodes}-s${scenario.seed}`);
+  writeFileSync(`${base}.json`, JSON.stringify(result, null, 1));
+  writeFileSync(`${base}.html`, await renderHtmlReport(result));
+  printSummary(result);
+  out(`reports: ${base}.json, ${base}.html`);
+  if (!result.passed) {
+    out(`FAILED: ${result.assertions.filter((a) => !a.pass).length} assertion(s) failed; reproduce with --seed ${result.seed}`);
+    return 1;
+  }
+  return 0;
+}
+
+async function sweepAction(scenario: Scenario, opts: SimCommandOptions, dir: string): Promise<number> {
+  const axes = opts.sweep;
+  out(`sweep: ${axes.map((a) => `${a.key} ∈ {${a.values.join(', ')}}`).join(' × ')}`);
+  const rows = await runSweep(scenario, axes, {
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    onDone: (row, done, total) => {
+      const tag = Object.entries(row.point).map(([k, v]) => `${k}=${v}`).join(' ');
+      out(`[${done}/${total}] ${tag}: ${row.result === null ? `error: ${row.error?.split('\n')[0]}` : `${row.result.passed ? 'pass' : 'FAIL'} in ${(row.result.wallMs / 1000).toFixed(1)} s (trace ${row.result.traceHash})`}`);
+    },
+  });
+  const table = formatSweepTable(axes, rows);
+  out('');
+  out(table);
+  const base = join(dir, `${scenario.name}-sweep-s${scenario.seed}`);
+  writeFileSync(`${base}.json`, JSON.stringify({ axes, rows: rows.map((r) => ({ point: r.point, error: r.error, metrics: r.result?.metrics ?? null, assertions: r.result?.assertions ?? null, traceHash: r.result?.traceHash ?? null })) }, null, 1));
+  writeFileSync(`${base}.txt`, `${table}\n`);
+  out(`sweep results: ${base}.json, ${base}.txt`);
+  const bad = rows.filter((r) => r.result === null || !r.result.passed).length;
+  if (bad > 0) {
+    out(`FAILED: ${bad} of ${rows.length} grid points failed or errored; seed ${scenario.seed}`);
+    return 1;
+  }
+  return 0;
+}
+
+/** A progress bar on a TTY; otherwise a plain line every 10% of simulated time. */
+function progressReporter(durationS: number): { update: (p: Progress) => void; log: (line: string) => void; stop: () => void } {
+  if (process.stdout.isTTY) {
+    // A MultiBar, because only it can print log lines above the bar without breaking it.
+    const multi = new cliProgress.MultiBar(
+      { format: 'sim {bar} {value}/{total} s | wall {wall} s | {eps} events/s | {live} hosts live', hideCursor: true, etaBuffer: 20 },
+      cliProgress.Presets.shades_classic,
+    );
+    const bar = multi.create(Math.ceil(durationS), 0, { wall: '0', eps: '0', live: 0 });
+    return {
+      update: (p) => bar.update(Math.round(p.simMs / 1000), { wall: (p.wallMs / 1000).toFixed(0), eps: formatNumber(Math.round(p.events / Math.max(0.001, p.wallMs / 1000))), live: p.liveHosts }),
+      log: (line) => multi.log(`${line}\n`),
+      stop: () => multi.stop(),
+    };
+  }
+  let nextPct = 10;
+  return {
+    update: (p) => {
+      const pct = (100 * p.simMs) / p.durationMs;
+      if (pct + 1e-9 < nextPct && p.simMs < p.durationMs) return;
+      while (nextPct <= pct) nextPct += 10;
+      out(`progress: ${(p.simMs / 1000).toFixed(0)}/${durationS} s simulated, ${(p.wallMs / 1000).toFixed(1)} s wall, ${Math.round(p.events / Math.max(0.001, p.wallMs / 1000))} events/s, ${p.liveHosts} hosts live`);
+    },
+    log: (line) => out(line),
+    stop: () => {},
+  };
+}
+
+const SUMMARY_METRICS = [
+  'steady_msgs_in_per_host_s',
+  'steady_bytes_in_per_host_s',
+  'steady_ctrl_in_per_host_s',
+  'peak_to_steady_msgs',
+  'converged_at_s',
+  'converged_after_disturbance_max_s',
+  'detection_known_p99_s',
+  'false_suspicions',
+  'record_staleness_p99_s',
+  'summary_age_p99_s',
+  'placement_p50_ms',
+  'placement_p99_ms',
+  'placements_per_s',
+  'retries_per_request',
+  'packing_ratio',
+  'overcommitted_hosts',
+  'duplicate_jobs',
+  'corrupt_forwarders',
+  'handler_errors',
+  'events_per_wall_s',
+  'wall_s',
+  'peak_rss_mb',
+  'bytes_in_per_host_total',
+];
+
+function printSummary(r: RunResult): void {
+  out(`trace hash ${r.traceHash}, ${r.deliveredEvents} delivered events`);
+  for (const k of SUMMARY_METRICS) {
+    const v = r.metrics[k];
+    if (v !== undefined && v !== null) out(`  ${k.padEnd(36)} ${formatNumber(v)}`);
+  }
+  if (r.baselines.flat) out(`  flat gossip at ${r.nodes} hosts (extrapolated)   ${formatNumber(r.baselines.flat.extrapolated.msgsInPerHostS)} msgs/s, ${formatNumber(r.baselines.flat.extrapolated.bytesInPerHostS)} B/s per host`);
+  for (const a of r.assertions) out(`  ${formatAssertion(a)}`);
+}
