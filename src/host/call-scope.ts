@@ -24,6 +24,13 @@ export class CallScope {
     this.signal = this.callerSignal ? AbortSignal.any([this.callerSignal, this.timeoutSignal]) : this.timeoutSignal;
   }
 
+  /** A scope that fails at once when the caller's signal has already fired. */
+  static begin(what: string, opts: DriverCallOptions | undefined, defaultTimeoutMs: number): CallScope {
+    const scope = new CallScope(what, opts, defaultTimeoutMs);
+    scope.check();
+    return scope;
+  }
+
   /** Milliseconds left before the timeout, never negative. */
   remainingMs(): number {
     return Math.max(0, this.deadlineMs - Date.now());

@@ -87,7 +87,7 @@ export class LibvirtDriver implements Driver {
   }
 
   async probe(opts?: DriverCallOptions): Promise<ProbeResult> {
-    const scope = new CallScope('libvirt probe', opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin('libvirt probe', opts, this.opts.callTimeoutMs);
     const details: Record<string, unknown> = { uri: this.opts.uri };
     try {
       details.virshVersion = (await runCommand(this.opts.virshBinary, ['--version'], scope)).stdout.trim();
@@ -105,7 +105,7 @@ export class LibvirtDriver implements Driver {
   }
 
   async create(job: DriverJob, opts?: DriverCallOptions): Promise<{ ref: string }> {
-    const scope = new CallScope(`libvirt create ${job.jobId}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`libvirt create ${job.jobId}`, opts, this.opts.callTimeoutMs);
     if (job.spec.kind !== 'vm') throw new DriverError('DRIVER_INVALID_JOB', `the libvirt driver runs vm jobs, not ${job.spec.kind} jobs`, { jobId: job.jobId });
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(job.jobId)) throw new DriverError('DRIVER_INVALID_JOB', `job id ${JSON.stringify(job.jobId)} cannot name a domain`, { jobId: job.jobId });
     const name = this.domainName(job.jobId);
@@ -145,7 +145,7 @@ export class LibvirtDriver implements Driver {
   }
 
   async start(ref: string, opts?: DriverCallOptions): Promise<void> {
-    const scope = new CallScope(`libvirt start ${ref}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`libvirt start ${ref}`, opts, this.opts.callTimeoutMs);
     await this.lock.run(ref, async () => {
       const st = await this.stateOf(ref, scope);
       if (!st) throw new DriverError('DRIVER_NOT_FOUND', `no libvirt domain ${ref}`, { ref, uri: this.opts.uri });
@@ -163,12 +163,12 @@ export class LibvirtDriver implements Driver {
   }
 
   async stop(ref: string, stopOpts: StopOptions, opts?: DriverCallOptions): Promise<void> {
-    const scope = new CallScope(`libvirt stop ${ref}`, opts, Math.max(this.opts.callTimeoutMs, stopOpts.graceMs + 30_000));
+    const scope = CallScope.begin(`libvirt stop ${ref}`, opts, Math.max(this.opts.callTimeoutMs, stopOpts.graceMs + 30_000));
     await this.lock.run(ref, () => this.stopUnlocked(ref, stopOpts.graceMs, scope));
   }
 
   async destroy(ref: string, opts?: DriverCallOptions): Promise<void> {
-    const scope = new CallScope(`libvirt destroy ${ref}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`libvirt destroy ${ref}`, opts, this.opts.callTimeoutMs);
     await this.lock.run(ref, async () => {
       const dom = await this.dumpxml(ref, scope);
       if (!dom) return;
@@ -186,7 +186,7 @@ export class LibvirtDriver implements Driver {
   }
 
   async list(opts?: DriverCallOptions): Promise<Instance[]> {
-    const scope = new CallScope('libvirt list', opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin('libvirt list', opts, this.opts.callTimeoutMs);
     const names = (await this.virsh(['list', '--all', '--name'], scope)).stdout
       .split('\n')
       .map((l) => l.trim())
@@ -213,13 +213,13 @@ export class LibvirtDriver implements Driver {
   }
 
   async status(ref: string, opts?: DriverCallOptions): Promise<InstanceStatus> {
-    const scope = new CallScope(`libvirt status ${ref}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`libvirt status ${ref}`, opts, this.opts.callTimeoutMs);
     const st = await this.stateOf(ref, scope);
     return st ? toStatus(st) : 'missing';
   }
 
   async stats(ref: string, opts?: DriverCallOptions): Promise<InstanceStats> {
-    const scope = new CallScope(`libvirt stats ${ref}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`libvirt stats ${ref}`, opts, this.opts.callTimeoutMs);
     let out: CommandResult;
     try {
       out = await this.virsh(['domstats', '--raw', '--state', '--cpu-total', '--balloon', ref], scope);

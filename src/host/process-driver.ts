@@ -122,7 +122,7 @@ export class ProcessDriver implements Driver {
   }
 
   async probe(opts?: DriverCallOptions): Promise<ProbeResult> {
-    new CallScope('process probe', opts, this.opts.callTimeoutMs).check();
+    CallScope.begin('process probe', opts, this.opts.callTimeoutMs);
     const b = await this.backend();
     if ('unusable' in b) return { available: false, reason: `no way to limit processes: ${b.unusable}`, details: {} };
     const setsid = await which('setsid');
@@ -130,7 +130,7 @@ export class ProcessDriver implements Driver {
   }
 
   async create(job: DriverJob, opts?: DriverCallOptions): Promise<{ ref: string }> {
-    new CallScope(`process create ${job.jobId}`, opts, this.opts.callTimeoutMs).check();
+    CallScope.begin(`process create ${job.jobId}`, opts, this.opts.callTimeoutMs);
     if (job.spec.kind !== 'process' || !job.spec.command) {
       throw new DriverError('DRIVER_INVALID_JOB', `the process driver runs process jobs with a command, not ${job.spec.kind} jobs`, { jobId: job.jobId });
     }
@@ -162,7 +162,7 @@ export class ProcessDriver implements Driver {
 
   async start(ref: string, opts?: DriverCallOptions): Promise<void> {
     const layout = this.layout(ref, 'start');
-    const scope = new CallScope(`process start ${basename(ref)}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`process start ${basename(ref)}`, opts, this.opts.callTimeoutMs);
     const m = await this.readManifest(layout);
     if (!m) throw new DriverError('DRIVER_NOT_FOUND', `no process job at ${ref}`, { ref });
     if (await this.isUp(layout)) return; // adopted or already started: never a second copy
@@ -225,7 +225,7 @@ export class ProcessDriver implements Driver {
 
   async stop(ref: string, stopOpts: StopOptions, opts?: DriverCallOptions): Promise<void> {
     const layout = this.layout(ref, 'stop');
-    const scope = new CallScope(`process stop ${basename(ref)}`, opts, Math.max(this.opts.callTimeoutMs, stopOpts.graceMs + this.opts.killTimeoutMs * 3));
+    const scope = CallScope.begin(`process stop ${basename(ref)}`, opts, Math.max(this.opts.callTimeoutMs, stopOpts.graceMs + this.opts.killTimeoutMs * 3));
     const m = await this.readManifest(layout);
     if (!m) return;
     await this.stopUnlocked(layout, m.jobId, stopOpts.graceMs, scope);
@@ -233,7 +233,7 @@ export class ProcessDriver implements Driver {
 
   async destroy(ref: string, opts?: DriverCallOptions): Promise<void> {
     const layout = this.layout(ref, 'destroy');
-    const scope = new CallScope(`process destroy ${basename(ref)}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`process destroy ${basename(ref)}`, opts, this.opts.callTimeoutMs);
     const m = await this.readManifest(layout);
     if (m) {
       await this.stopUnlocked(layout, m.jobId, 0, scope);
@@ -244,7 +244,7 @@ export class ProcessDriver implements Driver {
   }
 
   async list(opts?: DriverCallOptions): Promise<Instance[]> {
-    const scope = new CallScope('process list', opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin('process list', opts, this.opts.callTimeoutMs);
     let entries: string[] = [];
     try {
       entries = await readdir(this.procsDir);
@@ -266,12 +266,12 @@ export class ProcessDriver implements Driver {
   }
 
   async status(ref: string, opts?: DriverCallOptions): Promise<InstanceStatus> {
-    new CallScope(`process status ${basename(ref)}`, opts, this.opts.callTimeoutMs).check();
+    CallScope.begin(`process status ${basename(ref)}`, opts, this.opts.callTimeoutMs);
     return this.statusOf(this.layout(ref, 'status'));
   }
 
   async stats(ref: string, opts?: DriverCallOptions): Promise<InstanceStats> {
-    new CallScope(`process stats ${basename(ref)}`, opts, this.opts.callTimeoutMs).check();
+    CallScope.begin(`process stats ${basename(ref)}`, opts, this.opts.callTimeoutMs);
     const layout = this.layout(ref, 'stats');
     const m = await this.readManifest(layout);
     const pid = await this.childPid(layout);
@@ -288,7 +288,7 @@ export class ProcessDriver implements Driver {
   }
 
   async lastExit(ref: string, opts?: DriverCallOptions): Promise<ExitInfo | undefined> {
-    new CallScope(`process lastExit ${basename(ref)}`, opts, this.opts.callTimeoutMs).check();
+    CallScope.begin(`process lastExit ${basename(ref)}`, opts, this.opts.callTimeoutMs);
     const layout = this.layout(ref, 'lastExit');
     const m = await this.readManifest(layout);
     if (!m || (await this.isUp(layout))) return undefined;

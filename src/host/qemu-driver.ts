@@ -97,7 +97,7 @@ export class QemuDriver implements Driver {
   }
 
   async probe(opts?: DriverCallOptions): Promise<ProbeResult> {
-    const scope = new CallScope('qemu probe', opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin('qemu probe', opts, this.opts.callTimeoutMs);
     const kvm = await probeKvm(this.opts.kvmDevice);
     const details: Record<string, unknown> = { kvm, accel: await this.accel() };
     try {
@@ -113,7 +113,7 @@ export class QemuDriver implements Driver {
   }
 
   async create(job: DriverJob, opts?: DriverCallOptions): Promise<{ ref: string }> {
-    const scope = new CallScope(`qemu create ${job.jobId}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`qemu create ${job.jobId}`, opts, this.opts.callTimeoutMs);
     if (job.spec.kind !== 'vm') throw new DriverError('DRIVER_INVALID_JOB', `the qemu driver runs vm jobs, not ${job.spec.kind} jobs`, { jobId: job.jobId });
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(job.jobId)) throw new DriverError('DRIVER_INVALID_JOB', `job id ${JSON.stringify(job.jobId)} cannot name a directory`, { jobId: job.jobId });
     const dir = resolve(job.dataDir, 'vms', job.jobId);
@@ -151,7 +151,7 @@ export class QemuDriver implements Driver {
 
   async start(ref: string, opts?: DriverCallOptions): Promise<void> {
     const layout = this.ownLayout(ref, 'start');
-    const scope = new CallScope(`qemu start ${basename(ref)}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`qemu start ${basename(ref)}`, opts, this.opts.callTimeoutMs);
     await this.lock.run(ref, async () => {
       const manifest = await this.readManifest(layout);
       if (!manifest) throw new DriverError('DRIVER_NOT_FOUND', `no VM at ${ref}`, { ref });
@@ -185,12 +185,12 @@ export class QemuDriver implements Driver {
   }
 
   async stop(ref: string, stopOpts: StopOptions, opts?: DriverCallOptions): Promise<void> {
-    const scope = new CallScope(`qemu stop ${basename(ref)}`, opts, Math.max(this.opts.callTimeoutMs, stopOpts.graceMs + this.opts.quitTimeoutMs * 3));
+    const scope = CallScope.begin(`qemu stop ${basename(ref)}`, opts, Math.max(this.opts.callTimeoutMs, stopOpts.graceMs + this.opts.quitTimeoutMs * 3));
     await this.lock.run(ref, () => this.stopUnlocked(ref, stopOpts.graceMs, scope));
   }
 
   async destroy(ref: string, opts?: DriverCallOptions): Promise<void> {
-    const scope = new CallScope(`qemu destroy ${basename(ref)}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`qemu destroy ${basename(ref)}`, opts, this.opts.callTimeoutMs);
     await this.lock.run(ref, async () => {
       await this.stopUnlocked(ref, 0, scope);
       if (!ref.startsWith(FOREIGN_PREFIX)) {
@@ -201,7 +201,7 @@ export class QemuDriver implements Driver {
   }
 
   async list(opts?: DriverCallOptions): Promise<Instance[]> {
-    const scope = new CallScope('qemu list', opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin('qemu list', opts, this.opts.callTimeoutMs);
     const out: Instance[] = [];
     const ownSockets = new Set<string>();
     let entries: string[] = [];
@@ -240,12 +240,12 @@ export class QemuDriver implements Driver {
   }
 
   async status(ref: string, opts?: DriverCallOptions): Promise<InstanceStatus> {
-    const scope = new CallScope(`qemu status ${basename(ref)}`, opts, this.opts.callTimeoutMs);
+    const scope = CallScope.begin(`qemu status ${basename(ref)}`, opts, this.opts.callTimeoutMs);
     return this.lock.run(ref, () => this.statusUnlocked(ref, scope));
   }
 
   async stats(ref: string, opts?: DriverCallOptions): Promise<InstanceStats> {
-    new CallScope(`qemu stats ${basename(ref)}`, opts, this.opts.callTimeoutMs).check();
+    CallScope.begin(`qemu stats ${basename(ref)}`, opts, this.opts.callTimeoutMs);
     const pid = await this.pidOf(ref);
     if (!pid) return {};
     const [st, rss] = await Promise.all([readProcStat(pid), readRssBytes(pid)]);
