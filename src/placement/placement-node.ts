@@ -28,6 +28,9 @@ import { ReservationOverlay } from './reservation-overlay.ts';
 import { placementSpecDigest } from './spec-digest.ts';
 import type { PlacementView } from './view.ts';
 
+/** Room left in a placement message for everything but the spec (ids, peers, lists). */
+const SPEC_ENVELOPE_BYTES = 4096;
+
 /** Where the node's messages go. The agent encodes (`encodePlacementMessage`) and sends on a stream; the simulator delivers the object. */
 export interface PlacementOutbox {
   /** Fire and forget. When delivery fails, the driver calls `PlacementNode.onSendFailed`. May throw PLACEMENT_MESSAGE_TOO_LARGE. */
@@ -207,6 +210,17 @@ export class PlacementNode {
   submit(spec: JobSpec, now: Millis, done: (outcome: SubmitOutcome) => void): void {
     const keyed: JobSpec = spec.idempotencyKey !== undefined ? spec : { ...spec, idempotencyKey: `auto-${placementJobId(now, this.rng.int(0x7fffffff), this.rng)}` };
     const key = keyed.idempotencyKey!;
+    // The spec rides in every submit, route and admit: refuse up front what could never be sent.
+    const specBytes = JSON.stringify(keyed).length;
+    if (specBytes > this.opts.maxMessageBytes - SPEC_ENVELOPE_BYTES) {
+      done({
+        type: 'failed',
+        code: 'PLACEMENT_MESSAGE_TOO_LARGE',
+        message: `job spec of ${specBytes} bytes is over the ${this.opts.maxMessageBytes - SPEC_ENVELOPE_BYTES}-byte limit for placement messages`,
+        asks: 0,
+      });
+      return;
+    }
     const s: EntrySubmit = {
       kind: 'submit',
       id: this.newId(),

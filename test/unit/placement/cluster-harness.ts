@@ -13,6 +13,7 @@ import {
   encodePlacementMessage,
   placementOptions,
   type AdmitRequest,
+  type BindingPersistence,
   type AdmitResult,
   type LocateOutcome,
   type PlacementMessage,
@@ -39,6 +40,9 @@ export interface HarnessOptions {
   /** Time after a crash until views mark the host failed. */
   readonly detectMs?: number;
   readonly placement?: Partial<PlacementOptions>;
+  /** Hosts that run no jobs (no HostAdmission). */
+  readonly nonHost?: (i: number) => boolean;
+  readonly bindings?: (i: number) => BindingPersistence | null;
 }
 
 export interface HarnessHost {
@@ -68,6 +72,8 @@ export class PlacementHarness {
   private readonly detectMs: number;
   private readonly cellBits: number;
   private seq = 1;
+  /** Extra delay for a message, or null to drop it. */
+  intercept: ((from: PeerIdStr, to: PeerIdStr, msg: PlacementMessage) => number | null) | null = null;
 
   constructor(o: HarnessOptions) {
     this.rng = new SeededRng(o.seed);
@@ -113,8 +119,8 @@ export class PlacementHarness {
         view,
         rng: this.rng.fork(peer),
         outbox: { send: (to, msg) => this.send(host, to, msg) },
-        admission,
-        bindings: null,
+        admission: o.nonHost?.(i) ? null : admission,
+        bindings: o.bindings?.(i) ?? null,
         metrics: null,
       });
       this.hosts.push(host);
@@ -215,7 +221,12 @@ export class PlacementHarness {
     this.messages++;
     this.bytes += bytes.length;
     const target = this.byPeer.get(to);
-    const delay = this.latencyMs * (1 + 0.5 * this.rng.next());
+    let delay = this.latencyMs * (1 + 0.5 * this.rng.next());
+    if (this.intercept !== null) {
+      const extra = this.intercept(from.peer, to, msg);
+      if (extra === null) return;
+      delay += extra;
+    }
     this.events.push(this.now + delay, () => {
       if (from.downSinceMs !== null || target === undefined || target.downSinceMs !== null) return;
       target.node.onMessage(from.peer, decodePlacementMessage(bytes, this.opts.maxMessageBytes), this.now);
