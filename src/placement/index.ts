@@ -54,8 +54,8 @@ export {
   type AttemptStep,
   type PlacementJob,
 } from './placement-attempt.ts';
+export { LedgerAdmission, type AdmissionLedger } from './ledger-admission.ts';
 export {
-  LedgerAdmission,
   PlacementNode,
   type BindingPersistence,
   type HostAdmission,

@@ -4,7 +4,7 @@ import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr } from '../core/transport.ts';
 import { DeadlineQueue } from './deadline-queue.ts';
 import { demandOf } from './demand.ts';
-import { PlacementError, type PlacementErrorCode } from './errors.ts';
+import { PlacementError } from './errors.ts';
 import type { AdmitRequest, AdmitResult } from './host-ledger.ts';
 import { HostSelector } from './host-selection.ts';
 import { keyHashOf, keyHashOfJobId, placementJobId, routeToOwner } from './key-ownership.ts';
@@ -843,22 +843,3 @@ function topReason(reasons: Partial<Record<string, number>>): string {
   }
   return best;
 }
-
-/** HostAdmission over an in-memory HostLedger, answering at once: the simulator's and tests' host role. */
-export class LedgerAdmission implements HostAdmission {
-  readonly ledger: { admit(req: AdmitRequest): AdmitResult; release(jobId: string, epoch?: number): boolean };
-
-  constructor(ledger: { admit(req: AdmitRequest): AdmitResult; release(jobId: string, epoch?: number): boolean }) {
-    this.ledger = ledger;
-  }
-
-  admit(req: AdmitRequest, now: Millis, done: (result: AdmitResult, now: Millis) => void): void {
-    done(this.ledger.admit(req), now);
-  }
-
-  release(jobId: string, epoch: number): void {
-    this.ledger.release(jobId, epoch);
-  }
-}
-
-export type { PlacementErrorCode };
