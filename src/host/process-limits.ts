@@ -144,7 +144,10 @@ export async function cgroup1Mounts(mountinfoPath: string): Promise<Map<string, 
     if (fstype !== 'cgroup' || !superOpts) continue;
     const mountPoint = line.slice(0, sep).split(' ')[4];
     if (!mountPoint) continue;
-    for (const opt of superOpts.split(',')) if (!out.has(opt)) out.set(opt, mountPoint.replace(/\\040/g, ' '));
+    for (const opt of superOpts.split(',')) {
+      if (opt === 'rw' || opt === 'ro' || out.has(opt)) continue;
+      out.set(opt, mountPoint.replace(/\\040/g, ' '));
+    }
   }
   return out;
 }

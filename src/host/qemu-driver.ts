@@ -265,8 +265,9 @@ export class QemuDriver implements Driver {
     if (!(await this.readManifest(layout))) return 'missing';
     if (await this.livePid(layout)) {
       // Alive but QMP not answering (still initialising, or wedged): the process is what we can vouch for.
+      // (QMP serves one client at a time: another agent process may be holding it.)
       return this.queryStatus(layout, scope).catch((err: unknown) => {
-        if (isDriverError(err, 'DRIVER_TIMEOUT') || isDriverError(err, 'DRIVER_ABORTED')) throw err;
+        if (scope.signal.aborted) throw scope.translate(err);
         return 'running' as const;
       });
     }
