@@ -153,6 +153,7 @@ export class PlacementAttempt {
   private readonly modules: AttemptModules;
   private readonly maxAsks: number;
   private readonly deadlineMs: Millis;
+  private readonly budgetMs: Millis;
   private readonly excluded = new Set<PeerIdStr>();
   private readonly avoid = new Set<PeerIdStr>();
   private readonly triedCells = new Set<number>();
@@ -181,7 +182,8 @@ export class PlacementAttempt {
     this.scope = init.scope;
     this.epochValue = job.epoch;
     this.maxAsks = Math.max(1, Math.min(init.maxAsks ?? opts.maxAsks, opts.maxAsks));
-    this.deadlineMs = init.now + Math.min(init.budgetMs ?? opts.attemptDeadlineMs, opts.attemptDeadlineMs);
+    this.budgetMs = Math.min(init.budgetMs ?? opts.attemptDeadlineMs, opts.attemptDeadlineMs);
+    this.deadlineMs = init.now + this.budgetMs;
     if (init.exclude !== undefined) for (const p of init.exclude) this.excluded.add(p);
   }
 
@@ -224,7 +226,7 @@ export class PlacementAttempt {
       return this.finish({
         type: 'failed',
         code: 'PLACEMENT_TIMEOUT',
-        message: `placement of job ${this.job.spec.name} gave up after ${this.opts.attemptDeadlineMs} ms and ${this.asks} ask${this.asks === 1 ? '' : 's'}${this.trouble()}`,
+        message: `placement of job ${this.job.spec.name} gave up after ${this.budgetMs} ms and ${this.asks} ask${this.asks === 1 ? '' : 's'}${this.trouble()}`,
         asks: this.asks,
       });
     }
