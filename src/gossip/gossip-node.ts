@@ -61,7 +61,8 @@ const T_SYNC = 4; // anti-entropy push-pull, join retries
 const T_MAINT = 5; // cellBits, summary expiry, connections, metrics
 const T_TRANSITION = 6; // leave the old cell topic after a change of cellBits
 const T_FALLBACK = 7; // accusations the aggregator did not act on
-const TIMER_COUNT = 8;
+const T_JOIN = 8; // join retries through the seeds
+const TIMER_COUNT = 9;
 
 /** Maintenance tick: cheap checks that need no precision. */
 const MAINT_INTERVAL_MS = 5000;
@@ -74,13 +75,17 @@ const MAX_SYNC_PAGES = 64;
 /** Light sync answers (one summary, a few hundred bytes) are this many times cheaper, so a seed serves this many more. */
 const LIGHT_SYNC_FACTOR = 10;
 /**
- * The first anti-entropy round comes after 2 s, then the interval doubles up to
- * syncIntervalMs: a cold start misses the records published before a node subscribed,
- * and a few quick 1:1 push-pulls repair that far more cheaply than republishing on a topic.
+ * Anti-entropy runs FAST_SYNC_ROUNDS rounds 1 s apart after a start, then the interval
+ * doubles up to syncIntervalMs. A cold start misses the records published before a node
+ * subscribed; random 1:1 push-pulls spread them in ~log2(cell size) rounds, far more
+ * cheaply than republishing on a topic (each publication is received ~5 times by everyone).
  */
-const FIRST_SYNC_INTERVAL_MS = 2000;
+const FIRST_SYNC_INTERVAL_MS = 1000;
+const FAST_SYNC_ROUNDS = 8;
 /** Summary checks a node waits after entering a cell before it may report for it. */
 const REPORTER_SETTLE_CHECKS = 3;
+/** A cell's first summary waits at most this long for its view to settle. */
+const MAX_FIRST_SUMMARY_WAIT_MS = 15_000;
 /** How long a new cell reporter hears its district before it may act as district reporter. */
 const DIGEST_SETTLE_MS = 10_000;
 /** Cells whose summary changed since the district reporter's last digest; beyond it the next digest is a full one. */
@@ -133,6 +138,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   // Roles from the ring.
   private ringVersionSeen = -1;
+  private ringChangedAtMs = 0;
   private rank = Infinity;
   private isDelegate = false;
 
@@ -163,6 +169,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private cellSynced = false;
   /** Anti-entropy starts fast (a cold start misses records published before it subscribed) and backs off to syncIntervalMs. */
   private syncIntervalMs: number;
+  private syncRounds = 0;
   private joinAttempts = 0;
   private readonly pendingSyncs = new Map<PeerIdStr, { deadlineMs: Millis; pages: number }>();
   private readonly syncTokens = { tokens: 0, atMs: 0 };
@@ -299,7 +306,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const leave = encodeEvents(this.opts.cluster, this.self, [{ kind: 'left', peer: this.self, incarnation: this.draft.incarnation, confirmations: 0 }]);
     this.publish(this.myCellTopic, 'cell', leave);
     if (this.oldCellTopic) this.publish(this.oldCellTopic, 'cell', leave);
-    this.cellPacer.charge(now, leave.bytes.length, this.membership.liveCount);
+    this.cellPacer.charge(now, leave.bytes.length, this.cellPublishers());
     for (const topic of this.topics.keys()) this.outbox.unsubscribe(topic);
     this.topics.clear();
     this.fd.stop();
@@ -328,6 +335,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (t[T_RECORD]! <= now) this.recordTimer(now);
     if (t[T_TRANSITION]! <= now) this.endTransition();
     if (t[T_SYNC]! <= now) this.syncTimer(now);
+    if (t[T_JOIN]! <= now) this.joinTimer(now);
     if (t[T_MAINT]! <= now) this.maintenance(now);
     this.afterChange(now);
     if (t[T_SUMMARY]! <= now) this.summaryTimer(now);
@@ -589,6 +597,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   private updateRoles(now: Millis): void {
     this.ringVersionSeen = this.membership.syncRing();
+    this.ringChangedAtMs = now;
     this.rank = this.membership.selfRank(Math.max(this.opts.districtDelegates, 1));
     const delegate = this.rank < this.opts.districtDelegates;
     if (delegate && !this.isDelegate) this.subscribe(this.myDistrictTopic, 'district', 'district');
@@ -616,7 +625,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   private publishRecord(now: Millis, force: boolean): void {
     if (!force) {
-      const ready = this.cellPacer.readyAtMs(now, this.lastRecordBytes, this.membership.liveCount);
+      const ready = this.cellPacer.readyAtMs(now, this.lastRecordBytes, this.cellPublishers());
       if (ready > now) {
         this.timers[T_RECORD] = ready;
         return;
@@ -626,7 +635,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const enc = encodeRecord(record);
     this.publish(this.myCellTopic, 'cell', enc);
     if (this.oldCellTopic) this.publish(this.oldCellTopic, 'cell', enc);
-    this.cellPacer.charge(now, enc.bytes.length, this.membership.liveCount);
+    this.cellPacer.charge(now, enc.bytes.length, this.cellPublishers());
     this.stats.recordsPublished++;
     this.lastRecordBytes = enc.bytes.length;
     this.draft = record;
@@ -784,7 +793,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const enc = encodeEvents(this.opts.cluster, this.self, this.events.drain());
     this.publish(this.myCellTopic, 'cell', enc);
     // Events are never held back (detection latency), but they are paid for: the debt slows our records.
-    this.cellPacer.charge(now, enc.bytes.length, this.membership.liveCount);
+    this.cellPacer.charge(now, enc.bytes.length, this.cellPublishers());
     this.stats.eventMessagesPublished++;
     this.metrics?.queueDepth('events', 0);
   }
@@ -803,6 +812,19 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private summaryTimer(now: Millis): void {
     this.timers[T_SUMMARY] = Infinity;
     if (this.rank !== 0) return;
+    if (!this.lastSummary) {
+      // The first summary after entering a cell waits for the view to settle (one push-pull
+      // with a cell-mate done, and no member came or went for a few checks), so it is right
+      // and the burst credit is kept for news.
+      const settledAt = Math.min(
+        Math.max(this.ringChangedAtMs + REPORTER_SETTLE_CHECKS * this.opts.summaryCheckMs, this.cellSynced ? 0 : Infinity),
+        this.bitsChangedAtMs + MAX_FIRST_SUMMARY_WAIT_MS,
+      );
+      if (now < settledAt) {
+        this.timers[T_SUMMARY] = settledAt;
+        return;
+      }
+    }
     const heartbeatAt = this.lastSummaryAtMs + this.summaryHeartbeatMs;
     const changedCell = this.membership.version !== this.summaryVersionSeen;
     if (!changedCell && now < heartbeatAt) {
@@ -844,12 +866,20 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.timers[T_SUMMARY] = now + this.summaryHeartbeatMs;
   }
 
-  /** Publishers sharing the district topic: the district's cells we know of (at least our own). */
+  /**
+   * Publishers sharing the district topic: the district's cells by the layout, not the ones
+   * heard of so far, so a publisher's share (and its burst) does not shrink as a cold start
+   * fills the view.
+   */
   private cellsInDistrict(): number {
-    const span = 2 ** (this.bits - this.districtBits);
-    let known = 0;
-    for (const _ of this.store.district(this.myDistrict, this.districtBits)) known++;
-    return Math.max(1, Math.min(known, span));
+    return 2 ** (this.bits - this.districtBits);
+  }
+
+  /** Publishers sharing the cell topic: the members we know, or the mean cell size if more (a cold start knows few). */
+  private cellPublishers(): number {
+    const mean = this.estimate / 2 ** this.bits;
+    const live = this.membership.liveCount;
+    return live > mean ? live : mean;
   }
 
   private storeSummary(s: CellSummary, now: Millis): boolean {
@@ -983,7 +1013,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     for (const s of picks) this.requestSync(s.peer, s.addrs, true, 0, now, 0);
     this.joinAttempts++;
     const backoff = Math.min(this.opts.joinRetryMaxMs, this.opts.syncTimeoutMs * 2 ** Math.min(this.joinAttempts - 1, 16));
-    this.timers[T_SYNC] = now + backoff;
+    this.timers[T_JOIN] = now + backoff;
+  }
+
+  private joinTimer(now: Millis): void {
+    this.timers[T_JOIN] = Infinity;
+    for (const [peer, p] of this.pendingSyncs) if (p.deadlineMs <= now) this.pendingSyncs.delete(peer);
+    this.tryJoin(now);
   }
 
   private requestSync(peer: PeerIdStr, addrs: readonly string[] | null, wantRecords: boolean, cursor: number, now: Millis, pages: number): void {
@@ -997,15 +1033,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private syncTimer(now: Millis): void {
     this.timers[T_SYNC] = Infinity;
     for (const [peer, p] of this.pendingSyncs) if (p.deadlineMs <= now) this.pendingSyncs.delete(peer);
-    if (!this.joined && this.seeds.length > 0) {
-      this.tryJoin(now);
-      return;
-    }
     const peer = this.membership.randomAlive(1, null, this.rng)[0];
     if (peer) this.requestSync(peer, null, true, -1, now, 0);
     else this.syncWithCellContact(now);
     this.timers[T_SYNC] = now + this.jitter(this.syncIntervalMs);
-    this.syncIntervalMs = Math.min(this.opts.syncIntervalMs, this.syncIntervalMs * 2);
+    if (++this.syncRounds >= FAST_SYNC_ROUNDS) this.syncIntervalMs = Math.min(this.opts.syncIntervalMs, this.syncIntervalMs * 2);
   }
 
   /** Full answers (records and a page of summaries) are rate-limited; beyond that a joiner gets a light one. */

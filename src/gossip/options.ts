@@ -19,7 +19,7 @@ import { CLUSTER_RE } from './wire-check.ts';
  *
  *   topic                unique/s   unique B/s   received msgs/s      received B/s
  *   cell (records,       ≤ 1.5      ≤ 700        ≤ 7.5  (×5)          ≤ 3.5 KB (×5)
- *     events)            idle: 48 hosts / 30–60 s heartbeat ≈ 0.8–1.5/s
+ *     events)            idle: 48 hosts / 60 s heartbeat ≈ 0.8/s (0.4/s with `large`)
  *   global (digests)     ≤ 0.5      ≤ 1,500      ≤ 2.5  (×5)          ≤ 3 KB   (×2, IDONTWANT)
  *   district (summaries, ≤ 0.5      ≤ 500        ≤ 2.5  (×5)          ≤ 2.5 KB (×5)
  *     3 delegates/cell only)
@@ -201,8 +201,8 @@ export const defaultGossipOptions: GossipOptions = Object.freeze({
   // 2 min: enough for the agent to evacuate and for `shoal members` to show the failure.
   failedRetentionMs: 120_000,
 
-  // 30 s: refreshes a missed record within a minute; 48 hosts → 1.6/s before the cell budget paces it.
-  recordHeartbeatMs: 30_000,
+  // 60 s: 48 hosts → 0.8 msgs/s idle on the cell topic, half its budget; missed records are also repaired by anti-entropy.
+  recordHeartbeatMs: 60_000,
   // 500 ms: a capacity change reaches the cell within ~1 s.
   recordMinIntervalMs: 500,
   // 5%: a 2-vCPU VM on a 64-vCPU host is not news on its own; a shape boundary still is.
@@ -269,7 +269,7 @@ const wan: Partial<GossipOptions> = {
 
 /** 10k–100k+ hosts: fewer refreshes, longer TTLs, so idle traffic stays far under the budget. */
 const large: Partial<GossipOptions> = {
-  recordHeartbeatMs: 60_000,
+  recordHeartbeatMs: 120_000,
   summaryHeartbeatMs: 300_000,
   summaryTtlMs: 1_800_000,
   digestFullIntervalMs: 600_000,

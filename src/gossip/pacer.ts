@@ -15,7 +15,7 @@ import type { TopicBudget } from './options.ts';
 export class PublishPacer {
   private creditMs = 0;
   private lastMs: Millis;
-  /** The first refill grants one message of credit, so a node's first publication is not delayed. */
+  /** The first refill grants a full burst, like any token bucket: a quiet node's first few messages are not delayed. */
   private primed = true;
   private readonly budget: TopicBudget;
 
@@ -40,7 +40,7 @@ export class PublishPacer {
   private refill(now: Millis, publishers: number): void {
     if (this.primed) {
       this.primed = false;
-      this.creditMs = this.costMs(0, publishers);
+      this.creditMs = this.maxCreditMs(publishers);
     }
     if (now > this.lastMs) {
       this.creditMs += now - this.lastMs;

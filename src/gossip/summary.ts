@@ -133,7 +133,7 @@ function resourcesMoved(prev: Resources, next: Resources, fraction: number): boo
 /** Whether `next` is worth a message after `prev` was published (the storm-control filter for summaries). */
 export function summaryChanged(prev: CellSummary | undefined, next: CellSummary, fraction: number): boolean {
   if (!prev) return true;
-  if (prev.cellBits !== next.cellBits || prev.cell !== next.cell || prev.members !== next.members) return true;
+  if (prev.cellBits !== next.cellBits || prev.cell !== next.cell || countMoved(prev.members, next.members, fraction)) return true;
   if (prev.buckets.length !== next.buckets.length || prev.contacts.length !== next.contacts.length) return true;
   for (let i = 0; i < next.contacts.length; i++) if (prev.contacts[i]!.peer !== next.contacts[i]!.peer) return true;
   for (let i = 0; i < next.buckets.length; i++) {
