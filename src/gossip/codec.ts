@@ -8,6 +8,7 @@ import type {
   AccuseMsg,
   AckMsg,
   DigestMsg,
+  NackMsg,
   DirectMsg,
   EventsMsg,
   MemberEventWire,
@@ -67,6 +68,7 @@ export const TYPE_CODES = {
   accuse: 13,
   'sync-req': 14,
   'sync-resp': 15,
+  nack: 16,
 } as const;
 
 /**
@@ -82,7 +84,7 @@ export const MESSAGE_LIMITS = {
   summary: 16 * 1024,
   /** Up to 128 summaries; the publisher splits bigger digests. Under the libp2p adapter's 64 KiB gossipsub message cap, with room for the signed envelope. */
   digest: 60 * 1024,
-  /** ping, ack, ping-req, accuse: a few ids and integers. */
+  /** ping, ack, nack, ping-req, accuse: a few ids and integers. */
   probe: 512,
   'sync-req': 17 * 1024,
   /** 256 records and a page of 64 summaries; the responder trims the page to fit. */
@@ -194,6 +196,10 @@ export function encodePing(seq: number): Encoded<PingMsg> {
 
 export function encodeAck(seq: number): Encoded<AckMsg> {
   return seal({ type: 'ack', seq }, [WIRE_VERSION, TYPE_CODES.ack, seq], MESSAGE_LIMITS.probe);
+}
+
+export function encodeNack(seq: number): Encoded<NackMsg> {
+  return seal({ type: 'nack', seq }, [WIRE_VERSION, TYPE_CODES.nack, seq], MESSAGE_LIMITS.probe);
 }
 
 export function encodePingReq(seq: number, target: string): Encoded<PingReqMsg> {
@@ -504,6 +510,10 @@ export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
     case TYPE_CODES.ack:
       tuple(t, 'ack', 3, 3);
       msg = { type: 'ack', seq: int(t[2], 'ack.seq', 0, 0xffffffff) };
+      break;
+    case TYPE_CODES.nack:
+      tuple(t, 'nack', 3, 3);
+      msg = { type: 'nack', seq: int(t[2], 'nack.seq', 0, 0xffffffff) };
       break;
     case TYPE_CODES['ping-req']:
       tuple(t, 'ping-req', 4, 4);

@@ -2,7 +2,7 @@ import type { Millis } from '../core/clock.ts';
 import type { Encoded } from '../core/protocol.ts';
 import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr } from '../core/transport.ts';
-import { encodeAck, encodePing, encodePingReq } from './codec.ts';
+import { encodeAck, encodeNack, encodePing, encodePingReq } from './codec.ts';
 import type { Awareness } from './suspicion.ts';
 
 /**
@@ -10,7 +10,10 @@ import type { Awareness } from './suspicion.ts';
  * pings each of its successors on the cell's hash ring. No ack within the ack timeout →
  * `indirectProbes` helpers are asked to ping it (ping-req) and relay the ack. No ack
  * within the indirect timeout either → the target is accused (GossipNode turns that into a
- * suspicion). Each member is watched by its `monitors` predecessors, so a crash is noticed
+ * suspicion). A helper that gets no ack either answers with a nack (Lifeguard): nacks
+ * show our own network is fine, so only a probe that failed WITHOUT all its nacks raises
+ * our awareness score (else every monitor of a dead host, and in a correlated failure
+ * every monitor, would slow down exactly when detection matters). Each member is watched by its `monitors` predecessors, so a crash is noticed
  * within one interval plus the timeouts, deterministically, at 2 × monitors probe messages
  * received per interval.
  */
@@ -39,10 +42,16 @@ interface Probe {
   phase: number;
   readonly target: PeerIdStr;
   deadlineMs: Millis;
+  /** INDIRECT only: helpers asked and nacks received. */
+  helpers: number;
+  nacks: number;
   /** RELAY only: who asked, and the seq to ack them with. */
   readonly requester: PeerIdStr | null;
   readonly requesterSeq: number;
 }
+
+/** A helper nacks at this fraction of the indirect timeout (Lifeguard uses 80%). */
+const NACK_FRACTION = 0.8;
 
 /** Relays in flight for other members; beyond this, ping-reqs are dropped (each is one ping and one ack). */
 const MAX_RELAYS = 32;
@@ -111,7 +120,7 @@ export class FailureDetector {
       for (const target of this.hooks.successors()) {
         if (this.probing.has(target)) continue;
         const seq = this.nextSeq();
-        this.probes.set(seq, { phase: DIRECT, target, deadlineMs: now + this.opts.ackTimeoutMs * factor, requester: null, requesterSeq: 0 });
+        this.probes.set(seq, { phase: DIRECT, target, deadlineMs: now + this.opts.ackTimeoutMs * factor, helpers: 0, nacks: 0, requester: null, requesterSeq: 0 });
         this.probing.add(target);
         this.counters.probesSent++;
         this.hooks.send(target, encodePing(seq));
@@ -130,6 +139,7 @@ export class FailureDetector {
         if (helpers.length > 0) {
           p.phase = INDIRECT;
           p.deadlineMs = now + this.opts.indirectTimeoutMs * factor;
+          p.helpers = helpers.length;
           const req = encodePingReq(seq, p.target);
           for (const h of helpers) {
             this.counters.indirectProbesSent++;
@@ -141,11 +151,12 @@ export class FailureDetector {
       this.probes.delete(seq);
       if (p.phase === RELAY) {
         this.relays--;
+        this.hooks.send(p.requester!, encodeNack(p.requesterSeq));
         continue;
       }
       this.probing.delete(p.target);
       this.counters.probesFailed++;
-      this.awareness.worse();
+      if (p.phase === DIRECT || p.nacks < p.helpers) this.awareness.worse();
       this.hooks.accuse(p.target, now);
     }
     this.recomputeDeadline();
@@ -176,6 +187,12 @@ export class FailureDetector {
     this.recomputeDeadline();
   }
 
+  /** A helper could not reach the target either: evidence that our own network works. */
+  onNack(seq: number): void {
+    const p = this.probes.get(seq);
+    if (p && p.phase === INDIRECT) p.nacks++;
+  }
+
   /** A member asks us to probe `target` on its behalf. */
   onPingReq(from: PeerIdStr, seq: number, target: PeerIdStr, now: Millis): void {
     if (this.relays >= MAX_RELAYS) {
@@ -184,7 +201,9 @@ export class FailureDetector {
     }
     const mySeq = this.nextSeq();
     this.relays++;
-    this.probes.set(mySeq, { phase: RELAY, target, deadlineMs: now + this.opts.indirectTimeoutMs * this.awareness.factor, requester: from, requesterSeq: seq });
+    // Give up a little before the requester does, so our nack reaches it in time.
+    const deadlineMs = now + NACK_FRACTION * this.opts.indirectTimeoutMs * this.awareness.factor;
+    this.probes.set(mySeq, { phase: RELAY, target, deadlineMs, helpers: 0, nacks: 0, requester: from, requesterSeq: seq });
     this.hooks.send(target, encodePing(mySeq));
     this.recomputeDeadline();
   }

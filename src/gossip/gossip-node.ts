@@ -385,6 +385,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         case 'ack':
           this.fd.onAck(msg.seq);
           break;
+        case 'nack':
+          this.fd.onNack(msg.seq);
+          break;
         case 'ping-req':
           // Only members may use us as a relay: no reflection service for strangers.
           if (this.membership.get(from)) this.fd.onPingReq(from, msg.seq, msg.target, now);

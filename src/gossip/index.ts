@@ -23,6 +23,7 @@ export {
   encodeDigest,
   encodePing,
   encodeAck,
+  encodeNack,
   encodePingReq,
   encodeAccuse,
   encodeSyncReq,

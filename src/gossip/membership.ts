@@ -343,14 +343,22 @@ export class Membership {
     return this.ringVersion;
   }
 
-  /** The `k` members after self on the ring: the ones this node probes. */
+  /**
+   * The `k` alive members after self on the ring: the ones this node probes. Suspects are
+   * skipped (their fate is already being decided), so when a neighbour dies the next one
+   * gets a live monitor at the next round instead of after the suspicion times out: in a
+   * correlated failure, runs of dead neighbours are found in a few rounds, not one per run.
+   */
   successors(k: number): PeerIdStr[] {
     const ring = this.ringMembers();
     const out: PeerIdStr[] = [];
     const n = ring.length;
     let i = 0;
     while (i < n && ring[i]!.record.origin !== this.self) i++;
-    for (let step = 1; step < n && out.length < k; step++) out.push(ring[(i + step) % n]!.record.origin);
+    for (let step = 1; step < n && out.length < k; step++) {
+      const m = ring[(i + step) % n]!;
+      if (m.status === 'alive') out.push(m.record.origin);
+    }
     return out;
   }
 

@@ -63,6 +63,12 @@ export interface AckMsg {
   readonly seq: number;
 }
 
+/** Direct: a ping-req helper got no ack from the target in time (Lifeguard): the requester's own network is fine. */
+export interface NackMsg {
+  readonly type: 'nack';
+  readonly seq: number;
+}
+
 /** Direct: "please ping `target` for me and relay its ack with my `seq`". */
 export interface PingReqMsg {
   readonly type: 'ping-req';
@@ -111,5 +117,5 @@ export interface SyncRespMsg {
 }
 
 export type TopicMsg = RecordMsg | EventsMsg | SummaryMsg | DigestMsg;
-export type DirectMsg = PingMsg | AckMsg | PingReqMsg | AccuseMsg | SyncReqMsg | SyncRespMsg;
+export type DirectMsg = PingMsg | AckMsg | NackMsg | PingReqMsg | AccuseMsg | SyncReqMsg | SyncRespMsg;
 export type GossipMessage = TopicMsg | DirectMsg;
