@@ -30,8 +30,8 @@ export interface FakeDriverOptions {
 }
 
 export const defaultFakeDriverOptions: FakeDriverOptions = {
-  name: 'fake',
-  available: true,
+  name: 'fake', // honest by default: it is never mistaken for a real hypervisor
+  available: true, // probe succeeds; set false to test "driver unavailable" paths
 };
 
 export interface FakeDriverModules {

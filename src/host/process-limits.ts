@@ -60,8 +60,8 @@ export interface LimitDetectOptions {
 
 export const defaultLimitDetectOptions: LimitDetectOptions = {
   cgroupParent: 'shoal', // one subtree for every Shoal job, outside the agent's own cgroup so jobs outlive it
-  cgroupRoot: '/sys/fs/cgroup',
-  mountinfoPath: '/proc/self/mountinfo',
+  cgroupRoot: '/sys/fs/cgroup', // where the unified (v2) hierarchy is mounted on a pure-v2 host
+  mountinfoPath: '/proc/self/mountinfo', // v1 hierarchies are found from the mount table, wherever mounted
   systemdRuntimeDir: '/run/systemd/system', // exists only when systemd is PID 1 (sd_booted)
 };
 
