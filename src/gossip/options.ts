@@ -156,12 +156,14 @@ export interface GossipOptions {
 }
 
 export const defaultGossipOptions: GossipOptions = Object.freeze({
+  // 'default': the agent passes the configured cluster name.
   cluster: 'default',
   // 0: a node that never restarted; the agent passes its persisted value + 1.
   incarnation: 0,
 
   // 1 host: without a hint a cluster starts as one cell and splits as it grows.
   expectedClusterSize: 1,
+  // null: follow the estimate; only tests and special deployments pin it.
   cellBits: null,
   // 48 hosts: full records of 48 hosts at ~140 B are ~7 KB per node, and the cell topic's idle heartbeat load stays under 1.5 msgs/s.
   targetCellSize: 48,
@@ -229,9 +231,11 @@ export const defaultGossipOptions: GossipOptions = Object.freeze({
   // 10 s: NTP keeps hosts within milliseconds; this only guards against broken clocks.
   maxClockSkewMs: 10_000,
 
-  // See the budget table above.
+  // 1.5 msgs/s, 700 B/s unique for the whole cell (×5 received with gossipsub duplicates): see the budget table above.
   cellTopic: Object.freeze({ msgsPerSec: 1.5, bytesPerSec: 700, burstMessages: 3 }),
+  // 0.5 msgs/s, 500 B/s unique for the district's 64 reporters; only 3 delegates per cell receive it.
   districtTopic: Object.freeze({ msgsPerSec: 0.5, bytesPerSec: 500, burstMessages: 3 }),
+  // 0.5 msgs/s, 1.5 KB/s unique for all district reporters; digests are > 512 B so IDONTWANT keeps duplicates near 2×.
   globalTopic: Object.freeze({ msgsPerSec: 0.5, bytesPerSec: 1500, burstMessages: 2 }),
 
   // 2 s: a seed answers in milliseconds; it may be busy.

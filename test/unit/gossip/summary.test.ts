@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import type { CellSummary, MemberView } from '../../../src/gossip/index.ts';
+import { SUMMARY_SHAPES, summarizeCell } from '../../../src/gossip/index.ts';
+import { summaryChanged } from '../../../src/gossip/summary.ts';
+import { SummaryStore, heapKey } from '../../../src/gossip/summary-store.ts';
+import { record, summary } from './fixtures.ts';
+
+const view = (peer: string, over: Parameters<typeof record>[1] = {}, status: MemberView['status'] = 'alive'): MemberView => ({ record: record(peer, over), status, updatedAtMs: 0 });
+
+function fake(cell: number, cellBits: number, issuedAtMs: number, members = 10, reporter = `r${cell}`): CellSummary {
+  return { cluster: 'test', cell, cellBits, reporter, issuedAtMs, members, buckets: [], contacts: [] };
+}
+
+describe('cell summaries', () => {
+  it('bucket placeable hosts by zone and driver set; count every live member', () => {
+    const s = summarizeCell({
+      cluster: 'test',
+      cell: 0,
+      cellBits: 0,
+      reporter: 'a',
+      now: 1234.7,
+      contacts: [],
+      members: [
+        view('a', { zone: 'z1', free: { vcpus: 32, memoryMiB: 131072, diskGiB: 1000 } }),
+        view('b', { zone: 'z1', free: { vcpus: 1, memoryMiB: 1024, diskGiB: 10 } }),
+        view('c', { zone: 'z2' }),
+        view('d', { zone: 'z1', health: 'degraded' }),
+        view('e', { zone: 'z1', draining: true }),
+        view('f', { zone: 'z1' }, 'suspect'),
+        view('g', { zone: 'z1' }, 'failed'),
+      ],
+    });
+    assert.equal(s.members, 6, 'alive and suspect members count; failed ones do not');
+    assert.equal(s.issuedAtMs, 1234, 'integer milliseconds on the wire');
+    assert.deepEqual(s.buckets.map((b) => [b.zone, b.hosts]), [['z1', 2], ['z2', 1]], 'degraded, draining and suspect hosts take no placements');
+    const z1 = s.buckets[0]!;
+    assert.deepEqual(z1.fits, [2, 1, 1, 1, 1, 1], 'b fits only the smallest shape; a fits all of them');
+    assert.deepEqual(z1.maxFree, { vcpus: 32, memoryMiB: 131072, diskGiB: 1000 });
+    assert.equal(z1.totalFree.vcpus, 33);
+    assert.ok(z1.labels.includes('energy=hydro'), 'labels present in the bucket are listed');
+    assert.equal(z1.fits.length, SUMMARY_SHAPES.length);
+  });
+
+  it('only significant changes are news', () => {
+    const a = summary('a', 0, 1, Array.from({ length: 30 }, (_, i) => `m${i}`));
+    assert.equal(summaryChanged(undefined, a, 0.1), true, 'the first summary is news');
+    assert.equal(summaryChanged(a, { ...a, issuedAtMs: 99 }, 0.1), false, 'a new timestamp alone is not');
+    assert.equal(summaryChanged(a, { ...a, members: 31 }, 0.1), false, 'one more member in 30 is under 10%');
+    assert.equal(summaryChanged(a, { ...a, members: 40 }, 0.1), true);
+    const b = a.buckets[0]!;
+    const moved = (fits: number[]) => ({ ...a, buckets: [{ ...b, fits }, ...a.buckets.slice(1)] });
+    assert.equal(summaryChanged(a, moved(b.fits.map((f) => f)), 0.1), false);
+    assert.equal(summaryChanged(a, moved(b.fits.map((f, i) => (i === 5 ? 0 : f))), 0.1), true, 'a shape that stops fitting anywhere is news');
+    assert.equal(summaryChanged(a, { ...a, contacts: [] }, 0.1), true, 'new contacts are news');
+  });
+});
+
+describe('SummaryStore', () => {
+  it('keeps the newest summary per cell; ties go to the lower-hash reporter', () => {
+    const st = new SummaryStore(2);
+    assert.equal(st.put(fake(1, 2, 100)), 'new');
+    assert.equal(st.put(fake(1, 2, 90)), 'stale');
+    assert.equal(st.put(fake(1, 2, 100)), 'stale', 'the same summary twice');
+    assert.equal(st.put(fake(1, 2, 110, 12)), 'new');
+    assert.equal(st.get(1)!.members, 12);
+    const x = fake(2, 2, 500, 1, 'x');
+    const y = fake(2, 2, 500, 2, 'y');
+    st.put(x);
+    const second = st.put(y);
+    const winner = st.get(2)!.reporter;
+    assert.equal(second === 'new', winner === 'y', 'put reports whether it replaced');
+    const st2 = new SummaryStore(2);
+    st2.put(y);
+    st2.put(x);
+    assert.equal(st2.get(2)!.reporter, winner, 'the tie-break does not depend on arrival order');
+  });
+
+  it('a newer layout replaces overlapping summaries at other cellBits, and never counts hosts twice', () => {
+    const st = new SummaryStore(1);
+    st.put(fake(1, 1, 100, 40)); // cell 1 of 2
+    assert.equal(st.put(fake(2, 2, 50, 20)), 'stale', 'an older child of a newer parent is stale');
+    assert.equal(st.put(fake(2, 2, 200, 20)), 'new', 'a newer child replaces its parent');
+    assert.equal(st.get(1), undefined, 'the parent is gone');
+    assert.equal(st.evidence().members, 20);
+    st.put(fake(3, 2, 210, 22));
+    assert.equal(st.evidence().members, 42);
+    assert.ok(Math.abs(st.evidence().coverage - 0.5) < 1e-12, 'two quarter cells cover half the space');
+    assert.equal(st.put(fake(1, 1, 300, 41)), 'new', 'a newer merge replaces both children');
+    assert.equal(st.evidence().members, 41);
+    assert.equal(st.size, 1);
+  });
+
+  it('reindexes on a change of cellBits and reports the majority layout', () => {
+    const st = new SummaryStore(1);
+    st.put(fake(0, 1, 1, 10));
+    st.put(fake(2, 2, 2, 5));
+    st.put(fake(3, 2, 3, 5));
+    assert.equal(st.majorityBits(), -1, 'half and half: no majority');
+    st.setCellBits(2);
+    assert.equal(st.get(2)!.members, 5);
+    assert.equal(st.get(0), undefined, 'the 1-bit summary lives aside now');
+    assert.equal(st.size, 3);
+    st.put(fake(0, 2, 9, 4));
+    assert.equal(st.majorityBits(), 2, 'three quarters at 2 bits');
+  });
+
+  it('pages through every summary in key order, whatever the page size', () => {
+    const st = new SummaryStore(4);
+    for (let c = 0; c < 16; c += 2) st.put(fake(c, 4, c + 1));
+    st.put(fake(1, 3, 100)); // cell 1 at 3 bits overlaps cells 2 and 3 at 4 bits: replaces cell 2
+    const seen: number[] = [];
+    let cursor = 0;
+    for (let guard = 0; guard < 20 && cursor >= 0; guard++) {
+      const { summaries, next } = st.page(cursor, 3);
+      for (const s of summaries) seen.push(heapKey(s.cellBits, s.cell));
+      cursor = next;
+    }
+    assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'key order');
+    assert.equal(seen.length, st.size, 'every summary exactly once');
+  });
+
+  it('expires summaries past their TTL and iterates a district', () => {
+    const st = new SummaryStore(8);
+    for (let c = 0; c < 256; c += 16) st.put(fake(c, 8, c));
+    assert.equal(st.expire(100), 7, 'cells 0..96 were issued before 100');
+    assert.equal([...st.district(2, 2)].length, 4, 'district 2 of 4 holds cells 128..191');
+  });
+});
