@@ -178,6 +178,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   // Connections.
   private connected = new Set<PeerIdStr>();
   private lastConnectAtMs = -Infinity;
+  private connectionsDirty = false;
+  private remoteConnected = 0;
 
   private readonly selfListeners: MemberListener[] = [];
 
@@ -417,7 +419,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     return this.bits;
   }
 
-  get cell(): number {
+  get ownCell(): number {
     return this.myCell;
   }
 
@@ -433,11 +435,15 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     return this.draft;
   }
 
-  cellMembers(): ReadonlyMap<PeerIdStr, MemberView> {
+  cellMembers(): Iterable<MemberView> {
+    return this.membership.viewMap().values();
+  }
+
+  cellMemberMap(): ReadonlyMap<PeerIdStr, MemberView> {
     return this.membership.viewMap();
   }
 
-  member(peer: PeerIdStr): MemberView | undefined {
+  cellMember(peer: PeerIdStr): MemberView | undefined {
     return this.membership.get(peer);
   }
 
@@ -469,8 +475,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   }
 
   /** Diagnostics for `shoal info` and tests. */
-  roles(): { rank: number; delegate: boolean; districtReporter: boolean; subscriptions: string[] } {
-    return { rank: this.rank, delegate: this.isDelegate, districtReporter: this.isDistrictReporter(), subscriptions: [...this.topics.keys()] };
+  roles(): { rank: number; delegate: boolean; districtReporter: boolean; subscriptions: string[]; connections: PeerIdStr[] } {
+    return { rank: this.rank, delegate: this.isDelegate, districtReporter: this.isDistrictReporter(), subscriptions: [...this.topics.keys()], connections: [...this.connected] };
   }
 
   // ==========================================================================================
@@ -619,8 +625,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.timers[T_DIGEST] = Infinity;
       this.dirty.clear();
     }
-    // New neighbours on the ring: ask for connections soon rather than at the next refresh.
+    // New neighbours on the ring: ask for connections now (at most once a second, else at the next maintenance tick).
     if (now - this.lastConnectAtMs > 1000) this.refreshConnections(now);
+    else this.connectionsDirty = true;
   }
 
   // ==========================================================================================
@@ -646,7 +653,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.membership.setSelf(record, now);
     this.lastRecordAtMs = now;
     this.pendingSignificant = false;
-    this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs);
+    // Back-off when overloaded: an unhealthy node (Lifeguard awareness) refreshes less often.
+    this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs) * this.awareness.factor;
   }
 
   private recordTimer(now: Millis): void {
@@ -864,7 +872,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.stats.summariesPublished++;
     this.lastSummary = summary;
     this.lastSummaryAtMs = now;
-    this.summaryHeartbeatMs = this.jitter(this.opts.summaryHeartbeatMs);
+    this.summaryHeartbeatMs = this.jitter(this.opts.summaryHeartbeatMs) * this.awareness.factor;
     this.storeSummary(summary, now);
     this.timers[T_SUMMARY] = now + this.summaryHeartbeatMs;
   }
@@ -1059,7 +1067,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.refuse('GOSSIP_WRONG_CLUSTER', 'ignore');
       return;
     }
-    const full = this.takeToken(now, false);
+    // An overloaded node only gives light answers: a seed in trouble points joiners elsewhere.
+    const full = this.awareness.score * 2 < this.opts.maxAwareness && this.takeToken(now, false);
     if (!full && !this.takeToken(now, true)) {
       this.stats.syncRequestsDropped++;
       return;
@@ -1176,7 +1185,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.estimate = estimateClusterSize(evidence, this.bits, this.opts.minEstimateCoverage, this.opts.expectedClusterSize, warm);
     const d = this.bitsCtl.decide(now, this.estimate, this.store.majorityBits(), evidence.coverage >= this.opts.minEstimateCoverage);
     if (d) this.changeLayout(d.bits, now);
-    if (now - this.lastConnectAtMs >= this.opts.connectRefreshMs) this.refreshConnections(now);
+    // Also refresh when we had no remote contact to offer last time and now know other cells.
+    const remoteMissing = this.remoteConnected === 0 && this.store.size > 1;
+    if (this.connectionsDirty || remoteMissing || now - this.lastConnectAtMs >= this.opts.connectRefreshMs) this.refreshConnections(now);
     // Our reporter counts more members than we know: we missed some records. Pull them.
     const mine = this.store.get(this.myCell);
     if (mine && mine.reporter !== this.self && mine.members > this.membership.liveCount && this.pendingSyncs.size === 0) {
@@ -1196,6 +1207,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    */
   private refreshConnections(now: Millis): void {
     this.lastConnectAtMs = now;
+    this.connectionsDirty = false;
     const want = new Map<PeerIdStr, readonly string[]>();
     const addMember = (peer: PeerIdStr): void => {
       const m = this.membership.get(peer);
@@ -1220,6 +1232,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         remote++;
       }
     }
+    this.remoteConnected = remote;
     for (const [peer, addrs] of want) if (!this.connected.has(peer) && addrs.length > 0) this.outbox.connect(peer, addrs);
     this.connected = new Set(want.keys());
   }

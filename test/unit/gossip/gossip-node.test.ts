@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { hashPrefix } from '../../../src/core/hash.ts';
+import { hash32, hashPrefix } from '../../../src/core/hash.ts';
 import { cellTopic, districtTopic, encodeEvents, encodeRecord, encodeSummary, globalTopic, type GossipNode, type MemberStatus } from '../../../src/gossip/index.ts';
-import { GossipHarness, defaultFacts } from '../../mocks/gossip-harness.ts';
+import type { PlacementView } from '../../../src/placement/view.ts';
+import { GossipHarness } from '../../mocks/gossip-harness.ts';
 
 const SEED = Number(process.env.GOSSIP_SEED ?? 1);
 const ids = (n: number, prefix = 'n'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -17,9 +18,9 @@ function converged(h: GossipHarness): boolean {
   }
   for (const n of up) {
     if (up.some((o) => o.cellBits !== n.cellBits)) return false;
-    const want = byCell.get(n.cell)!;
+    const want = byCell.get(n.ownCell)!;
     let alive = 0;
-    for (const [peer, m] of n.cellMembers()) {
+    for (const [peer, m] of n.cellMemberMap()) {
       if (m.status === 'alive') {
         if (!want.has(peer)) return false;
         alive++;
@@ -35,12 +36,12 @@ function converged(h: GossipHarness): boolean {
 }
 
 function statusAt(n: GossipNode, peer: string): MemberStatus | undefined {
-  return n.cellMembers().get(peer)?.status;
+  return n.cellMemberMap().get(peer)?.status;
 }
 
 function cellMates(h: GossipHarness, of: string): GossipNode[] {
   const me = h.node(of);
-  return h.upNodes.filter((n) => n.self !== of && n.cell === me.cell);
+  return h.upNodes.filter((n) => n.self !== of && n.ownCell === me.ownCell);
 }
 
 /** 12 nodes in 4 cells (cellBits fixed at 2), all joining through n0. */
@@ -55,7 +56,9 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
 
   it('converges: every node sees its whole cell and every cell summary', () => {
     const h = twelve();
-    const cells = new Set(ids(12).map((id) => h.node(id).cell));
+    const asPlacementView: PlacementView = h.node('n0'); // type-checks that placement can read a node without an adapter
+    assert.equal(asPlacementView.ownCell, h.node('n0').ownCell);
+    const cells = new Set(ids(12).map((id) => h.node(id).ownCell));
     assert.ok(cells.size >= 3, `the fixture must span at least 3 cells, got ${cells.size}`);
     const took = h.runUntil(() => converged(h), 60_000, 'convergence of 12 nodes');
     console.log(`      converged after ${took} ms (simulated)`);
@@ -70,9 +73,9 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     assert.ok(mates.length >= 1, 'n5 must have cell-mates');
     const free = { vcpus: 2, memoryMiB: 4096, diskGiB: 100 };
     h.act(target, (n) => n.updateSelf({ free }, h.now));
-    const took = h.runUntil(() => mates.every((m) => m.cellMembers().get(target)?.record.free.vcpus === 2), 2000, 'capacity change seen by the whole cell');
+    const took = h.runUntil(() => mates.every((m) => m.cellMemberMap().get(target)?.record.free.vcpus === 2), 2000, 'capacity change seen by the whole cell');
     console.log(`      cell saw it after ${took} ms`);
-    const cell = h.node(target).cell;
+    const cell = h.node(target).ownCell;
     // Every host starts with 16 free vCPUs; the target now has 2.
     const expected = 16 * (mates.length + 1) - 14;
     const totalFree = (n: GossipNode): number | undefined => n.cellSummary(cell)?.buckets.reduce((a, b) => a + b.totalFree.vcpus, 0);
@@ -91,7 +94,7 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     console.log(`      all ${mates.length} cell-mates marked it failed after ${took} ms`);
     h.run(10_000);
     for (const n of h.upNodes) {
-      for (const [peer, m] of n.cellMembers()) {
+      for (const [peer, m] of n.cellMemberMap()) {
         if (peer !== victim) assert.equal(m.status, 'alive', `${n.self} wrongly sees ${peer} as ${m.status}`);
       }
     }
@@ -107,7 +110,7 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     h.runUntil(() => mates.every((m) => statusAt(m, victim) === 'failed'), 5000, 'failure detected');
     h.restart(victim, before + 1, ['n0']);
     const took = h.runUntil(
-      () => mates.every((m) => statusAt(m, victim) === 'alive' && m.cellMembers().get(victim)!.record.incarnation === before + 1),
+      () => mates.every((m) => statusAt(m, victim) === 'alive' && m.cellMemberMap().get(victim)!.record.incarnation === before + 1),
       5000,
       'restarted node alive again with incarnation+1',
     );
@@ -133,12 +136,12 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     const target = 'n3';
     const accuser = cellMates(h, target)[0]!.self;
     const inc = h.node(target).incarnation;
-    const topic = cellTopic('test', 2, h.node(target).cell);
+    const topic = cellTopic('test', 2, h.node(target).ownCell);
     const ev = encodeEvents('test', accuser, [{ kind: 'suspect', peer: target, incarnation: inc, confirmations: 0 }]);
     const v = h.inject(topic, ev.bytes, accuser);
     assert.ok(v.accept > 0, 'a well-formed suspicion is accepted (and forwarded)');
     const took = h.runUntil(
-      () => cellMates(h, target).every((m) => statusAt(m, target) === 'alive' && m.cellMembers().get(target)!.record.incarnation > inc),
+      () => cellMates(h, target).every((m) => statusAt(m, target) === 'alive' && m.cellMemberMap().get(target)!.record.incarnation > inc),
       2000,
       'refutation seen by the cell',
     );
@@ -153,13 +156,13 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     h.runUntil(() => converged(h), 60_000, 'convergence');
     h.run(3000);
     const victim = 'n4';
-    const cell = h.node(victim).cell;
+    const cell = h.node(victim).ownCell;
     const topic = cellTopic('test', 2, cell);
     const mate = cellMates(h, victim)[0]!;
     // A significant change first, so the victim's record has a predecessor to replay.
     h.act(victim, (n) => n.updateSelf({ free: { vcpus: 8, memoryMiB: 32768, diskGiB: 256 } }, h.now));
-    h.runUntil(() => mate.cellMembers().get(victim)!.record.free.vcpus === 8, 2000, 'the change reaching a cell-mate');
-    const current = mate.cellMembers().get(victim)!.record;
+    h.runUntil(() => mate.cellMemberMap().get(victim)!.record.free.vcpus === 8, 2000, 'the change reaching a cell-mate');
+    const current = mate.cellMemberMap().get(victim)!.record;
     assert.ok(current.seq >= 1, 'the victim must have published at least twice');
 
     // Garbage: rejected at the first hop, delivered to nobody.
@@ -182,7 +185,7 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     assert.equal(future.accept, 0, 'a summary from the far future must not be accepted');
 
     for (const n of cellMates(h, victim)) {
-      const seen = n.cellMembers().get(victim)!;
+      const seen = n.cellMemberMap().get(victim)!;
       assert.equal(seen.record.seq, current.seq, `${n.self} must still hold the genuine record of ${victim}`);
       assert.equal(seen.record.free.vcpus, current.free.vcpus, `${n.self} must not have applied forged capacity`);
     }
@@ -198,7 +201,7 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
       h.run(20_000);
       h.crash('n2');
       h.run(10_000);
-      return JSON.stringify(h.upNodes.map((n) => [n.self, n.incarnation, [...n.cellMembers()].map(([p, m]) => `${p}:${m.status}:${m.record.seq}:${m.updatedAtMs}`), n.counters().sent]));
+      return JSON.stringify(h.upNodes.map((n) => [n.self, n.incarnation, [...n.cellMemberMap()].map(([p, m]) => `${p}:${m.status}:${m.record.seq}:${m.updatedAtMs}`), n.counters().sent]));
     };
     assert.equal(fingerprint(SEED), fingerprint(SEED), 'two runs with one seed must match exactly');
     assert.notEqual(fingerprint(SEED), fingerprint(SEED + 1), 'different seeds should give different runs');
@@ -215,6 +218,19 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     assert.equal(h.node('h0').cellBits, 2, 'a hint of 200 hosts at 48 per cell gives 2 bits');
     const took = h.runUntil(() => converged(h), 120_000, 'convergence of 200 nodes', 500);
     console.log(`      200 nodes converged after ${took} ms`);
+    // Connections: ring neighbours kept, and the set bounded (8 in the cell + 4 elsewhere by default).
+    h.run(10_000); // remote contacts are picked at the next maintenance tick (every 5 s)
+    for (const id of ['h3', 'h17', 'h150']) {
+      const n = h.node(id);
+      const ring = [...n.cellMemberMap().keys()].sort((a, b) => hash32(a) - hash32(b));
+      const at = ring.indexOf(id);
+      const next = [ring[(at + 1) % ring.length]!, ring[(at + 2) % ring.length]!];
+      const { connections } = n.roles();
+      assert.ok(connections.length <= 12, `${id} keeps ${connections.length} connections; the bound is 12`);
+      for (const s of next) assert.ok(connections.includes(s), `${id} must stay connected to its ring successor ${s}`);
+      assert.ok(connections.some((p) => h.node(p).ownCell !== n.ownCell), `${id} must keep a connection outside its cell for the district and global meshes`);
+      assert.ok(h.hosts.get(id)!.connects.includes(next[0]!), 'the connect effect went out through the outbox');
+    }
     const c = h.node('h17').counters();
     const secs = h.now / 1000;
     const inMsgs = c.received.cell.msgs + c.received.district.msgs + c.received.global.msgs + c.received.direct.msgs;
