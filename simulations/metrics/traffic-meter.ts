@@ -35,6 +35,8 @@ export class TrafficMeter {
   private readonly hosts: number;
   /** [metric][slot * hosts + host] */
   private readonly counts: Float64Array[];
+  /** Per ring slot: which hosts were live when that second began (a second is summarised over them). */
+  private readonly liveAt: Uint8Array;
   /** Totals over the whole run per metric, for averages. */
   readonly totals = new Float64Array(METRIC_COUNT);
   /** First second not yet finalised. */
@@ -48,6 +50,7 @@ export class TrafficMeter {
     this.hosts = hostCapacity;
     this.counts = [];
     for (let m = 0; m < METRIC_COUNT; m++) this.counts.push(new Float64Array(RING_SECONDS * hostCapacity));
+    this.liveAt = new Uint8Array(RING_SECONDS * hostCapacity);
     this.sampleStride = Math.max(1, Math.ceil(hostCapacity / quantileSampleHosts));
     this.scratch = new Float64Array(Math.ceil(hostCapacity / this.sampleStride) + 1);
   }
@@ -72,22 +75,25 @@ export class TrafficMeter {
   }
 
   /**
-   * Finalises every second that can no longer receive counts at `nowMs`. `live(host)` says
-   * which hosts to summarise (dead or not-yet-started hosts would drag the mean down).
+   * Called at each second boundary: remembers which hosts are live for the second that begins
+   * (dead or not-yet-started hosts would drag the mean down), and finalises every second that
+   * can no longer receive counts.
    */
   advance(nowMs: number, live: Uint8Array, hostCount: number): void {
     const nowSec = Math.floor(nowMs / 1000);
-    while (this.openFrom <= nowSec - RING_SECONDS + 1) this.finalise(this.openFrom++, live, hostCount);
+    while (this.openFrom <= nowSec - RING_SECONDS + 1) this.finalise(this.openFrom++, hostCount);
+    this.liveAt.set(live.subarray(0, this.hosts), (nowSec % RING_SECONDS) * this.hosts);
   }
 
   /** Finalises everything still open (end of run). */
-  flush(endMs: number, live: Uint8Array, hostCount: number): void {
+  flush(endMs: number, hostCount: number): void {
     const endSec = Math.ceil(endMs / 1000);
-    while (this.openFrom < endSec) this.finalise(this.openFrom++, live, hostCount);
+    while (this.openFrom < endSec) this.finalise(this.openFrom++, hostCount);
   }
 
-  private finalise(sec: number, live: Uint8Array, hostCount: number): void {
+  private finalise(sec: number, hostCount: number): void {
     const slot = (sec % RING_SECONDS) * this.hosts;
+    const live = this.liveAt.subarray(slot, slot + this.hosts);
     const mean: number[] = [];
     const p50: number[] = [];
     const p99: number[] = [];
@@ -114,5 +120,6 @@ export class TrafficMeter {
       c.fill(0, slot, slot + this.hosts);
     }
     this.series.push({ second: sec, hosts, mean, p50, p99, max });
+    live.fill(0);
   }
 }

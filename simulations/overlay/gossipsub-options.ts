@@ -51,6 +51,8 @@ export const defaultGossipsubModelOptions: GossipsubModelOptions = {
   controlBaseBytes: 60, // bytes; RPC + control protobuf + topic + yamux/noise framing
   controlPerIdBytes: 22, // bytes; a 20-byte content-hash id plus its protobuf tag
   hopProcessingMs: 1.0, // ms; FACTS.md measured ~1.6 ms of CPU per delivered message, about half before forwarding
-  connectedPeersPerTopic: 64, // count; a cell's members plus a few contacts; bounds IHAVE fan-out in big topics
+  // count; Shoal asks for 8 cell connections and 4 remote ones (src/gossip options), and peers dial it back:
+  // ~20 connected subscribers per topic, so IHAVE goes to max(Dlazy, 0.25 × (20 − D)) = 6 peers.
+  connectedPeersPerTopic: 20,
   deadPeerDetectMs: 10_000, // ms; a powered-off host sends no RST, so libp2p notices at its next ping / keepalive timeout
 };

@@ -94,7 +94,7 @@ export const BaselinesSchema = z.strictObject({
 
 export const MetricsSchema = z.strictObject({
   /** Hosts whose view is checked each second (convergence, freshness). */
-  sample_hosts: z.number().int().positive().default(1000),
+  sample_hosts: z.number().int().positive().default(500),
   /** A disturbance is over when this fraction of sampled live hosts has a correct view. */
   convergence_threshold: fraction.default(0.99),
   /** Seconds excluded from steady-state figures at the start (joins and mesh building). */

@@ -7,10 +7,8 @@ import {
   defaultGossipOptions,
   resolveGossipOptions,
   topicKind,
-  type CellSummary,
   type GossipMetrics,
   type GossipOptions,
-  type MemberView,
   type TopicMsg,
 } from '../../src/gossip/index.ts';
 import {
@@ -23,7 +21,6 @@ import {
   type AdmitResult,
   type HostAdmission,
   type PlacementOptions,
-  type PlacementView,
   type SubmitOutcome,
 } from '../../src/placement/index.ts';
 import type { Histogram } from '../metrics/histogram.ts';
@@ -41,35 +38,6 @@ import { ShoalSimNode } from './shoal-sim-node.ts';
 const VERSION_RING = 8;
 /** One in this many direct messages is decoded from its bytes and compared with the shared object. */
 const DIRECT_CHECK_EVERY = 1024;
-
-/** PlacementView over the gossip node's ClusterView: no copies, just the narrower interface. */
-class GossipPlacementView implements PlacementView {
-  private readonly g: GossipNode;
-  constructor(g: GossipNode) {
-    this.g = g;
-  }
-  get self(): PeerIdStr {
-    return this.g.self;
-  }
-  get ownCell(): number {
-    return this.g.cell;
-  }
-  get cellBits(): number {
-    return this.g.cellBits;
-  }
-  cellMembers(): Iterable<MemberView> {
-    return this.g.cellMembers().values();
-  }
-  cellMember(peer: PeerIdStr): MemberView | undefined {
-    return this.g.member(peer);
-  }
-  cellSummaries(): Iterable<CellSummary> {
-    return this.g.cellSummaries();
-  }
-  cellSummary(cell: number): CellSummary | undefined {
-    return this.g.cellSummary(cell);
-  }
-}
 
 /** The host role: the ledger admits atomically; the gossip node hears the new free capacity (what the agent does after its store write). */
 class SimAdmission implements HostAdmission {
@@ -259,7 +227,8 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     const max = this.placementOpts.maxMessageBytes;
     const outbox = ctx.outbox;
     const placement = new PlacementNode(this.placementOpts, {
-      view: new GossipPlacementView(gossip),
+      // GossipNode's ClusterView is a structural superset of PlacementView: no adapter.
+      view: gossip,
       rng: ctx.rng.fork('placement'),
       outbox: { send: (to, msg) => outbox.send(to, new PlacementPayload(msg, encodePlacementMessage(msg, max))) },
       admission: new SimAdmission(this, i, ledger, gossip),
@@ -306,16 +275,16 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     const bits = g.cellBits;
     // Every live host of my cell is known alive…
     let missing = false;
-    truth.forLiveInCell(bits, g.cell, (h) => {
+    truth.forLiveInCell(bits, g.ownCell, (h) => {
       if (missing || h === host) return;
-      const m = g.member(w.ids[h]!);
+      const m = g.cellMember(w.ids[h]!);
       if (m === undefined || m.status !== 'alive') missing = true;
     });
     if (missing) return false;
     // …and nobody I think alive is down.
-    for (const [peer, m] of g.cellMembers()) {
+    for (const m of g.cellMembers()) {
       if (m.status !== 'alive') continue;
-      const idx = w.indexOf.get(peer);
+      const idx = w.indexOf.get(m.record.origin);
       if (idx === undefined || !w.alive[idx]) return false;
     }
     // Other cells: a few random live hosts elsewhere must have their cell's summary here.
@@ -323,7 +292,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       const other = rng.int(w.hostCount);
       if (!w.alive[other]) continue;
       const cell = truth.cellOf(other, bits);
-      if (cell !== g.cell && g.cellSummary(cell) === undefined) return false;
+      if (cell !== g.ownCell && g.cellSummary(cell) === undefined) return false;
     }
     return true;
   }
@@ -331,7 +300,8 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
   sampleFreshness(host: number, node: ShoalSimNode, nowMs: Millis, recordStalenessMs: Histogram, summaryAgeMs: Histogram): void {
     const w = this.world!;
     const g = node.gossip;
-    for (const [peer, m] of g.cellMembers()) {
+    for (const m of g.cellMembers()) {
+      const peer = m.record.origin;
       if (peer === g.self) continue;
       const idx = w.indexOf.get(peer);
       if (idx === undefined || !w.alive[idx]) continue;

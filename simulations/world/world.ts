@@ -165,6 +165,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.started = true;
     const hb = this.opts.gossipsub.heartbeatMs;
     this.queue.push(this.nowMs + hb, EV_HEARTBEAT, 0, 0);
+    this.meter.advance(this.nowMs, this.alive, this.hostCount);
     this.queue.push(Math.floor(this.nowMs / 1000) * 1000 + 1000, EV_TICK, 0, 0);
   }
 
@@ -314,7 +315,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
 
   /** Finalises traffic statistics up to `endMs` (call once at the end of a run). */
   finish(endMs: Millis): void {
-    this.meter.flush(endMs, this.alive, this.hostCount);
+    this.meter.flush(endMs, this.hostCount);
   }
 
   // ---- TopicSink ----
