@@ -82,6 +82,10 @@ const LIGHT_SYNC_FACTOR = 10;
  */
 const FIRST_SYNC_INTERVAL_MS = 1000;
 const FAST_SYNC_ROUNDS = 8;
+/** Two events messages of one node are at least this many batches apart. */
+const EVENTS_SPACING_FACTOR = 3;
+/** Failure announcements are batched this many times longer than suspicions. */
+const FAILED_BATCH_FACTOR = 10;
 /** Summary checks a node waits after entering a cell before it may report for it. */
 const REPORTER_SETTLE_CHECKS = 3;
 /** A cell's first summary waits at most this long for its view to settle. */
@@ -161,6 +165,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private readonly accusers = new Map<PeerIdStr, Set<PeerIdStr>>();
   /** Targets whose suspicion this node published: it announces their failure too (nobody else does). */
   private readonly announcing = new Set<PeerIdStr>();
+  private lastEventsAtMs = -Infinity;
 
   // Sync.
   private readonly seeds: SeedPeer[] = [];
@@ -795,7 +800,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private queueEvent(ev: MemberEventWire, now: Millis): void {
     this.events.push(ev);
     this.metrics?.queueDepth('events', this.events.size);
-    if (this.timers[T_EVENTS] === Infinity) this.timers[T_EVENTS] = now + this.opts.eventBatchMs;
+    // Suspicions go out within one batch; failures are not urgent (every cell-mate's own
+    // timer reached the same verdict), so they wait longer and ride along with later news.
+    // In a burst (a correlated failure) messages are also spaced by EVENTS_SPACING_FACTOR batches.
+    const at = Math.max(
+      now + (ev.kind === 'failed' ? FAILED_BATCH_FACTOR * this.opts.eventBatchMs : this.opts.eventBatchMs),
+      this.lastEventsAtMs + EVENTS_SPACING_FACTOR * this.opts.eventBatchMs,
+    );
+    if (at < this.timers[T_EVENTS]!) this.timers[T_EVENTS] = at;
   }
 
   private flushEvents(now: Millis): void {
@@ -806,6 +818,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // Events are never held back (detection latency), but they are paid for: the debt slows our records.
     this.cellPacer.charge(now, enc.bytes.length, this.cellPublishers());
     this.stats.eventMessagesPublished++;
+    this.lastEventsAtMs = now;
     this.metrics?.queueDepth('events', 0);
   }
 

@@ -98,6 +98,8 @@ export class GossipHarness {
   readonly verdicts: VerdictCounts = { accept: 0, reject: 0, ignore: 0 };
   published = 0;
   directSent = 0;
+  /** Optional tap on every decoded publication (tests count message kinds with it). */
+  onPublish: ((from: PeerIdStr, topic: string, payload: Encoded) => void) | null = null;
   private readonly heap = new Heap();
   private seq = 0;
   private readonly rng: Rng;
@@ -248,6 +250,7 @@ export class GossipHarness {
       // A node must never publish what its peers cannot decode: that is a bug, not noise.
       throw new Error(`${from.id} published an undecodable message on ${topic}: ${String(err)} (seed ${this.seed})`);
     }
+    this.onPublish?.(from.id, topic, decoded);
     const at = this.now + this.latencyMs;
     for (const h of this.hosts.values()) {
       if (h === from || !h.up || !h.subs.has(topic)) continue;

@@ -237,6 +237,46 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     console.log(`      h17 received ${(inMsgs / secs).toFixed(1)} msgs/s (unique, no gossipsub duplicates), ${(c.received.direct.msgs / secs).toFixed(1)} of them direct`);
   });
 
+  it('a correlated failure of 30%: every death found, no false suspicion, a handful of messages per cell', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', expectedClusterSize: 200 } });
+    const all = ids(200, 'h');
+    for (const id of all) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
+    h.runUntil(() => converged(h), 60_000, 'convergence', 500);
+    h.run(10_000);
+    const victims = all.filter((_, i) => i % 10 < 3); // 60 hosts
+    const eventsBefore = h.upNodes.reduce((a, n) => a + n.counters().eventMessagesPublished, 0);
+    const t0 = h.now;
+    for (const v of victims) h.crash(v);
+    const times: number[] = [];
+    const seen = new Set<string>();
+    const pairs = (): number => h.upNodes.reduce((a, n) => a + victims.filter((v) => n.cellMemberMap().has(v)).length, 0);
+    const expected = pairs();
+    h.runUntil(
+      () => {
+        for (const n of h.upNodes) {
+          for (const v of victims) {
+            const k = `${n.self}>${v}`;
+            if (!seen.has(k) && statusAt(n, v) === 'failed') {
+              seen.add(k);
+              times.push(h.now - t0);
+            }
+          }
+        }
+        return seen.size === expected;
+      },
+      20_000,
+      'every cell-mate marking every victim failed',
+    );
+    times.sort((a, b) => a - b);
+    const p = (q: number): number => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+    const events = h.upNodes.reduce((a, n) => a + n.counters().eventMessagesPublished, 0) - eventsBefore;
+    console.log(`      ${victims.length} of 200 killed: ${times.length} detections, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${times[times.length - 1]} ms; ${events} events messages`);
+    assert.ok(p(0.5) <= 5000, `median detection ${p(0.5)} ms must stay within the 5 s target even in a correlated failure`);
+    h.run(10_000);
+    for (const n of h.upNodes) for (const m of n.cellMembers()) if (!victims.includes(m.record.origin)) assert.equal(m.status, 'alive', `${n.self} falsely sees ${m.record.origin} as ${m.status}`);
+    assert.ok(events <= victims.length * 0.75, `storm control: ${events} events messages for ${victims.length} deaths (one suspicion and one failure per death would be ${2 * victims.length})`);
+  });
+
   it('cells split one bit at a time as the cluster grows, and the cluster follows', () => {
     // Target 16 per cell: split above 24, merge below 8. 20 hosts stay in 1 cell; 90 end at 2 bits (22.5 per cell).
     const gossip = { cluster: 'test', targetCellSize: 16, cellBitsDwellMs: 10_000 };
