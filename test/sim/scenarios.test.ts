@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { runScenario } from '../../simulations/run/run-scenario.ts';
+import type { RunResult } from '../../simulations/run/result.ts';
+import { formatAssertion } from '../../simulations/scenario/assertions.ts';
+import { loadScenarioFile } from '../../simulations/scenario/load.ts';
+import type { Scenario } from '../../simulations/scenario/schema.ts';
+
+/**
+ * 1k-host scenarios over the real src/gossip and src/placement code, as CI tests. Each runs a
+ * scenario file from simulations/scenarios/ and checks the property the issue names; the
+ * failure message carries the seed and the scenario's own failed assertions.
+ */
+const dir = fileURLToPath(new URL('../../simulations/scenarios/', import.meta.url));
+
+function load(name: string, patch: Partial<Scenario> = {}): Scenario {
+  return { ...loadScenarioFile(`${dir}${name}.toml`), ...patch, baselines: { flat_gossip: false, flat_max_nodes: 500, flat_duration_s: 30, best_fit: true } };
+}
+
+function run(s: Scenario): RunResult {
+  return runScenario(s, { baselines: false });
+}
+
+function why(r: RunResult): string {
+  const failed = r.assertions.filter((a) => !a.pass).map(formatAssertion);
+  return `scenario ${r.scenario}, ${r.nodes} hosts, seed ${r.seed}, trace ${r.traceHash}${failed.length > 0 ? `; failed: ${failed.join('; ')}` : ''}${r.handlerErrors.length > 0 ? `; first handler error: ${r.handlerErrors[0]!.message}` : ''}`;
+}
+
+function metric(r: RunResult, name: string): number {
+  const v = r.metrics[name];
+  assert.ok(typeof v === 'number' && Number.isFinite(v), `metric ${name} must be measured (${why(r)})`);
+  return v;
+}
+
+describe('sim scenarios at 1,000 hosts (real gossip and placement code)', function () {
+  this.timeout(240_000);
+
+  it('is deterministic with the real protocol: same seed, same trace; other seed, other trace', () => {
+    const s = load('zone-crash', { nodes: 200, duration_s: 40, events: [{ at_s: 25, action: 'crash-zone', zone: 'r1-b' }] });
+    const a = run(s);
+    const b = run(s);
+    const c = run({ ...s, seed: s.seed + 1 });
+    assert.equal(a.traceHash, b.traceHash, `seed ${s.seed} run twice must give one trace hash (${a.traceHash} vs ${b.traceHash})`);
+    assert.equal(a.deliveredEvents, b.deliveredEvents, `seed ${s.seed}: same number of events`);
+    assert.notEqual(a.traceHash, c.traceHash, `seeds ${s.seed} and ${s.seed + 1} must give different traces`);
+  });
+
+  it('converges after a rate-limited cold start of the whole cluster', () => {
+    const r = run(load('cold-start', { nodes: 1000 }));
+    assert.equal(metric(r, 'handler_errors'), 0, `protocol code must not throw (${why(r)})`);
+    const at = r.metrics['converged_at_s'];
+    assert.ok(typeof at === 'number' && at <= 60, `every sampled host must have a correct view within 60 s of the start, got ${String(at)} (${why(r)})`);
+    assert.ok(metric(r, 'final_converged_fraction') >= 0.99, `views must stay converged (${why(r)})`);
+  });
+
+  it('detects a failed zone: every live cell mate learns of every crashed host', () => {
+    const r = run(load('zone-crash', { nodes: 1000 }));
+    assert.equal(metric(r, 'handler_errors'), 0, `protocol code must not throw (${why(r)})`);
+    assert.ok(metric(r, 'detected_fraction') >= 0.99, `≥ 99% of (observer, crashed host) pairs must see the crash, got ${metric(r, 'detected_fraction')} (${why(r)})`);
+    assert.ok(metric(r, 'detection_known_p99_s') <= 5, `crash known within 5 s at p99, got ${metric(r, 'detection_known_p99_s').toFixed(2)} s (${why(r)})`);
+    assert.ok(metric(r, 'converged_after_disturbance_max_s') <= 30, `views correct again within 30 s (${why(r)})`);
+  });
+
+  it('no storm: a 30% correlated failure keeps the peak message rate under 2× steady', () => {
+    const r = run(load('zone-failure', { nodes: 1000 }));
+    const steady = metric(r, 'steady_msgs_in_per_host_s');
+    const peak = metric(r, 'peak_msgs_in_per_host_s');
+    assert.ok(peak < 2 * steady, `peak ${peak.toFixed(1)} msgs/s per host must stay under 2 × steady ${steady.toFixed(1)} (${why(r)})`);
+    assert.equal(metric(r, 'gossip_events_dropped'), 0, `bounded queues must not overflow (${why(r)})`);
+  });
+
+  it('rejects corrupted (bit-flipped) messages at their first hop: none applied, none forwarded', () => {
+    const r = run(load('corrupted-message', { nodes: 1000 }));
+    assert.ok(metric(r, 'corrupt_injected') >= 1, `the scenario must inject corrupted messages (${why(r)})`);
+    assert.ok(metric(r, 'corrupt_receivers') >= 1, `corrupted messages must reach some first hop to be tested (${why(r)})`);
+    assert.equal(metric(r, 'corrupt_accepted'), 0, `no host may accept a corrupted message (${why(r)})`);
+    assert.equal(metric(r, 'corrupt_forwarders'), 0, `no host may forward a corrupted message (${why(r)})`);
+    assert.ok(metric(r, 'corrupt_max_hop') <= 1, `a corrupted message must travel one hop at most (${why(r)})`);
+  });
+
+  it('placement never overcommits and never duplicates a job', () => {
+    const r = run(load('placement-load', { nodes: 1000 }));
+    assert.ok(metric(r, 'placement_placed') > 1000, `the load must place jobs to test anything, placed ${metric(r, 'placement_placed')} (${why(r)})`);
+    assert.equal(metric(r, 'overcommitted_hosts'), 0, `no host may hold more than its capacity (${why(r)})`);
+    assert.equal(metric(r, 'duplicate_jobs'), 0, `one idempotency key, one job (${why(r)})`);
+    assert.equal(metric(r, 'duplicate_submit_mismatches'), 0, `the same key through two entry hosts must name one job (${why(r)})`);
+    assert.equal(metric(r, 'placement_unanswered'), 0, `every request must get an answer (${why(r)})`);
+  });
+});
