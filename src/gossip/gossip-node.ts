@@ -1,21 +1,17 @@
 import type { Millis } from '../core/clock.ts';
-import { ShoalError } from '../core/errors.ts';
 import { hashPrefix } from '../core/hash.ts';
 import type { Encoded, Outbox, ProtocolNode } from '../core/protocol.ts';
 import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr, Verdict } from '../core/transport.ts';
 import { CellBitsController, estimateClusterSize } from './cell-bits.ts';
 import {
-  MAX_SUMMARIES_PER_DIGEST,
   MAX_SYNC_MEMBERS,
   MAX_SYNC_SUMMARIES,
   encodeAccuse,
-  encodeDigest,
   encodeEvents,
   encodeRecord,
   encodeSummary,
   encodeSyncReq,
-  encodeSyncResp,
 } from './codec.ts';
 import { emptyReasonCounts, verdictOf, type GossipAction, type GossipReason, type RefusalSink } from './errors.ts';
 import { EventQueue } from './event-queue.ts';
@@ -29,6 +25,10 @@ import type { CellSummary, Contact, HostRecord, MemberView } from './records.ts'
 import { applyPatch, initialRecord, recordChanged, type SelfPatch } from './self-record.ts';
 import { summarizeCell, summaryChanged } from './summary.ts';
 import { SummaryStore, heapKey } from './summary-store.ts';
+import { SYNC_ASK_ELSEWHERE, encodeSyncAnswer } from './sync-response.ts';
+import { TokenBucket } from './token-bucket.ts';
+import { buildDigests } from './digest-builder.ts';
+import { planConnections } from './connections.ts';
 import { Awareness } from './suspicion.ts';
 import { cellTopic, districtBitsOf, districtOf, districtTopic, globalTopic, type TopicKind } from './topics.ts';
 import type { ClusterView } from './view.ts';
@@ -137,7 +137,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private published: HostRecord | null = null;
   private lastRecordAtMs = -Infinity;
   private lastRecordBytes = 160;
-  private pendingSignificant = false;
   private cellPacer!: PublishPacer;
 
   // Roles from the ring.
@@ -177,8 +176,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private syncRounds = 0;
   private joinAttempts = 0;
   private readonly pendingSyncs = new Map<PeerIdStr, { deadlineMs: Millis; pages: number }>();
-  private readonly syncTokens = { tokens: 0, atMs: 0 };
-  private readonly lightTokens = { tokens: 0, atMs: 0 };
+  /** Full sync answers served (records and a page of summaries), then light ones (see serveSync). */
+  private syncTokens!: TokenBucket;
+  private lightTokens!: TokenBucket;
 
   // Connections.
   private connected = new Set<PeerIdStr>();
@@ -241,7 +241,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.membership.setSelf(this.draft, now);
     if (!this.started || this.stopped) return;
     if (this.published && recordChanged(this.published, this.draft, this.opts.significantFreeFraction)) {
-      this.pendingSignificant = true;
       const at = Math.max(now, this.lastRecordAtMs + this.opts.recordMinIntervalMs);
       if (at < this.timers[T_RECORD]!) this.timers[T_RECORD] = at;
     }
@@ -291,10 +290,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.cellPacer = new PublishPacer(this.opts.cellTopic, now);
     this.districtPacer = new PublishPacer(this.opts.districtTopic, now);
     this.globalPacer = new PublishPacer(this.opts.globalTopic, now);
-    this.syncTokens.tokens = this.opts.syncServePerSec;
-    this.syncTokens.atMs = now;
-    this.lightTokens.tokens = LIGHT_SYNC_FACTOR * this.opts.syncServePerSec;
-    this.lightTokens.atMs = now;
+    this.syncTokens = new TokenBucket(this.opts.syncServePerSec, 2 * this.opts.syncServePerSec, now);
+    this.lightTokens = new TokenBucket(LIGHT_SYNC_FACTOR * this.opts.syncServePerSec, 2 * LIGHT_SYNC_FACTOR * this.opts.syncServePerSec, now);
     this.membership.setSelf(this.draft, now);
     this.enterLayout(now);
     this.subscribe(this.myGlobalTopic, 'global', 'global');
@@ -657,7 +654,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.published = record;
     this.membership.setSelf(record, now);
     this.lastRecordAtMs = now;
-    this.pendingSignificant = false;
     // Back-off when overloaded: an unhealthy node (Lifeguard awareness) refreshes less often.
     this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs) * this.awareness.factor;
   }
@@ -973,7 +969,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.timers[T_DIGEST] = now + this.opts.digestFullIntervalMs;
       return;
     }
-    const digests = this.buildDigests(summaries, fullDue, now);
+    const header = { cluster: this.opts.cluster, reporter: this.self, cellBits: this.bits, districtBits: this.districtBits, district: this.myDistrict, full: fullDue };
+    const digests = buildDigests(header, summaries, now);
     let bytes = 0;
     for (const d of digests) bytes += d.bytes.length;
     const publishers = 2 ** this.districtBits;
@@ -989,34 +986,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.lastDigestAtMs = now;
     if (fullDue) this.lastFullDigestAtMs = now;
     this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.opts.digestFullIntervalMs;
-  }
-
-  /** One digest, or several when the summaries exceed a digest's count or byte limit. */
-  private buildDigests(summaries: CellSummary[], full: boolean, now: Millis): Encoded<DigestMsg>[] {
-    const out: Encoded<DigestMsg>[] = [];
-    const emit = (part: CellSummary[]): void => {
-      try {
-        out.push(
-          encodeDigest({
-            cluster: this.opts.cluster,
-            reporter: this.self,
-            cellBits: this.bits,
-            districtBits: this.districtBits,
-            district: this.myDistrict,
-            issuedAtMs: Math.floor(now),
-            full,
-            summaries: part,
-          }),
-        );
-      } catch (err) {
-        if (!(err instanceof ShoalError) || err.code !== 'GOSSIP_TOO_LARGE' || part.length < 2) throw err;
-        const half = part.length >>> 1;
-        emit(part.slice(0, half));
-        emit(part.slice(half));
-      }
-    };
-    for (let i = 0; i < summaries.length; i += MAX_SUMMARIES_PER_DIGEST) emit(summaries.slice(i, i + MAX_SUMMARIES_PER_DIGEST));
-    return out;
   }
 
   private onDigest(msg: DigestMsg, origin: PeerIdStr, now: Millis): Verdict {
@@ -1064,25 +1033,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (++this.syncRounds >= FAST_SYNC_ROUNDS) this.syncIntervalMs = Math.min(this.opts.syncIntervalMs, this.syncIntervalMs * 2);
   }
 
-  /** Full answers (records and a page of summaries) are rate-limited; beyond that a joiner gets a light one. */
-  private takeToken(now: Millis, light: boolean): boolean {
-    const rate = light ? LIGHT_SYNC_FACTOR * this.opts.syncServePerSec : this.opts.syncServePerSec;
-    const b = light ? this.lightTokens : this.syncTokens;
-    b.tokens = Math.min(2 * rate, b.tokens + ((now - b.atMs) * rate) / 1000);
-    b.atMs = now;
-    if (b.tokens < 1) return false;
-    b.tokens--;
-    return true;
-  }
-
   private serveSync(from: PeerIdStr, req: SyncReqMsg, now: Millis): void {
     if (req.cluster !== this.opts.cluster) {
       this.refuse('GOSSIP_WRONG_CLUSTER', 'ignore');
       return;
     }
     // An overloaded node only gives light answers: a seed in trouble points joiners elsewhere.
-    const full = this.awareness.score * 2 < this.opts.maxAwareness && this.takeToken(now, false);
-    if (!full && !this.takeToken(now, true)) {
+    const full = this.awareness.score * 2 < this.opts.maxAwareness && this.syncTokens.take(now);
+    if (!full && !this.lightTokens.take(now)) {
       this.stats.syncRequestsDropped++;
       return;
     }
@@ -1094,53 +1052,18 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       }
     }
     const theirCell = hashPrefix(from, this.bits);
+    const members = full && req.wantRecords && theirCell === this.myCell ? this.membership.forSync(MAX_SYNC_MEMBERS) : [];
+    let page: { summaries: readonly CellSummary[]; next: number } = { summaries: [], next: -1 };
     if (!full) {
       // Light answer (a seed under a cold-start stampede): our cellBits and the summary of
-      // the requester's cell, whose contacts can serve it the rest. -2: "ask elsewhere".
+      // the requester's cell, whose contacts can serve it the rest.
       const theirs = this.store.get(theirCell);
-      const enc = encodeSyncResp({
-        cluster: this.opts.cluster,
-        cellBits: this.bits,
-        estimatedSize: Math.round(this.estimate),
-        cell: this.myCell,
-        members: [],
-        summaries: theirs ? [theirs] : [],
-        nextCursor: req.summaryCursor >= 0 ? -2 : -1,
-      });
-      this.send(from, enc);
-      this.stats.syncRequestsServed++;
-      return;
+      page = { summaries: theirs ? [theirs] : [], next: req.summaryCursor >= 0 ? SYNC_ASK_ELSEWHERE : -1 };
+    } else if (req.summaryCursor >= 0) {
+      page = this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
     }
-    let members = req.wantRecords && theirCell === this.myCell ? this.membership.forSync(MAX_SYNC_MEMBERS) : [];
-    let page = req.summaryCursor >= 0 ? this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES) : { summaries: [] as CellSummary[], next: -1 };
-    for (;;) {
-      try {
-        const enc = encodeSyncResp({
-          cluster: this.opts.cluster,
-          cellBits: this.bits,
-          estimatedSize: Math.round(this.estimate),
-          cell: this.myCell,
-          members,
-          summaries: page.summaries,
-          nextCursor: page.next,
-        });
-        this.send(from, enc);
-        this.stats.syncRequestsServed++;
-        return;
-      } catch (err) {
-        if (!(err instanceof ShoalError) || err.code !== 'GOSSIP_TOO_LARGE') throw err;
-        // Too big for one answer: halve the summaries page (the requester pages on), then the members.
-        if (page.summaries.length > 1) {
-          const half = page.summaries.slice(0, page.summaries.length >>> 1);
-          const last = half[half.length - 1]!;
-          page = { summaries: half, next: heapKey(last.cellBits, last.cell) };
-        } else if (members.length > 1) {
-          members = members.slice(0, members.length >>> 1);
-        } else {
-          throw err;
-        }
-      }
-    }
+    this.send(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, page }));
+    this.stats.syncRequestsServed++;
   }
 
   private onSyncResp(from: PeerIdStr, resp: SyncRespMsg, now: Millis): void {
@@ -1154,7 +1077,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.refuse('GOSSIP_WRONG_CLUSTER', 'ignore');
       return;
     }
-    const light = resp.nextCursor === -2;
+    const light = resp.nextCursor === SYNC_ASK_ELSEWHERE;
     if (!this.joined) {
       // A joiner takes the cluster's layout rather than its own guess.
       this.estimate = Math.max(this.estimate, resp.estimatedSize);
@@ -1221,30 +1144,18 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private refreshConnections(now: Millis): void {
     this.lastConnectAtMs = now;
     this.connectionsDirty = false;
-    const want = new Map<PeerIdStr, readonly string[]>();
-    const addMember = (peer: PeerIdStr): void => {
-      const m = this.membership.get(peer);
-      if (m && peer !== this.self) want.set(peer, m.record.addrs);
-    };
-    for (const p of this.membership.successors(this.opts.monitors)) addMember(p);
-    const agg = this.membership.lowest(1)[0];
-    if (agg) addMember(agg.record.origin);
-    for (const p of this.connected) if (want.size < this.opts.cellConnections && this.membership.statusOf(p) === 'alive') addMember(p);
-    for (const p of this.membership.randomAlive(this.opts.cellConnections, null, this.rng)) {
-      if (want.size >= this.opts.cellConnections) break;
-      addMember(p);
-    }
-    const slots = 2 ** this.bits;
-    let remote = 0;
-    for (let tries = 0; tries < 4 * this.opts.remoteConnections && remote < this.opts.remoteConnections && this.store.size > 0; tries++) {
-      const s = this.store.get(this.rng.int(slots));
-      if (!s || s.cell === this.myCell) continue;
-      const c = s.contacts[this.rng.int(s.contacts.length)];
-      if (c && !want.has(c.peer) && c.peer !== this.self) {
-        want.set(c.peer, c.addrs);
-        remote++;
-      }
-    }
+    const { want, remote } = planConnections({
+      self: this.self,
+      ownCell: this.myCell,
+      cellBits: this.bits,
+      monitors: this.opts.monitors,
+      cellConnections: this.opts.cellConnections,
+      remoteConnections: this.opts.remoteConnections,
+      connected: this.connected,
+      membership: this.membership,
+      store: this.store,
+      rng: this.rng,
+    });
     this.remoteConnected = remote;
     for (const [peer, addrs] of want) if (!this.connected.has(peer) && addrs.length > 0) this.outbox.connect(peer, addrs);
     this.connected = new Set(want.keys());

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { hash32, hashPrefix } from '../../../src/core/hash.ts';
-import { cellTopic, districtTopic, encodeEvents, encodeRecord, encodeSummary, globalTopic, type GossipNode, type MemberStatus } from '../../../src/gossip/index.ts';
+import { cellTopic, districtTopic, encodeEvents, encodeRecord, encodeSummary, type GossipNode, type MemberStatus } from '../../../src/gossip/index.ts';
 import type { PlacementView } from '../../../src/placement/view.ts';
 import { GossipHarness } from '../../mocks/gossip-harness.ts';
 

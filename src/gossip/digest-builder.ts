@@ -1,0 +1,33 @@
+import type { Millis, PeerIdStr } from '../core/index.ts';
+import { ShoalError } from '../core/errors.ts';
+import type { Encoded } from '../core/protocol.ts';
+import { MAX_SUMMARIES_PER_DIGEST, encodeDigest } from './codec.ts';
+import type { DigestMsg } from './messages.ts';
+import type { CellSummary } from './records.ts';
+
+export interface DigestHeader {
+  readonly cluster: string;
+  readonly reporter: PeerIdStr;
+  readonly cellBits: number;
+  readonly districtBits: number;
+  readonly district: number;
+  readonly full: boolean;
+}
+
+/** One digest, or several when the summaries exceed a digest's count or byte limit (halved until each fits). */
+export function buildDigests(header: DigestHeader, summaries: readonly CellSummary[], now: Millis): Encoded<DigestMsg>[] {
+  const out: Encoded<DigestMsg>[] = [];
+  const issuedAtMs = Math.floor(now);
+  const emit = (part: readonly CellSummary[]): void => {
+    try {
+      out.push(encodeDigest({ ...header, issuedAtMs, summaries: part }));
+    } catch (err) {
+      if (!(err instanceof ShoalError) || err.code !== 'GOSSIP_TOO_LARGE' || part.length < 2) throw err;
+      const half = part.length >>> 1;
+      emit(part.slice(0, half));
+      emit(part.slice(half));
+    }
+  };
+  for (let i = 0; i < summaries.length; i += MAX_SUMMARIES_PER_DIGEST) emit(summaries.slice(i, i + MAX_SUMMARIES_PER_DIGEST));
+  return out;
+}
