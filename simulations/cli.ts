@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { ShoalError } from '../src/core/index.ts';
+import { calibrate, defaultCalibrationOptions, type CalibrationResult } from './calibration/calibrate.ts';
 import { renderHtmlReport } from './report/html-report.ts';
 import type { RunResult } from './run/result.ts';
 import { runScenario, type Progress } from './run/run-scenario.ts';
@@ -21,6 +22,7 @@ export interface SimCommandOptions {
   durationS?: number;
   baselines: boolean;
   workers?: number;
+  calibrate?: boolean;
 }
 
 function positiveInt(name: string) {
@@ -51,6 +53,7 @@ export function createSimCommand(): Command {
     .option('--sweep <key=v1,v2,...>', 'sweep a parameter (repeatable; the grid is their product)', (v: string, prev: SweepAxis[]) => [...prev, parseSweepArg(v)], [] as SweepAxis[])
     .option('--workers <n>', 'parallel sweep replicas (default: one per core)', positiveInt('--workers'))
     .option('--no-baselines', 'skip the flat-gossip baseline run')
+    .option('--calibrate', 'first compare the gossipsub model with real libp2p nodes on 127.0.0.1 (deliveries, duplicates, latency)')
     .action(async (opts: SimCommandOptions) => {
       process.exitCode = await simAction(opts);
     });
@@ -75,6 +78,12 @@ export async function simAction(opts: SimCommandOptions): Promise<number> {
 
   if (opts.sweep.length > 0) return sweepAction(scenario, opts, dir);
 
+  let calibration: CalibrationResult | undefined;
+  if (opts.calibrate === true) {
+    out(`calibration: ${defaultCalibrationOptions.nodes} real libp2p nodes on 127.0.0.1 vs the gossipsub model…`);
+    calibration = await calibrate(defaultCalibrationOptions);
+    printCalibration(calibration);
+  }
   const progress = progressReporter(scenario.duration_s);
   let result: RunResult;
   try {
@@ -82,6 +91,7 @@ export async function simAction(opts: SimCommandOptions): Promise<number> {
   } finally {
     progress.stop();
   }
+  if (calibration !== undefined) result.calibration = calibration;
   const base = join(dir, `${scenario.name}-n${scenario.nodes}-s${scenario.seed}`);
   writeFileSync(`${base}.json`, JSON.stringify(result, null, 1));
   writeFileSync(`${base}.html`, await renderHtmlReport(result));
@@ -172,6 +182,15 @@ const SUMMARY_METRICS = [
   'peak_rss_mb',
   'bytes_in_per_host_total',
 ];
+
+function printCalibration(c: CalibrationResult): void {
+  const f = (v: number | null): string => (v === null ? '—' : formatNumber(v));
+  out(`                     real libp2p   model      model − real`);
+  out(`  delivery ratio     ${f(c.real.deliveryRatio).padEnd(13)} ${f(c.model.deliveryRatio).padEnd(10)} ${f(c.difference.deliveryRatio)}`);
+  out(`  dups / delivery    ${f(c.real.duplicatesPerDelivery).padEnd(13)} ${f(c.model.duplicatesPerDelivery).padEnd(10)} ${f(c.difference.duplicatesPerDelivery)}`);
+  out(`  latency p50 ms     ${f(c.real.latencyMs.p50).padEnd(13)} ${f(c.model.latencyMs.p50).padEnd(10)} ${f(c.difference.latencyP50Ms)}`);
+  out(`  latency p99 ms     ${f(c.real.latencyMs.p99).padEnd(13)} ${f(c.model.latencyMs.p99).padEnd(10)} ${f(c.difference.latencyP99Ms)}`);
+}
 
 function printSummary(r: RunResult): void {
   out(`trace hash ${r.traceHash}, ${r.deliveredEvents} delivered events`);

@@ -138,8 +138,8 @@ export class GossipsubModel {
       this.subsOf[node] = subs;
     }
     subs.push(t);
-    // gossipsub's join(): GRAFT up to D known subscribers at once, not at the next heartbeat.
-    this.graft(t, pos, this.opts.D, nowMs);
+    // gossipsub's join(): GRAFT up to D known subscribers at once, or (no peers known yet) at the next heartbeat.
+    if (this.opts.graftOnJoin) this.graft(t, pos, this.opts.D, nowMs);
     if (t.meshDeg[pos]! < this.opts.Dlo) t.markDirty(pos);
   }
 

@@ -35,6 +35,11 @@ export interface GossipsubModelOptions {
   connectedPeersPerTopic: number;
   /** How long until peers notice a crashed host's connections are dead and drop it from their meshes. */
   deadPeerDetectMs: number;
+  /**
+   * GRAFT D peers at subscribe time (gossipsub's join() when it already knows subscribed peers),
+   * or leave the mesh to the next heartbeat's Dlo repair (join() before peers are connected).
+   */
+  graftOnJoin: boolean;
 }
 
 export const defaultGossipsubModelOptions: GossipsubModelOptions = {
@@ -55,4 +60,7 @@ export const defaultGossipsubModelOptions: GossipsubModelOptions = {
   // ~20 connected subscribers per topic, so IHAVE goes to max(Dlazy, 0.25 × (20 − D)) = 6 peers.
   connectedPeersPerTopic: 20,
   deadPeerDetectMs: 10_000, // ms; a powered-off host sends no RST, so libp2p notices at its next ping / keepalive timeout
+  // false: a Shoal host subscribes at start, before its cell connections exist, so join() finds no peers and the
+  // heartbeat builds the mesh; calibration against real gossipsub (calibration/calibrate.ts) matches this better.
+  graftOnJoin: false,
 };

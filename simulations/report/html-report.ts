@@ -77,6 +77,16 @@ ${table(r.episodes.map((e) => [fmt(e.atS), e.label, fmt(e.convergedAfterS)]), ['
 <h2>Baselines</h2>
 ${flat ? table([...flat.measured.map((m) => [`flat gossip, ${m.nodes} hosts (measured)`, fmt(m.msgsInPerHostS), fmt(m.bytesInPerHostS)]), [`flat gossip, ${flat.extrapolated.nodes} hosts (linear extrapolation)`, fmt(flat.extrapolated.msgsInPerHostS), fmt(flat.extrapolated.bytesInPerHostS)], [`Shoal, ${r.nodes} hosts`, fmt(r.metrics['steady_msgs_in_per_host_s']), fmt(r.metrics['steady_bytes_in_per_host_s'])]], ['', 'msgs in / host / s', 'bytes in / host / s']) : '<p>Flat-gossip baseline not run.</p>'}
 ${bf ? table([['Shoal', fmt(r.metrics['hosts_used'])], ['central best-fit, arrival order', fmt(bf.hostsUsed)], ['best-fit decreasing (offline)', fmt(bf.hostsUsedDecreasing)], ['packing ratio (Shoal ÷ best-fit)', fmt(r.metrics['packing_ratio'])]], ['placer', 'hosts used']) : ''}
+${r.calibration ? `<h2>Calibration: gossipsub model against real libp2p (${r.calibration.opts.nodes} nodes on 127.0.0.1)</h2>
+${table(
+  [
+    ['delivery ratio', fmt(r.calibration.real.deliveryRatio), fmt(r.calibration.model.deliveryRatio), fmt(r.calibration.difference.deliveryRatio)],
+    ['duplicates per delivery', fmt(r.calibration.real.duplicatesPerDelivery), fmt(r.calibration.model.duplicatesPerDelivery), fmt(r.calibration.difference.duplicatesPerDelivery)],
+    ['publish → delivery p50 (ms)', fmt(r.calibration.real.latencyMs.p50), fmt(r.calibration.model.latencyMs.p50), fmt(r.calibration.difference.latencyP50Ms)],
+    ['publish → delivery p99 (ms)', fmt(r.calibration.real.latencyMs.p99), fmt(r.calibration.model.latencyMs.p99), fmt(r.calibration.difference.latencyP99Ms)],
+  ],
+  ['', 'real', 'model', 'model − real'],
+)}<p>The real nodes share one process and core, so their latency includes queueing behind each other's crypto; the model charges ${'`hopProcessingMs`'} per hop on otherwise idle hosts.</p>` : ''}
 <h2>Traffic by topic kind</h2>
 ${table(kindRows, ['kind', 'published', 'first copies', 'duplicates', 'IDONTWANT-suppressed', 'IWANT repairs', 'control RPCs', 'data bytes', 'rejected', 'mean mesh degree'])}
 <h2>Corrupted messages</h2>

@@ -10,6 +10,7 @@ import type { LoadGenerator } from './load-generator.ts';
 import type { ConvergenceObserver, DetectionObserver } from './observers.ts';
 import type { FlatBaselineResult } from './run-scenario.ts';
 import { bestFitBaseline, type BestFitBaselineResult } from '../baselines/central-best-fit.ts';
+import type { CalibrationResult } from '../calibration/calibrate.ts';
 
 export interface Series {
   /** Per simulated second: hosts counted, and per-host received/sent traffic (mean, p99, max over live hosts). */
@@ -64,6 +65,8 @@ export interface RunResult {
   };
   placement: Record<string, unknown> | null;
   baselines: { flat?: FlatBaselineResult; bestFit?: BestFitBaselineResult };
+  /** The overlay model against real libp2p gossipsub at small N, when the run asked for it (--calibrate). */
+  calibration?: CalibrationResult;
   handlerErrors: HandlerError[];
   assertions: AssertionResult[];
   passed: boolean;

@@ -1,0 +1,231 @@
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { Encoded, Millis, PeerIdStr, ProtocolNode, Verdict } from '../../src/core/index.ts';
+import { Libp2pTransport } from '../../src/net/libp2p-transport.ts';
+import { generateSwarmKey } from '../../src/net/swarm-key.ts';
+import { Histogram } from '../metrics/histogram.ts';
+import { defaultNetworkOptions } from '../network/network-model.ts';
+import { defaultGossipsubModelOptions } from '../overlay/gossipsub-options.ts';
+import { World, defaultWorldOptions } from '../world/world.ts';
+
+/**
+ * Calibration of the gossipsub overlay model against real agents' transport: N real libp2p
+ * nodes (the Shoal adapter, src/net) on 127.0.0.1 and the model with N hosts run the same
+ * workload — one topic, each host dialling `dials` random others, M messages published
+ * round-robin — and we compare deliveries, duplicates per delivery and publish-to-delivery
+ * latency. Loopback has no wire latency, so the model runs with near-zero link latency and
+ * its per-hop processing time as the only delay: the comparison checks the model's
+ * mechanics (mesh, forwarding, duplicates) and its hop cost, not a data center's wires.
+ */
+export interface CalibrationOptions {
+  nodes: number;
+  /** Random peers each node dials (Shoal dials 8 cell members). */
+  dials: number;
+  messages: number;
+  payloadBytes: number;
+  publishIntervalMs: number;
+  seed: number;
+}
+
+export const defaultCalibrationOptions: CalibrationOptions = {
+  nodes: 16, // hosts; a small cell, well under one core's gossipsub capacity (FACTS.md: ~620 deliveries/s)
+  dials: 8, // peers; Shoal's cellConnections
+  messages: 60, // messages; enough for stable duplicate ratios
+  payloadBytes: 300, // bytes; a host record with framing, under IDONTWANT's 512-byte threshold
+  publishIntervalMs: 100, // ms; 10 msgs/s × 15 receivers stays far from CPU saturation
+  seed: 7,
+};
+
+export interface CalibrationSide {
+  /** First deliveries per (message, non-publisher) pair: 1 when everyone got everything. */
+  deliveryRatio: number;
+  /** Copies received beyond the first, per first delivery. */
+  duplicatesPerDelivery: number;
+  latencyMs: { p50: number | null; p90: number | null; p99: number | null; max: number | null };
+}
+
+export interface CalibrationResult {
+  readonly opts: CalibrationOptions;
+  readonly real: CalibrationSide;
+  readonly model: CalibrationSide;
+  /** model − real, for the figures above. */
+  readonly difference: { deliveryRatio: number; duplicatesPerDelivery: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
+}
+
+const TOPIC = 'shoal/1/calib/b0/c0';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}
+
+/** Who dials whom: the same random graph for both sides. */
+function dialPlan(o: CalibrationOptions): [number, number][] {
+  const rnd = lcg(o.seed);
+  const edges = new Set<string>();
+  const out: [number, number][] = [];
+  for (let a = 0; a < o.nodes; a++) {
+    for (let k = 0, tries = 0; k < o.dials && tries < o.dials * 10; tries++) {
+      const b = Math.floor(rnd() * o.nodes);
+      const key = a < b ? `${a}-${b}` : `${b}-${a}`;
+      if (b === a || edges.has(key)) continue;
+      edges.add(key);
+      out.push([a, b]);
+      k++;
+    }
+  }
+  return out;
+}
+
+function payload(i: number, size: number): Uint8Array {
+  const b = new Uint8Array(size);
+  new DataView(b.buffer).setUint32(0, i);
+  return b;
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`calibration: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The real side: Shoal's libp2p adapter, counting every copy gossipsub receives (duplicates included). */
+export async function calibrateReal(o: CalibrationOptions): Promise<CalibrationSide> {
+  const swarmKey = generateSwarmKey();
+  const nodes: Libp2pTransport[] = [];
+  try {
+    for (let i = 0; i < o.nodes; i++) {
+      const t = await Libp2pTransport.create({ listenAddrs: ['/ip4/127.0.0.1/tcp/0'], stopDrainMs: 100 }, { privateKey: await generateKeyPair('Ed25519'), swarmKey, metrics: null });
+      await t.start();
+      nodes.push(t);
+    }
+    const copies = new Float64Array(o.nodes);
+    const firstAt: Map<number, number>[] = nodes.map(() => new Map());
+    nodes.forEach((t, i) => {
+      // Count every message gossipsub hands its duplicate check, before dedup: that is the received-copies figure.
+      const gs = t.libp2p.services.pubsub as unknown as { handleReceivedMessage: (from: unknown, msg: { topic?: string }) => Promise<void> };
+      const orig = gs.handleReceivedMessage.bind(gs);
+      gs.handleReceivedMessage = (from, msg) => {
+        if (msg.topic === TOPIC) copies[i]!++;
+        return orig(from, msg);
+      };
+      t.setTopicHandler((m) => {
+        const id = new DataView(m.data.buffer, m.data.byteOffset, m.data.byteLength).getUint32(0);
+        if (!firstAt[i]!.has(id)) firstAt[i]!.set(id, performance.now());
+        return 'accept';
+      });
+      t.subscribe(TOPIC);
+    });
+    for (const [a, b] of dialPlan(o)) await nodes[a]!.dial(nodes[b]!.self, nodes[b]!.listenAddrs());
+    // Meshes form at heartbeats; wait until every node has at least Dlo mesh peers (or all it can have).
+    await waitUntil(() => nodes.every((t) => t.meshPeers(TOPIC).length >= Math.min(4, t.topicPeers(TOPIC).length) && t.topicPeers(TOPIC).length > 0), 20_000, 'gossipsub meshes');
+    await new Promise((r) => setTimeout(r, 2_000));
+    const sentAt = new Float64Array(o.messages);
+    for (let m = 0; m < o.messages; m++) {
+      const from = m % o.nodes;
+      sentAt[m] = performance.now();
+      nodes[from]!.publish(TOPIC, payload(m, o.payloadBytes));
+      await new Promise((r) => setTimeout(r, o.publishIntervalMs));
+    }
+    const expected = o.messages * (o.nodes - 1);
+    const delivered = (): number => firstAt.reduce((a, m) => a + m.size, 0);
+    await waitUntil(() => delivered() >= expected, 10_000, 'all deliveries').catch(() => {});
+    // Late duplicates: let in-flight copies land.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const lat = new Histogram();
+    firstAt.forEach((m) => m.forEach((at, id) => lat.add(at - sentAt[id]!)));
+    const got = delivered();
+    const totalCopies = copies.reduce((a, b) => a + b, 0);
+    return {
+      deliveryRatio: got / expected,
+      duplicatesPerDelivery: got > 0 ? (totalCopies - got) / got : 0,
+      latencyMs: { p50: lat.quantile(0.5), p90: lat.quantile(0.9), p99: lat.quantile(0.99), max: lat.count > 0 ? lat.max : null },
+    };
+  } finally {
+    await Promise.allSettled(nodes.map((t) => t.stop()));
+  }
+}
+
+/** A node that subscribes and accepts, recording first deliveries. */
+class CalibrationNode implements ProtocolNode {
+  readonly firstAt = new Map<number, number>();
+  private readonly subscribe: () => void;
+  constructor(subscribe: () => void) {
+    this.subscribe = subscribe;
+  }
+  start(): void {
+    this.subscribe();
+  }
+  stop(): void {}
+  onTopicMessage(_t: string, _f: PeerIdStr, _o: PeerIdStr, p: Encoded, now: Millis): Verdict {
+    const id = p.msg as number;
+    if (!this.firstAt.has(id)) this.firstAt.set(id, now);
+    return 'accept';
+  }
+  onDirect(): void {}
+  onTimer(): void {}
+  nextTimerAtMs(): Millis {
+    return Infinity;
+  }
+}
+
+/** The model side: the same graph size, messages and schedule through the world's gossipsub model. */
+export function calibrateModel(o: CalibrationOptions): CalibrationSide {
+  const loopback = 0.02; // ms; kernel loopback, no wire
+  const world = new World<CalibrationNode>(
+    {
+      ...defaultWorldOptions,
+      seed: o.seed,
+      hostCapacity: o.nodes,
+      clockResolutionMs: 0,
+      network: { ...defaultNetworkOptions, sameRackMs: loopback, sameZoneMs: loopback, crossZoneMs: loopback, crossRegionMs: loopback, jitterFraction: 0.5 },
+      gossipsub: { ...defaultGossipsubModelOptions, connectedPeersPerTopic: 2 * o.dials },
+    },
+    { factory: (ctx) => new CalibrationNode(() => ctx.outbox.subscribe(TOPIC)) },
+  );
+  for (let i = 0; i < o.nodes; i++) world.startHost(i, i, []);
+  const startMs = 5_000;
+  world.runUntil(startMs);
+  const sentAt = new Float64Array(o.messages);
+  for (let m = 0; m < o.messages; m++) {
+    const at = startMs + m * o.publishIntervalMs;
+    sentAt[m] = at;
+    world.at(at, (now) => world.overlay.publish(m % o.nodes, TOPIC, { msg: m, bytes: payload(m, o.payloadBytes) }, now));
+  }
+  world.runUntil(startMs + o.messages * o.publishIntervalMs + 5_000);
+  const k = world.overlay.byKind[world.overlay.topics.get(TOPIC)!.kind]!;
+  const lat = new Histogram();
+  let got = 0;
+  for (let i = 0; i < o.nodes; i++) {
+    world.hosts[i]!.firstAt.forEach((at, id) => {
+      lat.add(at - sentAt[id]!);
+      got++;
+    });
+  }
+  return {
+    deliveryRatio: got / (o.messages * (o.nodes - 1)),
+    duplicatesPerDelivery: got > 0 ? k.duplicates / got : 0,
+    latencyMs: { p50: lat.quantile(0.5), p90: lat.quantile(0.9), p99: lat.quantile(0.99), max: lat.count > 0 ? lat.max : null },
+  };
+}
+
+export async function calibrate(o: CalibrationOptions = defaultCalibrationOptions): Promise<CalibrationResult> {
+  const real = await calibrateReal(o);
+  const model = calibrateModel(o);
+  const d = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a - b);
+  return {
+    opts: o,
+    real,
+    model,
+    difference: {
+      deliveryRatio: model.deliveryRatio - real.deliveryRatio,
+      duplicatesPerDelivery: model.duplicatesPerDelivery - real.duplicatesPerDelivery,
+      latencyP50Ms: d(model.latencyMs.p50, real.latencyMs.p50),
+      latencyP99Ms: d(model.latencyMs.p99, real.latencyMs.p99),
+    },
+  };
+}

@@ -1,0 +1,2 @@
+import { calibrateModel, defaultCalibrationOptions } from './calibration/calibrate.ts';
+console.log(JSON.stringify(calibrateModel(defaultCalibrationOptions)));
