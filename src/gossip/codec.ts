@@ -190,16 +190,53 @@ export function encodeDigest(d: Omit<DigestMsg, 'type'>): Encoded<DigestMsg> {
   );
 }
 
+/**
+ * ping, ack and nack are most of the traffic (4 per node per second): they are written by
+ * hand as the msgpack a generic encoder could also have produced — fixarray(3), version,
+ * type, uint32 seq — plus the CRC, 12 bytes, no msgpackr call. decodeDirect has the
+ * matching fast path and falls back to the generic decoder for anything else.
+ */
+const PROBE_BYTES = 12;
+
+function sealProbe<T>(msg: T, code: number, seq: number): Encoded<T> {
+  const b = new Uint8Array(PROBE_BYTES);
+  b[0] = 0x93;
+  b[1] = WIRE_VERSION;
+  b[2] = code;
+  b[3] = 0xce;
+  b[4] = seq >>> 24;
+  b[5] = (seq >>> 16) & 0xff;
+  b[6] = (seq >>> 8) & 0xff;
+  b[7] = seq & 0xff;
+  const crc = crc32(b, 0, 8);
+  b[8] = crc >>> 24;
+  b[9] = (crc >>> 16) & 0xff;
+  b[10] = (crc >>> 8) & 0xff;
+  b[11] = crc & 0xff;
+  return { msg, bytes: b };
+}
+
 export function encodePing(seq: number): Encoded<PingMsg> {
-  return seal({ type: 'ping', seq }, [WIRE_VERSION, TYPE_CODES.ping, seq], MESSAGE_LIMITS.probe);
+  return sealProbe({ type: 'ping', seq }, TYPE_CODES.ping, seq >>> 0);
 }
 
 export function encodeAck(seq: number): Encoded<AckMsg> {
-  return seal({ type: 'ack', seq }, [WIRE_VERSION, TYPE_CODES.ack, seq], MESSAGE_LIMITS.probe);
+  return sealProbe({ type: 'ack', seq }, TYPE_CODES.ack, seq >>> 0);
 }
 
 export function encodeNack(seq: number): Encoded<NackMsg> {
-  return seal({ type: 'nack', seq }, [WIRE_VERSION, TYPE_CODES.nack, seq], MESSAGE_LIMITS.probe);
+  return sealProbe({ type: 'nack', seq }, TYPE_CODES.nack, seq >>> 0);
+}
+
+/** The fast path for hand-sealed probes; null when `bytes` is not one (the generic decoder then decides). */
+function openProbe(bytes: Uint8Array): DirectMsg | null {
+  if (bytes.length !== PROBE_BYTES || bytes[0] !== 0x93 || bytes[1] !== WIRE_VERSION || bytes[3] !== 0xce) return null;
+  const code = bytes[2];
+  if (code !== TYPE_CODES.ping && code !== TYPE_CODES.ack && code !== TYPE_CODES.nack) return null;
+  const want = ((bytes[8]! << 24) | (bytes[9]! << 16) | (bytes[10]! << 8) | bytes[11]!) >>> 0;
+  if (crc32(bytes, 0, 8) !== want) throw rejectMsg('GOSSIP_CHECKSUM', 'checksum mismatch: the message was corrupted');
+  const seq = ((bytes[4]! << 24) | (bytes[5]! << 16) | (bytes[6]! << 8) | bytes[7]!) >>> 0;
+  return code === TYPE_CODES.ping ? { type: 'ping', seq } : code === TYPE_CODES.ack ? { type: 'ack', seq } : { type: 'nack', seq };
 }
 
 export function encodePingReq(seq: number, target: string): Encoded<PingReqMsg> {
@@ -213,7 +250,7 @@ export function encodeAccuse(peer: string, incarnation: number): Encoded<AccuseM
 export function encodeSyncReq(m: Omit<SyncReqMsg, 'type'>): Encoded<SyncReqMsg> {
   return seal(
     { type: 'sync-req', ...m },
-    [WIRE_VERSION, TYPE_CODES['sync-req'], m.cluster, m.record ? recordTuple(m.record) : null, m.wantRecords, m.summaryCursor],
+    [WIRE_VERSION, TYPE_CODES['sync-req'], m.cluster, m.record ? recordTuple(m.record) : null, m.wantRecords, m.summaryCursor, m.viewHash],
     MESSAGE_LIMITS['sync-req'],
   );
 }
@@ -234,6 +271,7 @@ export function encodeSyncResp(m: Omit<SyncRespMsg, 'type'>): Encoded<SyncRespMs
       m.members.map((x) => [recordTuple(x.record), STATUS_CODES[x.status], x.statusIncarnation]),
       m.summaries.map(summaryTuple),
       m.nextCursor,
+      m.inSync,
     ],
     MESSAGE_LIMITS['sync-resp'],
   );
@@ -499,6 +537,10 @@ export function decodeTopicMessage(topic: string, bytes: Uint8Array): Encoded<To
 
 /** Decodes a direct (request/response) message, or throws a GossipValidationError. */
 export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
+  if (bytes instanceof Uint8Array) {
+    const probe = openProbe(bytes);
+    if (probe) return { msg: probe, bytes };
+  }
   const [code, t] = open(bytes, MAX_DIRECT_MESSAGE_BYTES);
   checkLimit(code, bytes);
   let msg: DirectMsg;
@@ -524,13 +566,14 @@ export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
       msg = { type: 'accuse', peer: peerId(t[2], 'accuse.peer'), incarnation: int(t[3], 'accuse.incarnation', 0, MAX_COUNTER) };
       break;
     case TYPE_CODES['sync-req']:
-      tuple(t, 'sync-req', 6, 6);
+      tuple(t, 'sync-req', 7, 7);
       msg = {
         type: 'sync-req',
         cluster: str(t[2], 'sync-req.cluster', 1, 63, CLUSTER_RE),
         record: t[3] === null ? null : parseRecordTuple(t[3], 'sync-req.record'),
         wantRecords: bool(t[4], 'sync-req.wantRecords'),
         summaryCursor: int(t[5], 'sync-req.summaryCursor', -1, 2 ** (MAX_CELL_BITS + 1)),
+        viewHash: int(t[6], 'sync-req.viewHash', -1, 0xffffffff),
       };
       break;
     case TYPE_CODES['sync-resp']:
@@ -543,7 +586,7 @@ export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
 }
 
 function decodeSyncResp(t: unknown[]): SyncRespMsg {
-  tuple(t, 'sync-resp', 9, 9);
+  tuple(t, 'sync-resp', 10, 10);
   const cluster = str(t[2], 'sync-resp.cluster', 1, 63, CLUSTER_RE);
   const cellBits = int(t[3], 'sync-resp.cellBits', 0, MAX_CELL_BITS);
   const estimatedSize = int(t[4], 'sync-resp.estimatedSize', 0, 2 ** 32);
@@ -565,5 +608,7 @@ function decodeSyncResp(t: unknown[]): SyncRespMsg {
     summaries[i] = s;
   }
   const nextCursor = int(t[8], 'sync-resp.nextCursor', -2, 2 ** (MAX_CELL_BITS + 1));
-  return { type: 'sync-resp', cluster, cellBits, estimatedSize, cell, members, summaries, nextCursor };
+  const inSync = bool(t[9], 'sync-resp.inSync');
+  if (inSync && members.length > 0) schemaError('sync-resp.inSync', 'an in-sync answer carries no members');
+  return { type: 'sync-resp', cluster, cellBits, estimatedSize, cell, members, summaries, nextCursor, inSync };
 }

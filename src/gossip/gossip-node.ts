@@ -1020,7 +1020,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (!this.pendingSyncs.has(peer) && this.pendingSyncs.size >= MAX_PENDING_SYNCS) return;
     this.pendingSyncs.set(peer, { deadlineMs: now + this.opts.syncTimeoutMs, pages });
     if (addrs && addrs.length > 0 && !this.connected.has(peer)) this.outbox.connect(peer, addrs);
-    this.send(peer, encodeSyncReq({ cluster: this.opts.cluster, record: this.published, wantRecords, summaryCursor: cursor }));
+    // Our view hash lets a peer with the same view answer in a few bytes; a joiner (not yet synced) asks for everything.
+    const viewHash = wantRecords && this.cellSynced ? this.membership.viewHash : -1;
+    this.send(peer, encodeSyncReq({ cluster: this.opts.cluster, record: this.published, wantRecords, summaryCursor: cursor, viewHash }));
   }
 
   private syncTimer(now: Millis): void {
@@ -1052,7 +1054,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       }
     }
     const theirCell = hashPrefix(from, this.bits);
-    const members = full && req.wantRecords && theirCell === this.myCell ? this.membership.forSync(MAX_SYNC_MEMBERS) : [];
+    const sameCell = full && req.wantRecords && theirCell === this.myCell;
+    const inSync = sameCell && req.viewHash === this.membership.viewHash;
+    const members = sameCell && !inSync ? this.membership.forSync(MAX_SYNC_MEMBERS) : [];
     let page: { summaries: readonly CellSummary[]; next: number } = { summaries: [], next: -1 };
     if (!full) {
       // Light answer (a seed under a cold-start stampede): our cellBits and the summary of
@@ -1062,7 +1066,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     } else if (req.summaryCursor >= 0) {
       page = this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
     }
-    this.send(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, page }));
+    this.send(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, inSync, page }));
     this.stats.syncRequestsServed++;
   }
 
@@ -1096,7 +1100,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (hashPrefix(origin, this.bits) !== this.myCell) continue;
       if (this.membership.applySynced(m.record, m.status, m.statusIncarnation, now) === 'revived') this.clearSuspicion(origin);
     }
-    if (!light && resp.members.length > 0 && hashPrefix(from, this.bits) === this.myCell) this.cellSynced = true;
+    if (!light && (resp.members.length > 0 || resp.inSync) && hashPrefix(from, this.bits) === this.myCell) this.cellSynced = true;
     for (const s of resp.summaries) if (!this.freshness(s.issuedAtMs, now)) this.storeSummary(s, now);
     if (resp.nextCursor >= 0 && pending.pages < MAX_SYNC_PAGES) this.requestSync(from, null, false, resp.nextCursor, now, pending.pages + 1);
     // Answered by a peer of another cell, or only lightly: our own cell's contacts serve the rest.

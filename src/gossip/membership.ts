@@ -39,6 +39,8 @@ class MemberState {
   confirmations = 0;
   /** Suspicion deadline (suspect) or removal time (failed/left); Infinity otherwise. */
   deadlineMs: Millis = Infinity;
+  /** This member's current term in Membership's view hash. */
+  hashTerm = 0;
 
   constructor(record: HostRecord, now: Millis) {
     this.record = record;
@@ -83,6 +85,17 @@ export class Membership {
   ringVersion = 0;
   /** Bumped on any change of any member (record or status): the reporter recomputes its summary only then. */
   version = 0;
+  private successorsCache: readonly PeerIdStr[] = [];
+  private successorsFor = -1;
+  /** Bumped on any status change or ring rebuild (successors skip suspects, so the ring version alone is not enough). */
+  private statusEpoch = 0;
+  private successorsK = 0;
+  /**
+   * Order-independent hash of the view's versions: Σ hash32(origin|incarnation|seq|status|
+   * statusIncarnation) mod 2^32, kept incrementally. Two members with equal hashes hold the
+   * same versions, so anti-entropy can skip sending 48 records that would change nothing.
+   */
+  private hashSum = 0;
   suspicions = 0;
   refutations = 0;
   failures = 0;
@@ -103,7 +116,18 @@ export class Membership {
     for (const l of this.listeners) l(ev);
   }
 
+  private term(m: MemberState): number {
+    return hash32(`${m.record.origin}|${m.record.incarnation}|${m.record.seq}|${m.status}|${m.statusIncarnation}`);
+  }
+
+  /** See hashSum. */
+  get viewHash(): number {
+    return this.hashSum >>> 0;
+  }
+
   private add(m: MemberState): void {
+    m.hashTerm = this.term(m);
+    this.hashSum = (this.hashSum + m.hashTerm) | 0;
     this.version++;
     this.members.set(m.record.origin, m);
     this.views.set(m.record.origin, m.view);
@@ -111,6 +135,9 @@ export class Membership {
   }
 
   private touch(m: MemberState, now: Millis): void {
+    const t = this.term(m);
+    this.hashSum = (this.hashSum - m.hashTerm + t) | 0;
+    m.hashTerm = t;
     this.version++;
     m.updatedAtMs = now;
     m.refreshView();
@@ -118,6 +145,7 @@ export class Membership {
   }
 
   private setStatus(m: MemberState, status: MemberStatus, incarnation: number, now: Millis): void {
+    this.statusEpoch++;
     const previous = m.status;
     const wasInRing = previous === 'alive' || previous === 'suspect';
     m.status = status;
@@ -298,6 +326,7 @@ export class Membership {
     if (!m || peer === this.self) return;
     this.members.delete(peer);
     this.views.delete(peer);
+    this.hashSum = (this.hashSum - m.hashTerm) | 0;
     this.version++;
     if (m.status === 'alive' || m.status === 'suspect') this.ringDirty = true;
     this.deadlineDirty = true;
@@ -333,6 +362,7 @@ export class Membership {
       this.ring = ring;
       this.ringDirty = false;
       this.ringVersion++;
+      this.statusEpoch++;
     }
     return this.ring;
   }
@@ -349,8 +379,10 @@ export class Membership {
    * gets a live monitor at the next round instead of after the suspicion times out: in a
    * correlated failure, runs of dead neighbours are found in a few rounds, not one per run.
    */
-  successors(k: number): PeerIdStr[] {
+  successors(k: number): readonly PeerIdStr[] {
     const ring = this.ringMembers();
+    // Cached per ring version: the failure detector asks every probe round.
+    if (this.successorsFor === this.statusEpoch && this.successorsK === k) return this.successorsCache;
     const out: PeerIdStr[] = [];
     const n = ring.length;
     let i = 0;
@@ -359,6 +391,9 @@ export class Membership {
       const m = ring[(i + step) % n]!;
       if (m.status === 'alive') out.push(m.record.origin);
     }
+    this.successorsCache = out;
+    this.successorsFor = this.statusEpoch;
+    this.successorsK = k;
     return out;
   }
 

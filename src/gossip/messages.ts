@@ -92,6 +92,8 @@ export interface SyncReqMsg {
   readonly wantRecords: boolean;
   /** -1: no summaries wanted; otherwise resume after this summary key (0 = from the start). */
   readonly summaryCursor: number;
+  /** The requester's view hash of its cell (Membership.viewHash), or -1: equal hashes mean no records need to travel. */
+  readonly viewHash: number;
 }
 
 /** One member as the responder sees it. */
@@ -112,8 +114,10 @@ export interface SyncRespMsg {
   readonly cell: number;
   readonly members: readonly SyncMember[];
   readonly summaries: readonly CellSummary[];
-  /** -1 when done; otherwise the cursor for the next page. */
+  /** -1 when done; -2: not served here, ask the contacts of your cell; otherwise the cursor for the next page. */
   readonly nextCursor: number;
+  /** True when the requester's view hash matched ours: `members` is empty because nothing differs. */
+  readonly inSync: boolean;
 }
 
 export type TopicMsg = RecordMsg | EventsMsg | SummaryMsg | DigestMsg;

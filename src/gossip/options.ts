@@ -24,7 +24,7 @@ import { CLUSTER_RE } from './wire-check.ts';
  *   district (summaries, ≤ 0.5      ≤ 500        ≤ 2.5  (×5)          ≤ 2.5 KB (×5)
  *     3 delegates/cell only)
  *   probes (direct)      —          —            4 (2 pings in, 2 acks in; no duplicates) ~0.1 KB
- *   anti-entropy sync    —          —            ~0.03 (1 per 60 s)   ~0.12 KB (48 records/60 s)
+ *   anti-entropy sync    —          —            ~0.03 (1 per 60 s)   ~0 (a view-hash match answers in 21 B)
  *   -----------------------------------------------------------------------------------
  *   non-delegate                                 ≤ 14                 ≤ 6.7 KB
  *   delegate (3 of 48)                           ≤ 16.6               ≤ 9.3 KB

@@ -14,6 +14,7 @@ export interface SyncAnswer {
   readonly estimatedSize: number;
   readonly cell: number;
   readonly members: readonly SyncMember[];
+  readonly inSync: boolean;
   readonly page: { readonly summaries: readonly CellSummary[]; readonly next: number };
 }
 
@@ -27,7 +28,16 @@ export function encodeSyncAnswer(a: SyncAnswer): Encoded<SyncRespMsg> {
   let page = a.page;
   for (;;) {
     try {
-      return encodeSyncResp({ cluster: a.cluster, cellBits: a.cellBits, estimatedSize: Math.round(a.estimatedSize), cell: a.cell, members, summaries: page.summaries, nextCursor: page.next });
+      return encodeSyncResp({
+        cluster: a.cluster,
+        cellBits: a.cellBits,
+        estimatedSize: Math.round(a.estimatedSize),
+        cell: a.cell,
+        members,
+        summaries: page.summaries,
+        nextCursor: page.next,
+        inSync: a.inSync,
+      });
     } catch (err) {
       if (!(err instanceof ShoalError) || err.code !== 'GOSSIP_TOO_LARGE') throw err;
       if (page.summaries.length > 1) {
