@@ -586,6 +586,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     this.lastSummary = undefined;
     this.cellSynced = bits > oldBits; // a split keeps a subset of what we had; a merge needs the sibling's records
+    // Peers switch over several maintenance ticks and miss each other's first records on the
+    // new topic: run the fast anti-entropy rounds again, as after a start.
+    this.syncRounds = 0;
+    this.syncIntervalMs = Math.min(FIRST_SYNC_INTERVAL_MS, this.opts.syncIntervalMs);
+    this.timers[T_SYNC] = Math.min(this.timers[T_SYNC]!, now + this.syncIntervalMs);
     this.dirty.clear();
     this.lastFullDigestAtMs = -Infinity;
     this.stats.cellBitsChanges++;

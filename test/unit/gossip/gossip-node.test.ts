@@ -292,4 +292,14 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     h.run(60_000);
     assert.ok(h.upNodes.every((n) => n.cellBits === 2), 'cellBits must stay put once settled');
   });
+
+  it('cells merge when the cluster shrinks, and the merged cells see each other', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', targetCellSize: 16, cellBitsDwellMs: 10_000, failedRetentionMs: 20_000 } });
+    const all = ids(90, 'g');
+    for (const id of all) h.add(id, { seeds: id === 'g0' ? [] : ['g0'] });
+    h.runUntil(() => h.upNodes.every((n) => n.cellBits === 2) && converged(h), 180_000, 'the first layout at 2 bits', 500);
+    for (const id of all.slice(20)) h.leave(id); // 20 left: 5 per cell < 8, merge to 1 bit (10 per cell)
+    const took = h.runUntil(() => h.upNodes.every((n) => n.cellBits === 1) && converged(h), 120_000, 'merge to 1 bit', 500);
+    console.log(`      70 of 90 left; merged to 1 bit and converged after ${took} ms`);
+  });
 });
