@@ -54,7 +54,7 @@ interface Probe {
 const NACK_FRACTION = 0.8;
 
 /** Relays in flight for other members; beyond this, ping-reqs are dropped (each is one ping and one ack). */
-const MAX_RELAYS = 32;
+export const MAX_RELAYS = 32;
 
 export interface ProbeCounters {
   probesSent: number;

@@ -15,7 +15,7 @@ import {
 } from './codec.ts';
 import { emptyReasonCounts, verdictOf, type GossipAction, type GossipReason, type RefusalSink } from './errors.ts';
 import { EventQueue } from './event-queue.ts';
-import { FailureDetector } from './failure-detector.ts';
+import { FailureDetector, MAX_RELAYS } from './failure-detector.ts';
 import { Membership, type MemberEvent, type MemberListener } from './membership.ts';
 import type { DigestMsg, DirectMsg, EventsMsg, MemberEventWire, SyncReqMsg, SyncRespMsg, TopicMsg } from './messages.ts';
 import { newGossipCounters, type GossipCounters, type GossipMetrics, type TrafficKind } from './metrics.ts';
@@ -474,6 +474,21 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     s.probesSent = this.fd.counters.probesSent;
     s.probesFailed = this.fd.counters.probesFailed;
     return s;
+  }
+
+  /** Queue depths against their stated bounds (the simulator asserts depth ≤ bound). */
+  queueDepths(): { events: [number, number]; relays: [number, number]; pendingSyncs: [number, number]; dirtySummaries: [number, number] } {
+    return {
+      events: [this.events.size, this.opts.maxQueuedEvents],
+      relays: [this.fd.pendingRelays, MAX_RELAYS],
+      pendingSyncs: [this.pendingSyncs.size, MAX_PENDING_SYNCS],
+      dirtySummaries: [this.dirty.size, MAX_DIRTY],
+    };
+  }
+
+  /** Age of the least recently refreshed alive member's information, in ms. */
+  oldestRecordAgeMs(now: Millis): number {
+    return this.membership.oldestUpdateMs(now);
   }
 
   /** Diagnostics for `shoal info` and tests. */

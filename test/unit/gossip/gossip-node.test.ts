@@ -251,9 +251,14 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     const seen = new Set<string>();
     const pairs = (): number => h.upNodes.reduce((a, n) => a + victims.filter((v) => n.cellMemberMap().has(v)).length, 0);
     const expected = pairs();
+    const peak = new Map<string, number>();
     h.runUntil(
       () => {
         for (const n of h.upNodes) {
+          for (const [q, [depth, bound]] of Object.entries(n.queueDepths())) {
+            assert.ok(depth <= bound, `${n.self}: queue ${q} at ${depth} exceeds its bound ${bound}`);
+            peak.set(q, Math.max(peak.get(q) ?? 0, depth));
+          }
           for (const v of victims) {
             const k = `${n.self}>${v}`;
             if (!seen.has(k) && statusAt(n, v) === 'failed') {
@@ -270,7 +275,7 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     times.sort((a, b) => a - b);
     const p = (q: number): number => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
     const events = h.upNodes.reduce((a, n) => a + n.counters().eventMessagesPublished, 0) - eventsBefore;
-    console.log(`      ${victims.length} of 200 killed: ${times.length} detections, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${times[times.length - 1]} ms; ${events} events messages`);
+    console.log(`      ${victims.length} of 200 killed: ${times.length} detections, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${times[times.length - 1]} ms; ${events} events messages; peak queues ${JSON.stringify(Object.fromEntries(peak))}`);
     assert.ok(p(0.5) <= 5000, `median detection ${p(0.5)} ms must stay within the 5 s target even in a correlated failure`);
     h.run(10_000);
     for (const n of h.upNodes) for (const m of n.cellMembers()) if (!victims.includes(m.record.origin)) assert.equal(m.status, 'alive', `${n.self} falsely sees ${m.record.origin} as ${m.status}`);
