@@ -307,6 +307,9 @@ export function validateGossipOptions(o: GossipOptions): void {
   if (!(o.summaryContacts >= 1 && o.summaryContacts <= 4)) bad('summaryContacts', 'must be in [1, 4]');
   if (!(o.significantFreeFraction >= 0 && o.significantFreeFraction < 1)) bad('significantFreeFraction', 'must be in [0, 1)');
   if (!(o.heartbeatJitter >= 0 && o.heartbeatJitter < 1)) bad('heartbeatJitter', 'must be in [0, 1)');
+  if (!(o.summaryTtlMs >= 2 * Math.max(o.summaryHeartbeatMs, o.digestFullIntervalMs))) {
+    bad('summaryTtlMs', 'must be at least twice summaryHeartbeatMs and digestFullIntervalMs, or quiet cells would expire between refreshes');
+  }
   for (const [k, v] of Object.entries(o)) {
     if (k.endsWith('Ms') && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) bad(k, 'must be a positive number of milliseconds');
   }

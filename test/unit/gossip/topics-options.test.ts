@@ -58,6 +58,7 @@ describe('gossip options', () => {
     bad({ probeIntervalMs: 0 }, 'probeIntervalMs');
     bad({ suspicionMaxMs: 10, suspicionMinMs: 100 }, 'suspicionMaxMs');
     bad({ cellBits: 99 }, 'cellBits');
+    bad({ summaryTtlMs: 60_000 }, 'summaryTtlMs');
     bad({ globalTopic: { msgsPerSec: 0, bytesPerSec: 1, burstMessages: 1 } }, 'globalTopic');
   });
 
