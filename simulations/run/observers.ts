@@ -36,6 +36,8 @@ export class DetectionObserver implements RunHooks {
     const notAlive = status === 'suspect' || status === 'failed';
     if (down) {
       const since = atMs - this.truth.downAtMs[p]!;
+      // An observer that (re)started after the crash learns history through sync: not detection.
+      if (!(this.truth.startedAtMs[observer]! <= this.truth.downAtMs[p]!)) return;
       if (notAlive && (previous === 'alive' || previous === null)) {
         this.knownMs.add(since);
         this.knownPairs++;
