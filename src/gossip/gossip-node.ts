@@ -29,6 +29,7 @@ import { SYNC_ASK_ELSEWHERE, encodeSyncAnswer } from './sync-response.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { buildDigests } from './digest-builder.ts';
 import { planConnections } from './connections.ts';
+import { RendezvousCache } from './rendezvous.ts';
 import { Awareness } from './suspicion.ts';
 import { cellTopic, districtBitsOf, districtOf, districtTopic, globalTopic, type TopicKind } from './topics.ts';
 import type { ClusterView } from './view.ts';
@@ -187,6 +188,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private remoteConnected = 0;
 
   private readonly selfListeners: MemberListener[] = [];
+  /** Recent joiners of other cells (4 per cell, 64 cells): see rendezvous.ts. */
+  private readonly rendezvous = new RendezvousCache(4, 64);
 
   constructor(opts: GossipOptions, modules: GossipModules) {
     this.opts = opts;
@@ -600,6 +603,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       }
     }
     this.lastSummary = undefined;
+    this.rendezvous.clear();
     this.cellSynced = bits > oldBits; // a split keeps a subset of what we had; a merge needs the sibling's records
     // Peers switch over several maintenance ticks and miss each other's first records on the
     // new topic: run the fast anti-entropy rounds again, as after a start.
@@ -857,7 +861,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       // with a cell-mate done, and no member came or went for a few checks), so it is right
       // and the burst credit is kept for news.
       const settledAt = Math.min(
-        Math.max(this.ringChangedAtMs + REPORTER_SETTLE_CHECKS * this.opts.summaryCheckMs, this.cellSynced ? 0 : Infinity),
+        // Alone in the cell: there is nobody to sync with, and others of the cell find us through this summary.
+        Math.max(this.ringChangedAtMs + REPORTER_SETTLE_CHECKS * this.opts.summaryCheckMs, this.cellSynced || this.membership.liveCount <= 1 ? 0 : Infinity),
         this.bitsChangedAtMs + MAX_FIRST_SUMMARY_WAIT_MS,
       );
       if (now < settledAt) {
@@ -1066,17 +1071,21 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.stats.syncRequestsDropped++;
       return;
     }
-    // The push half: the requester's own record, if it is really its own and in our cell.
-    if (req.record) {
-      if (req.record.origin !== from) this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
-      else if (req.record.cluster === this.opts.cluster && hashPrefix(from, this.bits) === this.myCell) {
-        if (this.membership.applyRecord(req.record, now) === 'revived') this.clearSuspicion(from);
+    const theirCell = hashPrefix(from, this.bits);
+    // The push half: the requester's own record, if it is really its own. In our cell we
+    // apply it; from another cell we remember it for the next joiner of that cell.
+    const pushed = req.record;
+    if (pushed && pushed.origin !== from) this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
+    else if (pushed && pushed.cluster === this.opts.cluster) {
+      if (theirCell === this.myCell) {
+        if (this.membership.applyRecord(pushed, now) === 'revived') this.clearSuspicion(from);
+      } else {
+        this.rendezvous.add(theirCell, pushed);
       }
     }
-    const theirCell = hashPrefix(from, this.bits);
     const sameCell = full && req.wantRecords && theirCell === this.myCell;
     const inSync = sameCell && req.viewHash === this.membership.viewHash;
-    const members = sameCell && !inSync ? this.membership.forSync(MAX_SYNC_MEMBERS) : [];
+    const members = sameCell && !inSync ? this.membership.forSync(MAX_SYNC_MEMBERS) : req.wantRecords && theirCell !== this.myCell ? this.rendezvous.of(theirCell, from).map((record) => ({ record, status: 'alive' as const, statusIncarnation: record.incarnation })) : [];
     let page: { summaries: readonly CellSummary[]; next: number } = { summaries: [], next: -1 };
     if (!full) {
       // Light answer (a seed under a cold-start stampede): our cellBits and the summary of
