@@ -643,7 +643,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (this.timers[T_DIGEST] === Infinity) {
         // A new reporter first listens to its district for a while: at a cold start every
         // reporter would otherwise believe it digests its district and flood the global topic.
-        this.digestSettledAtMs = now + DIGEST_SETTLE_MS;
+        // The reporter of a district's first cell is its district reporter whatever it hears: no need to wait.
+        const firstCell = this.myDistrict * 2 ** (this.bits - this.districtBits);
+        this.digestSettledAtMs = this.myCell === firstCell ? now : now + DIGEST_SETTLE_MS;
         this.timers[T_DIGEST] = this.digestSettledAtMs;
       }
     } else {
