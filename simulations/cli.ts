@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
@@ -68,9 +70,33 @@ const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
+/** Heap a run of `nodes` hosts needs: ~60 KB per host measured at 10k–100k, plus headroom, within the 12 GB RSS target. */
+export function heapMbFor(nodes: number): number {
+  return Math.min(11_264, Math.max(4_096, Math.ceil(1_536 + nodes * 0.095)));
+}
+
+/**
+ * V8's default old-space limit (~4 GB) is too small for 100k hosts. When it is, run the same
+ * command again in a child Node with a larger heap (once: the child is marked) and pass its
+ * exit code through.
+ */
+function rerunWithHeap(nodes: number): number | null {
+  const wantMb = heapMbFor(nodes);
+  const haveMb = getHeapStatistics().heap_size_limit / (1024 * 1024);
+  if (haveMb >= wantMb * 0.95 || process.env['SHOAL_SIM_CHILD'] === '1') return null;
+  out(`(re-running with --max-old-space-size=${wantMb}: ${nodes} hosts need more than the ${Math.round(haveMb)} MB default heap)`);
+  const r = spawnSync(process.execPath, [...process.execArgv, `--max-old-space-size=${wantMb}`, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, SHOAL_SIM_CHILD: '1' },
+  });
+  return r.status ?? 1;
+}
+
 export async function simAction(opts: SimCommandOptions): Promise<number> {
   const scenario = withOverrides(loadScenarioFile(resolve(opts.scenario)), opts);
   if (scenario.nodes < 2) throw new ShoalError('SIM_SCENARIO_INVALID', `--nodes must be at least 2, got ${scenario.nodes}`);
+  const rerun = opts.sweep.length === 0 ? rerunWithHeap(scenario.nodes) : null;
+  if (rerun !== null) return rerun;
   out(`shoal sim: scenario ${scenario.name} (${opts.scenario}), seed ${scenario.seed}, ${scenario.nodes} hosts, ${scenario.duration_s} s, protocol ${scenario.protocol}`);
   out(`config: ${JSON.stringify({ start: scenario.start, events: scenario.events, load: scenario.load ?? null, gossip: scenario.gossip, gossip_profile: scenario.gossip_profile, gossipsub: scenario.gossipsub, network: scenario.network, topology: scenario.topology, placement: scenario.placement })}`);
   const dir = resolve(opts.out);

@@ -39,7 +39,9 @@ export async function runSweep(base: Scenario, axes: readonly SweepAxis[], opts:
   const runOne = (i: number): Promise<void> =>
     new Promise((resolve) => {
       const g = grid[i]!;
-      const w = new Worker(new URL('./sweep-worker.ts', import.meta.url), { workerData: { scenario: g.scenario } });
+      // Each replica gets the heap its host count needs (see heapMbFor in cli.ts).
+      const heapMb = Math.min(11_264, Math.max(2_048, Math.ceil(1_536 + g.scenario.nodes * 0.095)));
+      const w = new Worker(new URL('./sweep-worker.ts', import.meta.url), { workerData: { scenario: g.scenario }, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
       let settled = false;
       const finish = (row: SweepRow): void => {
         if (settled) return;
