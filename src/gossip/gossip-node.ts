@@ -67,6 +67,8 @@ const TIMER_COUNT = 9;
 
 /** Maintenance tick: cheap checks that need no precision. */
 const MAINT_INTERVAL_MS = 5000;
+/** Bound of peers asked for a connection between two refreshes (beyond it, asks repeat: harmless). */
+const MAX_DIAL_ASKED = 64;
 /** Bound of in-flight sync requests (join pages, anti-entropy). */
 const MAX_PENDING_SYNCS = 8;
 /** Bound of remembered seeds. */
@@ -89,6 +91,8 @@ const EVENTS_SPACING_FACTOR = 3;
 const FAILED_BATCH_FACTOR = 10;
 /** Summary checks a node waits after entering a cell before it may report for it. */
 const REPORTER_SETTLE_CHECKS = 3;
+/** The first summary in a layout is sent again after this long. */
+const FIRST_SUMMARY_REPEAT_MS = 5000;
 /** A cell's first summary waits at most this long for its view to settle. */
 const MAX_FIRST_SUMMARY_WAIT_MS = 15_000;
 /** How long a new cell reporter hears its district before it may act as district reporter. */
@@ -185,6 +189,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private connected = new Set<PeerIdStr>();
   private lastConnectAtMs = -Infinity;
   private connectionsDirty = false;
+  /** Peers we asked a connection for outside the planned set since the last refresh (bounded by MAX_DIAL_ASKED). */
+  private readonly dialAsked = new Set<PeerIdStr>();
   private remoteConnected = 0;
 
   private readonly selfListeners: MemberListener[] = [];
@@ -525,6 +531,15 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   }
 
   private send(to: PeerIdStr, payload: Encoded): void {
+    // A peer we talk to but have not asked a connection for (a new ring neighbour, a helper,
+    // a sync partner): ask now, with the addresses we know, so the message has a way to go.
+    if (!this.connected.has(to) && !this.dialAsked.has(to)) {
+      const addrs = this.membership.get(to)?.record.addrs;
+      if (addrs && addrs.length > 0) {
+        this.outbox.connect(to, addrs);
+        if (this.dialAsked.size < MAX_DIAL_ASKED) this.dialAsked.add(to);
+      }
+    }
     this.outbox.send(to, payload);
     const c = this.stats.sent.direct;
     c.msgs++;
@@ -906,9 +921,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.publish(this.myDistrictTopic, 'district', enc);
     this.districtPacer.charge(now, enc.bytes.length, publishers);
     this.stats.summariesPublished++;
+    // The first summary in a layout often goes out before the district mesh has formed
+    // (gossipsub drops a publication nobody subscribed is connected for): repeat it once soon.
+    const first = this.lastSummary === undefined;
     this.lastSummary = summary;
     this.lastSummaryAtMs = now;
-    this.summaryHeartbeatMs = this.jitter(this.opts.summaryHeartbeatMs) * this.awareness.factor;
+    this.summaryHeartbeatMs = first ? FIRST_SUMMARY_REPEAT_MS : this.jitter(this.opts.summaryHeartbeatMs) * this.awareness.factor;
     this.storeSummary(summary, now);
     this.timers[T_SUMMARY] = now + this.summaryHeartbeatMs;
   }
@@ -1159,11 +1177,17 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // Also refresh when we had no remote contact to offer last time and now know other cells.
     const remoteMissing = this.remoteConnected === 0 && this.store.size > 1;
     if (this.connectionsDirty || remoteMissing || now - this.lastConnectAtMs >= this.opts.connectRefreshMs) this.refreshConnections(now);
-    // Our reporter counts more members than we know: we missed some records. Pull them.
+    // Our cell's summary comes from a reporter we do not hold alive, or counts more members
+    // than we know: we missed records (or were cut off from part of the cell and think it
+    // dead). Push-pull with that reporter: each side learns the other's view, and a false
+    // failure of either is refuted.
     const mine = this.store.get(this.myCell);
-    if (mine && mine.reporter !== this.self && mine.members > this.membership.liveCount && this.pendingSyncs.size === 0) {
-      const c = mine.contacts.find((x) => x.peer !== this.self);
-      if (c) this.requestSync(c.peer, c.addrs, true, -1, now, 0);
+    if (mine && mine.reporter !== this.self && this.pendingSyncs.size === 0) {
+      const reporterAlive = this.membership.statusOf(mine.reporter) === 'alive';
+      if (!reporterAlive || mine.members > this.membership.liveCount) {
+        const c = mine.contacts.find((x) => x.peer === mine.reporter) ?? mine.contacts.find((x) => x.peer !== this.self);
+        if (c) this.requestSync(c.peer, c.addrs, true, -1, now, 0);
+      }
     }
     if (this.metrics) {
       this.metrics.oldestRecordAge(this.membership.oldestUpdateMs(now));
@@ -1194,6 +1218,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.remoteConnected = remote;
     for (const [peer, addrs] of want) if (!this.connected.has(peer) && addrs.length > 0) this.outbox.connect(peer, addrs);
     this.connected = new Set(want.keys());
+    this.dialAsked.clear();
   }
 }
 

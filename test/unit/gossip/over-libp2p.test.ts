@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { hashPrefix } from '../../../src/core/hash.ts';
 import { SeededRng } from '../../../src/core/rng.ts';
 import { GossipNode, decodeDirect, decodeTopicMessage, encodeRecord, resolveGossipOptions, topicKind } from '../../../src/gossip/index.ts';
 import { Libp2pTransport } from '../../../src/net/libp2p-transport.ts';
@@ -28,13 +31,26 @@ describe('GossipNode over real libp2p (6 nodes, 2 cells, 127.0.0.1)', function (
   const runners: ProtocolRunner[] = [];
   const nodes: GossipNode[] = [];
   const stopped = new Set<number>();
+  const threw: string[] = [];
 
   before(async () => {
     const swarmKey = generateSwarmKey();
-    for (let i = 0; i < 6; i++) {
+    // Identities drawn until each of the 2 cells (cellBits 1) holds 3 of the 6 nodes.
+    const keys: PrivateKey[] = [];
+    const perCell = [0, 0];
+    for (let tries = 0; keys.length < 6 && tries < 1000; tries++) {
+      const k = await generateKeyPair('Ed25519');
+      const cell = hashPrefix(peerIdFromPrivateKey(k).toString(), 1);
+      if (perCell[cell]! < 3) {
+        perCell[cell]!++;
+        keys.push(k);
+      }
+    }
+    assert.equal(keys.length, 6, 'six identities, three per cell');
+    for (const privateKey of keys) {
       const t = await Libp2pTransport.create(
         { listenAddrs: ['/ip4/127.0.0.1/tcp/0'], gossip: { heartbeatIntervalMs: 200 }, stopDrainMs: 200 },
-        { privateKey: await generateKeyPair('Ed25519'), swarmKey, metrics: null },
+        { privateKey, swarmKey, metrics: null },
       );
       await t.start();
       transports.push(t);
@@ -48,6 +64,8 @@ describe('GossipNode over real libp2p (6 nodes, 2 cells, 127.0.0.1)', function (
           codec: { decodeTopic: decodeTopicMessage, decodeDirect },
           metrics: null,
           topicKind,
+          // A node that throws is a bug in the core: fail loudly instead of letting the runner swallow it.
+          logger: { debug: () => {}, warn: (fields, msg) => threw.push(`${msg}: ${JSON.stringify(fields)}`) },
           node: (outbox) => {
             const n = new GossipNode(resolveGossipOptions({ cluster: 'real', cellBits: 1 }), { self: t.self, rng: new SeededRng(i + 1), outbox, metrics: null });
             const free = { vcpus: 8, memoryMiB: 16384, diskGiB: 100 };
@@ -63,6 +81,10 @@ describe('GossipNode over real libp2p (6 nodes, 2 cells, 127.0.0.1)', function (
     }
   });
 
+  afterEach(() => {
+    assert.deepEqual(threw.filter((t) => t.includes('threw')), [], 'no GossipNode handler may throw');
+  });
+
   after(async () => {
     for (const [i, r] of runners.entries()) if (!stopped.has(i)) r.stop();
     await Promise.allSettled(transports.map((t) => t.stop()));
@@ -73,11 +95,15 @@ describe('GossipNode over real libp2p (6 nodes, 2 cells, 127.0.0.1)', function (
   it('converges: each node sees its cell and both cell summaries', async () => {
     const size = new Map<number, number>();
     for (const n of nodes) size.set(n.ownCell, (size.get(n.ownCell) ?? 0) + 1);
+    const state = (): string =>
+      nodes.map((n) => `${n.self.slice(-4)}: cell ${n.ownCell} alive ${[...n.cellMembers()].filter((m) => m.status === 'alive').length}/${size.get(n.ownCell)} summaries ${[...size].map(([c]) => n.cellSummary(c)?.members ?? '-').join(',')} ${JSON.stringify(n.roles().connections.length)}`).join('; ');
     const took = await waitFor(
       () => nodes.every((n) => [...n.cellMembers()].filter((m) => m.status === 'alive').length === size.get(n.ownCell) && [...size].every(([c, k]) => n.cellSummary(c)?.members === k)),
       30_000,
       'convergence over libp2p',
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; state: ${state()}`);
+    });
     console.log(`      converged in ${took} ms; cells ${JSON.stringify([...size])}`);
   });
 
