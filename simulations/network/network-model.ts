@@ -14,8 +14,16 @@ export interface NetworkOptions {
   crossRegionMs: number;
   /** Extra latency drawn uniformly in [0, jitterFraction × base). */
   jitterFraction: number;
-  /** Probability that one message copy is lost. */
+  /** Probability that one message copy is lost on the wire. */
   lossRate: number;
+  /**
+   * What a loss does. `retransmit`: the copy arrives late, after TCP's retransmission timeout
+   * (every Shoal message rides a TCP stream: loss shows as delay). `drop`: it never arrives
+   * (a queue overflow, or to stress the protocol's own repair).
+   */
+  lossMode: 'retransmit' | 'drop';
+  /** Minimum retransmission timeout (Linux: 200 ms); a retransmitted copy waits max(this, 3 × latency) more. */
+  retransmitMinMs: number;
   /** Per-host uplink; sends queue behind each other at this rate. */
   uplinkBytesPerS: number;
 }
@@ -26,7 +34,9 @@ export const defaultNetworkOptions: NetworkOptions = {
   crossZoneMs: 1.0, // ms; typical inter-AZ one-way latency within a region
   crossRegionMs: 35, // ms; continental one-way latency between regions
   jitterFraction: 0.3, // fraction; queueing in switches adds up to ~30% on a busy fabric
-  lossRate: 0, // probability; TCP hides loss as delay, so scenarios turn it on explicitly
+  lossRate: 0, // probability; scenarios turn it on explicitly
+  lossMode: 'retransmit', // libp2p runs over TCP: a lost segment is resent, not gone
+  retransmitMinMs: 200, // ms; Linux TCP_RTO_MIN
   uplinkBytesPerS: 125_000_000, // bytes/s; a 1 Gbit/s management NIC
 };
 
@@ -42,7 +52,7 @@ export class NetworkModel {
   private readonly bytesPerMs: number;
   /** Partition group per host; hosts in different groups cannot reach each other. Null: no partition. */
   private partitionGroup: Int32Array | null = null;
-  /** Copies dropped by loss, and by partitions (counted apart: both are "sent, never received"). */
+  /** Copies hit by loss (dropped or delayed, by lossMode), and copies stopped by partitions. */
   lostCopies = 0;
   partitionedCopies = 0;
 
@@ -80,12 +90,14 @@ export class NetworkModel {
     const free = this.uplinkFreeAtMs[a]!;
     const departMs = (free > nowMs ? free : nowMs) + bytes / this.bytesPerMs;
     this.uplinkFreeAtMs[a] = departMs;
+    const base = this.baseLatencyMs(a, b);
+    let arrival = departMs + base + base * this.opts.jitterFraction * this.rng.next();
     if (this.opts.lossRate > 0 && this.rng.next() < this.opts.lossRate) {
       this.lostCopies++;
-      return LOST;
+      if (this.opts.lossMode === 'drop') return LOST;
+      arrival += Math.max(this.opts.retransmitMinMs, 3 * base);
     }
-    const base = this.baseLatencyMs(a, b);
-    return departMs + base + base * this.opts.jitterFraction * this.rng.next();
+    return arrival;
   }
 
   /** One-way latency with jitter but no uplink charge: for control traffic that is modelled in aggregate. */

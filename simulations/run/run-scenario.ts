@@ -1,4 +1,4 @@
-import { SeededRng, type Millis, type PeerIdStr, type ProtocolNode } from '../../src/core/index.ts';
+import { SeededRng, ShoalError, type Millis, type PeerIdStr, type ProtocolNode } from '../../src/core/index.ts';
 import { FlatHostModel } from '../baselines/flat-model.ts';
 import { defaultFlatGossipOptions } from '../baselines/flat-gossip-node.ts';
 import { Histogram } from '../metrics/histogram.ts';
@@ -47,12 +47,16 @@ export function registerHostModel(protocol: string, factory: (scenario: Scenario
 }
 
 export function worldOptionsFor(s: Scenario, hostCapacity: number): WorldOptions {
+  const network = overrideOptions(defaultNetworkOptions, s.network, 'network');
+  if (network.lossMode !== 'drop' && network.lossMode !== 'retransmit') {
+    throw new ShoalError('SIM_SCENARIO_INVALID', `network.loss_mode must be "retransmit" or "drop", got "${String(network.lossMode)}"`, { option: 'loss_mode' });
+  }
   return {
     ...defaultWorldOptions,
     seed: s.seed,
     hostCapacity,
     topology: overrideOptions(defaultTopologyOptions, s.topology, 'topology'),
-    network: overrideOptions(defaultNetworkOptions, s.network, 'network'),
+    network,
     gossipsub: overrideOptions(defaultGossipsubModelOptions, s.gossipsub, 'gossipsub'),
   };
 }

@@ -34,7 +34,7 @@ const msg = (text: string): Encoded<string> => ({ msg: text, bytes: new TextEnco
 
 function recorderWorld(n: number, seed: number, lossRate = 0): World<Recorder> {
   const world = new World<Recorder>(
-    { ...defaultWorldOptions, seed, hostCapacity: n, network: { ...defaultNetworkOptions, lossRate } },
+    { ...defaultWorldOptions, seed, hostCapacity: n, network: { ...defaultNetworkOptions, lossRate, lossMode: 'drop' } },
     {
       factory: (ctx) => {
         const r = new Recorder();
