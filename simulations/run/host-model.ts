@@ -24,6 +24,8 @@ export interface PlacementResult {
 /** The placement side of a host model, for the load generator and the end-of-run audit. */
 export interface PlacementDriver {
   submit(entry: number, spec: JobSpec, nowMs: Millis, done: (r: PlacementResult, atMs: Millis) => void): void;
+  /** The job ended: its host releases the reservation (the agent does this when a VM is deleted). False when unknown. */
+  release(host: PeerIdStr, jobId: string, nowMs: Millis): boolean;
   /** Every host's capacity and reservations (for the overcommit/duplicate audit and best-fit). */
   audit(): PlacementAudit;
 }

@@ -27,8 +27,14 @@ export class LoadGenerator {
   duplicateSubmits = 0;
   reservedVcpus = 0;
   firstSubmitMs = NaN;
+  lastSubmitMs = NaN;
   lastAnswerMs = NaN;
+  /** When utilization first reached the target (submissions pause there, and resume as jobs end). */
   stoppedAtMs = NaN;
+  /** Requests submitted while utilization was within 5 points of the target, and their asks: "retries at 80% load". */
+  atTargetRequests = 0;
+  atTargetAsks = 0;
+  released = 0;
   readonly refusalCodes = new Map<string, number>();
   private readonly spec: LoadSpec;
   private readonly world: World<ProtocolNode>;
@@ -55,16 +61,22 @@ export class LoadGenerator {
     const maxEndMs = this.spec.max_duration_s > 0 ? startMs + this.spec.max_duration_s * 1000 : endMs;
     let carry = 0;
     const tick = (now: Millis): void => {
-      if (this.stopped) return;
-      if (now >= maxEndMs || this.reservedVcpus >= this.spec.target_utilization * this.capacityVcpus()) {
-        this.stopped = true;
-        this.stoppedAtMs = now;
-        return;
-      }
-      carry += perTick;
-      while (carry >= 1) {
-        carry -= 1;
-        this.submitOne(now);
+      if (this.stopped || now >= maxEndMs) return;
+      const target = this.spec.target_utilization * this.capacityVcpus();
+      if (this.reservedVcpus >= target) {
+        if (Number.isNaN(this.stoppedAtMs)) this.stoppedAtMs = now;
+        // Without departures the load is done; with them, wait for jobs to end and keep the cluster at the target.
+        if (this.spec.lifetime_s === 0) {
+          this.stopped = true;
+          return;
+        }
+        carry = 0;
+      } else {
+        carry += perTick;
+        while (carry >= 1) {
+          carry -= 1;
+          this.submitOne(now, this.reservedVcpus >= target - 0.05 * this.capacityVcpus());
+        }
       }
       if (now + tickMs <= endMs) this.world.at(now + tickMs, tick);
     };
@@ -91,7 +103,7 @@ export class LoadGenerator {
     return -1;
   }
 
-  private submitOne(now: Millis): void {
+  private submitOne(now: Millis, atTarget: boolean): void {
     const entry = this.pickEntry();
     if (entry < 0) return;
     const shape = pickWeighted(VM_SHAPE_MIXES[this.spec.shapes], this.rng).shape;
@@ -110,11 +122,28 @@ export class LoadGenerator {
       restart: 'on-failure',
     };
     if (Number.isNaN(this.firstSubmitMs)) this.firstSubmitMs = now;
+    this.lastSubmitMs = now;
     this.submitted++;
     const twice = this.rng.next() < this.spec.duplicate_submit_fraction;
     let first: PlacementResult | null = null;
     const onDone = (r: PlacementResult, at: Millis): void => {
       this.record(r, at - now, shape.vcpus, at);
+      if (atTarget) {
+        this.atTargetRequests++;
+        this.atTargetAsks += r.asks;
+      }
+      if (r.type === 'placed' && r.duplicate !== true && this.spec.lifetime_s > 0 && r.host !== undefined && r.jobId !== undefined) {
+        // Jobs end after an exponential lifetime: the host releases the reservation, as the agent does when a VM is deleted.
+        const host = r.host;
+        const jobId = r.jobId;
+        const lifeMs = -Math.log(1 - this.rng.next()) * this.spec.lifetime_s * 1000;
+        this.world.at(at + lifeMs, (t) => {
+          if (this.driver.release(host, jobId, t)) {
+            this.released++;
+            this.reservedVcpus -= shape.vcpus;
+          }
+        });
+      }
       if (!twice) return;
       if (first === null) first = r;
       else if (first.type === 'placed' && r.type === 'placed' && (first.jobId !== r.jobId || first.host !== r.host)) this.duplicateSubmitMismatches++;

@@ -206,7 +206,8 @@ export function summarise(inp: SummaryInput): RunResult {
   const baselines: RunResult['baselines'] = {};
   if (load !== null && model.placement !== undefined) {
     const audit = model.placement.audit();
-    const loadS = Number.isNaN(load.firstSubmitMs) ? 0 : ((Number.isNaN(load.stoppedAtMs) ? s.duration_s * 1000 : load.stoppedAtMs) - load.firstSubmitMs) / 1000;
+    // Placements per second over the time requests were being made (a 10 ms tick past the last one).
+    const loadS = Number.isNaN(load.firstSubmitMs) ? 0 : (load.lastSubmitMs + 10 - load.firstSubmitMs) / 1000;
     const requests = load.answered;
     Object.assign(metrics, {
       placement_requests: load.submitted,
@@ -220,6 +221,8 @@ export function summarise(inp: SummaryInput): RunResult {
       placement_max_ms: load.latencyMs.count > 0 ? load.latencyMs.max : null,
       placements_per_s: loadS > 0 ? load.placed / loadS : null,
       retries_per_request: requests > 0 ? (load.asks - requests) / requests : null,
+      retries_per_request_at_target: load.atTargetRequests > 0 ? (load.atTargetAsks - load.atTargetRequests) / load.atTargetRequests : null,
+      jobs_released: load.released,
       overcommitted_hosts: audit.overcommittedHosts,
       duplicate_jobs: audit.duplicateJobs,
       duplicate_submit_mismatches: load.duplicateSubmitMismatches,

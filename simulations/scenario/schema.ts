@@ -13,7 +13,9 @@ import { ASSERTION_OPS } from './assertions.ts';
 
 const seconds = z.number().nonnegative();
 const fraction = z.number().min(0).max(1);
-const optionTable = z.record(z.string(), z.union([z.number(), z.boolean(), z.string(), z.null()]));
+const optionScalar = z.union([z.number(), z.boolean(), z.string(), z.null()]);
+/** Scalars, or one level of sub-table (the gossip topic budgets: `[gossip.cell_topic]`). */
+const optionTable = z.record(z.string(), z.union([optionScalar, z.record(z.string(), optionScalar)]));
 
 export const StartSchema = z.strictObject({
   /** `warm`: every host starts within `spread_s` knowing a few seeds; `cold`: the whole cluster boots at `join_rate_per_s`. */

@@ -53,6 +53,7 @@ class SimAdmission implements HostAdmission {
   }
   admit(req: AdmitRequest, now: Millis, done: (result: AdmitResult, now: Millis) => void): void {
     const r = this.ledger.admit(req);
+    if (r.type === 'rejected') this.model.admitRejections.set(r.reason ?? r.code, (this.model.admitRejections.get(r.reason ?? r.code) ?? 0) + 1);
     if (r.type === 'accepted' && !r.duplicate) {
       this.model.admissions.push({ host: this.host, jobId: r.jobId, resources: req.spec.resources });
       this.publishLoad(now);
@@ -138,6 +139,8 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
   readonly placement: PlacementDriver;
   /** Non-duplicate admissions in order (for best-fit and the audit). */
   readonly admissions: { host: number; jobId: string; resources: Resources }[] = [];
+  /** Admissions hosts refused, by reason (stale views show up here). */
+  readonly admitRejections = new Map<string, number>();
   selfRejectedPublishes = 0;
   directSends = 0;
   directChecks = 0;
@@ -163,6 +166,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     this.placementOpts = placementOptions(partialOverrides(defaultPlacementOptions, scenario.placement, 'placement'));
     this.placement = {
       submit: (entry, spec, now, done) => this.submit(entry, spec, now, done),
+      release: (host, jobId, now) => this.release(host, jobId, now),
       audit: () => this.audit(),
     };
   }
@@ -386,6 +390,19 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     );
   }
 
+  private release(host: PeerIdStr, jobId: string, nowMs: Millis): boolean {
+    const w = this.world!;
+    const i = w.indexOf.get(host);
+    if (i === undefined) return false;
+    const ledger = this.ledgers[i];
+    if (ledger === undefined || !ledger.release(jobId)) return false;
+    const node = w.hosts[i];
+    if (node !== null && node !== undefined && w.alive[i]) {
+      w.guard(i, 'release', () => node.gossip.updateSelf({ free: ledger.free(), jobs: ledger.size, antiAffinityGroups: ledger.antiAffinityGroups() }, w.hostTime(nowMs)));
+    }
+    return true;
+  }
+
   private audit(): PlacementAudit {
     const capacity: (Resources | null)[] = [];
     let overcommitted = 0;
@@ -428,6 +445,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     let suspicions = 0;
     let rejected = 0;
     let ignored = 0;
+    const p = { asks: 0, retries: 0, admitted: 0, rejected: 0, timeouts: 0, forwards: 0, releases: 0 };
     for (let i = 0; i < w.hostCount; i++) {
       const n = w.hosts[i];
       if (!w.alive[i] || n === null || n === undefined) continue;
@@ -445,7 +463,17 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
         rejected += c.rejected[r];
         ignored += c.ignored[r];
       }
+      const ps = n.placement.stats;
+      p.asks += ps.asks;
+      p.retries += ps.retries;
+      p.admitted += ps.admitted;
+      p.rejected += ps.rejected;
+      p.timeouts += ps.timeouts;
+      p.forwards += ps.forwards;
+      p.releases += ps.releases;
     }
+    const reasons: Record<string, number> = {};
+    for (const [k, v] of this.admitRejections) reasons[`admit_rejected_${k.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`] = v;
     return {
       cell_bits_min: live > 0 ? bitsMin : null,
       cell_bits_max: live > 0 ? bitsMax : null,
@@ -459,6 +487,14 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       self_rejected_publishes: this.selfRejectedPublishes,
       direct_decode_checks: this.directChecks,
       direct_decode_mismatches: this.directMismatches,
+      placement_asks_total: p.asks,
+      placement_retries_total: p.retries,
+      placement_admitted_total: p.admitted,
+      placement_rejected_total: p.rejected,
+      placement_timeouts_total: p.timeouts,
+      placement_forwards_total: p.forwards,
+      placement_releases_total: p.releases,
+      ...reasons,
     };
   }
 }
