@@ -293,12 +293,17 @@ export class GossipsubModel {
       m.forwarders++;
       if (m.corruptId !== 0) this.corruptEntry(m).forwarders++;
     }
-    if (big) {
-      // IDONTWANT to the mesh: one control RPC per mesh peer.
-      for (let k = 0; k < deg; k++) {
-        const q = t.mesh[base + k]!;
-        if (q !== exclude) this.control(t, node, t.posNode[q]!, nowMs, 1);
-      }
+    if (big && deg > 1) {
+      // IDONTWANT: this host sends one to each mesh peer but its source, and (links are symmetric)
+      // receives about as many from them; counted here in O(1) rather than per peer.
+      const n = deg - 1;
+      const bytes = n * (this.opts.controlBaseBytes + this.opts.controlPerIdBytes);
+      const counters = this.byKind[t.kind]!;
+      counters.controlRpcs += n;
+      counters.controlBytes += bytes;
+      this.meter.add(BYTES_OUT, node, nowMs, bytes);
+      this.meter.add(CTRL_IN, node, nowMs, n);
+      this.meter.add(BYTES_IN, node, nowMs, bytes);
     }
   }
 

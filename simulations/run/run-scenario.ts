@@ -10,6 +10,7 @@ import { evaluateAssertions } from '../scenario/assertions.ts';
 import { overrideOptions } from '../scenario/options-override.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { ShoalHostModel } from '../shoal/shoal-model.ts';
+import { SyntheticHostModel } from '../bench/synthetic-model.ts';
 import { World, defaultWorldOptions, type WorldOptions } from '../world/world.ts';
 import type { HostModel } from './host-model.ts';
 import { LoadGenerator } from './load-generator.ts';
@@ -40,6 +41,7 @@ export interface RunOptions {
 /** Host models by protocol name. */
 const modelFactories = new Map<string, (scenario: Scenario) => HostModel<ProtocolNode>>();
 modelFactories.set('shoal', (s) => new ShoalHostModel(s) as unknown as HostModel<ProtocolNode>);
+modelFactories.set('synthetic', (s) => new SyntheticHostModel(s) as unknown as HostModel<ProtocolNode>);
 modelFactories.set('flat', (s) => new FlatHostModel({ ...defaultFlatGossipOptions, intervalMs: s.flat.interval_ms, keepState: s.nodes <= 20_000 }) as unknown as HostModel<ProtocolNode>);
 
 export function registerHostModel(protocol: string, factory: (scenario: Scenario) => HostModel<ProtocolNode>): void {

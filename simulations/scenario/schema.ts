@@ -116,8 +116,8 @@ export const AssertionSchema = z.strictObject({
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1).max(80),
   description: z.string().default(''),
-  /** Which host model runs: `shoal` (src/gossip + src/placement) or `flat` (the naive baseline). */
-  protocol: z.enum(['shoal', 'flat']).default('shoal'),
+  /** Which host model runs: `shoal` (src/gossip + src/placement), `flat` (the naive baseline) or `synthetic` (engine benchmark, no protocol). */
+  protocol: z.enum(['shoal', 'flat', 'synthetic']).default('shoal'),
   nodes: z.number().int().min(2).max(1_000_000).default(1000),
   duration_s: z.number().positive().default(120),
   seed: z.number().int().nonnegative().default(1),
