@@ -17,6 +17,8 @@ export const BYTES_OUT = 3;
 export const DUPS_IN = 4;
 export const CTRL_IN = 5;
 const METRIC_COUNT = TRAFFIC_METRICS.length;
+/** Counters per host and second, padded to 8 doubles: one 64-byte cache line per host-second. */
+const STRIDE = 8;
 
 /** Open seconds; a copy arriving later than this is counted in the last open second. */
 const RING_SECONDS = 8;
@@ -33,8 +35,8 @@ export interface SecondStats {
 
 export class TrafficMeter {
   private readonly hosts: number;
-  /** [metric][slot * hosts + host] */
-  private readonly counts: Float64Array[];
+  /** [(slot * hosts + host) * STRIDE + metric]: an event's updates to one host share a cache line. */
+  private readonly counts: Float64Array;
   /** Per ring slot: which hosts were live when that second began (a second is summarised over them). */
   private readonly liveAt: Uint8Array;
   /** Totals over the whole run per metric, for averages. */
@@ -48,30 +50,40 @@ export class TrafficMeter {
   /** `quantileSampleHosts`: quantiles use every k-th live host so a 100k summary costs a 10k sort. */
   constructor(hostCapacity: number, quantileSampleHosts = 10_000) {
     this.hosts = hostCapacity;
-    this.counts = [];
-    for (let m = 0; m < METRIC_COUNT; m++) this.counts.push(new Float64Array(RING_SECONDS * hostCapacity));
+    this.counts = new Float64Array(RING_SECONDS * hostCapacity * STRIDE);
     this.liveAt = new Uint8Array(RING_SECONDS * hostCapacity);
     this.sampleStride = Math.max(1, Math.ceil(hostCapacity / quantileSampleHosts));
     this.scratch = new Float64Array(Math.ceil(hostCapacity / this.sampleStride) + 1);
   }
 
-  add(metric: number, host: number, timeMs: number, amount: number): void {
+  /** Index of (host, second of timeMs) in `counts`: late seconds fold into the last open one. */
+  private cell(host: number, timeMs: number): number {
     let sec = Math.floor(timeMs / 1000);
     if (sec < this.openFrom) sec = this.openFrom;
     else if (sec >= this.openFrom + RING_SECONDS) sec = this.openFrom + RING_SECONDS - 1;
-    this.counts[metric]![(sec % RING_SECONDS) * this.hosts + host]! += amount;
+    return ((sec % RING_SECONDS) * this.hosts + host) * STRIDE;
+  }
+
+  add(metric: number, host: number, timeMs: number, amount: number): void {
+    this.counts[this.cell(host, timeMs) + metric]! += amount;
     this.totals[metric]! += amount;
   }
 
   /** Counts one received copy of `bytes` (msgs_in + bytes_in). */
   received(host: number, timeMs: number, bytes: number): void {
-    this.add(MSGS_IN, host, timeMs, 1);
-    this.add(BYTES_IN, host, timeMs, bytes);
+    const c = this.cell(host, timeMs);
+    this.counts[c + MSGS_IN]! += 1;
+    this.counts[c + BYTES_IN]! += bytes;
+    this.totals[MSGS_IN]! += 1;
+    this.totals[BYTES_IN]! += bytes;
   }
 
   sent(host: number, timeMs: number, bytes: number): void {
-    this.add(MSGS_OUT, host, timeMs, 1);
-    this.add(BYTES_OUT, host, timeMs, bytes);
+    const c = this.cell(host, timeMs);
+    this.counts[c + MSGS_OUT]! += 1;
+    this.counts[c + BYTES_OUT]! += bytes;
+    this.totals[MSGS_OUT]! += 1;
+    this.totals[BYTES_OUT]! += bytes;
   }
 
   /**
@@ -100,14 +112,14 @@ export class TrafficMeter {
     const max: number[] = [];
     let hosts = 0;
     for (let h = 0; h < hostCount; h++) if (live[h]) hosts++;
+    const c = this.counts;
     for (let m = 0; m < METRIC_COUNT; m++) {
-      const c = this.counts[m]!;
       let sum = 0;
       let mx = 0;
       let n = 0;
       for (let h = 0; h < hostCount; h++) {
         if (!live[h]) continue;
-        const v = c[slot + h]!;
+        const v = c[(slot + h) * STRIDE + m]!;
         sum += v;
         if (v > mx) mx = v;
         if (h % this.sampleStride === 0) this.scratch[n++] = v;
@@ -117,8 +129,8 @@ export class TrafficMeter {
       max.push(mx);
       p50.push(n > 0 ? sorted[Math.min(n - 1, Math.floor(0.5 * n))]! : 0);
       p99.push(n > 0 ? sorted[Math.min(n - 1, Math.floor(0.99 * n))]! : 0);
-      c.fill(0, slot, slot + this.hosts);
     }
+    c.fill(0, slot * STRIDE, (slot + this.hosts) * STRIDE);
     this.series.push({ second: sec, hosts, mean, p50, p99, max });
     live.fill(0);
   }

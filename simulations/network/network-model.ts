@@ -45,7 +45,9 @@ export const LOST = -1;
 
 export class NetworkModel {
   readonly opts: NetworkOptions;
-  private readonly topology: Topology;
+  private readonly rackOf: Int32Array;
+  private readonly racksPerZone: number;
+  private readonly zonesPerRegion: number;
   private readonly rng: Rng;
   /** When each host's uplink is free again (ms). */
   private readonly uplinkFreeAtMs: Float64Array;
@@ -58,18 +60,25 @@ export class NetworkModel {
 
   constructor(opts: NetworkOptions, modules: { topology: Topology; rng: Rng; hostCapacity: number }) {
     this.opts = opts;
-    this.topology = modules.topology;
+    this.rackOf = modules.topology.rackOf;
+    this.racksPerZone = modules.topology.opts.racksPerZone;
+    this.zonesPerRegion = modules.topology.opts.zonesPerRegion;
     this.rng = modules.rng;
     this.uplinkFreeAtMs = new Float64Array(modules.hostCapacity);
     this.bytesPerMs = opts.uplinkBytesPerS / 1000;
   }
 
-  /** Base one-way latency between two hosts, before jitter. */
+  /** Base one-way latency between two hosts, before jitter. Zone and region follow from the global rack id (one array read per host). */
   baseLatencyMs(a: number, b: number): number {
-    const t = this.topology;
-    if (t.rackOf[a] === t.rackOf[b]) return this.opts.sameRackMs;
-    if (t.zoneOf[a] === t.zoneOf[b]) return this.opts.sameZoneMs;
-    if (t.regionOf[a] === t.regionOf[b]) return this.opts.crossZoneMs;
+    const ra = this.rackOf[a]!;
+    const rb = this.rackOf[b]!;
+    if (ra === rb) return this.opts.sameRackMs;
+    const za = (ra / this.racksPerZone) | 0;
+    const zb = (rb / this.racksPerZone) | 0;
+    if (za === zb) return this.opts.sameZoneMs;
+    const ga = (za / this.zonesPerRegion) | 0;
+    const gb = (zb / this.zonesPerRegion) | 0;
+    if (ga === gb) return this.opts.crossZoneMs;
     return this.opts.crossRegionMs;
   }
 

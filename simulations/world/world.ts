@@ -133,7 +133,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.opts = opts;
     const cap = opts.hostCapacity;
     this.rng = new SeededRng(opts.seed);
-    this.queue = new EventQueue(Math.max(1024, cap * 4));
+    this.queue = new EventQueue(Math.max(1024, cap * 2));
     this.topology = new Topology(opts.topology, cap);
     this.network = new NetworkModel(opts.network, { topology: this.topology, rng: this.rng.fork('network'), hostCapacity: cap });
     this.meter = new TrafficMeter(cap, opts.quantileSampleHosts);
@@ -347,6 +347,8 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     const now = this.nowMs;
     const bytes = payload.bytes.length + this.opts.directOverheadBytes;
     this.meter.sent(host, now, bytes);
+    // The ack frame the receiver answers with: counted here, on the sender's own counters (same cache line).
+    this.meter.add(BYTES_IN, host, now, this.opts.directAckBytes);
     this.directSent++;
     const a = this.network.transmit(host, dest, bytes, now);
     if (a === LOST) return;
@@ -369,7 +371,6 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     if (!this.alive[dest]) return;
     const bytes = payload.bytes.length + this.opts.directOverheadBytes;
     this.meter.received(dest, now, bytes);
-    this.meter.add(BYTES_IN, from, now, this.opts.directAckBytes);
     this.trace.add(now, dest, EV_DIRECT, payload.bytes.length);
     const node = this.hosts[dest]!;
     try {
