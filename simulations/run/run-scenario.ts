@@ -153,7 +153,16 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
   world.at(0, bootSlice);
   convergence.disturbance(0, scenario.start.mode === 'cold' ? 'cold start' : 'start');
 
-  for (const ev of scenario.events) scheduleEvent(ctx, ev);
+  for (const ev of scenario.events) {
+    if (ev.action === 'crash-zone') {
+      const z = typeof ev.zone === 'number' ? ev.zone : world.topology.zoneIndex(ev.zone);
+      if (z < 0 || z >= world.topology.zoneCount) {
+        throw new ShoalError('SIM_SCENARIO_INVALID', `crash-zone at ${ev.at_s} s: no zone ${JSON.stringify(ev.zone)} (zones: ${world.topology.zones.join(', ')})`, { zone: ev.zone });
+      }
+    }
+    if (ev.at_s > scenario.duration_s) log(`note: event ${ev.action} at ${ev.at_s} s is after the end of the run (${scenario.duration_s} s)`);
+    scheduleEvent(ctx, ev);
+  }
 
   // Placement load.
   let load: LoadGenerator | null = null;
