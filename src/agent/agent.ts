@@ -8,24 +8,28 @@ import type { Clock } from '../core/clock.ts';
 import type { Rng } from '../core/rng.ts';
 import type { Config } from '../config/schema.ts';
 import type { AgentPaths } from '../config/paths.ts';
+import type { MemberEvent, SelfPatch } from '../gossip/index.ts';
 import { createApiMetrics, createJobMetrics, createRegistry } from '../metrics/registry.ts';
-import { JobStore } from '../store/job-store.ts';
-import { MetaStore } from '../store/meta-store.ts';
-import { Store } from '../store/store.ts';
+import { createPlacementMetrics } from '../metrics/placement-metrics.ts';
+import type { Identity } from '../net/index.ts';
+import { OwnerRegistry, defaultPlacementOptions, type HostProfile } from '../placement/index.ts';
+import { BindingStore, JobStore, MetaStore, PeerCache, Store, defaultPeerCacheOptions } from '../store/index.ts';
+import { ClusterJobs, defaultClusterJobsOptions } from './cluster-jobs.ts';
 import { EventBus, defaultEventBusOptions } from './event-bus.ts';
-import { HostJobs } from './host-jobs.ts';
+import { HostJobs, specDigest } from './host-jobs.ts';
 import { HostState, type HostPolicy } from './host-state.ts';
-import { JobService, type JobDirectory, type Placer } from './job-service.ts';
+import { JobRpcClient, serveJobRpc } from './job-rpc.ts';
+import { JobService } from './job-service.ts';
+import { Mesh } from './mesh.ts';
+import { PlacementDriver } from './placement-driver.ts';
 import { VERSION } from './version.ts';
+import { Workload } from './workload.ts';
 
 /**
- * One host's agent: it wires the store, host facts, the job owner, and the API on the local
- * socket. Components start in dependency order and stop in reverse.
+ * One host's agent. It wires the store, host facts, the jobs this host owns, the drivers
+ * that run them, the mesh (libp2p + gossip), placement, and the API on the local socket.
+ * Components start in dependency order and stop in reverse.
  */
-
-export interface AgentIdentity {
-  readonly peerId: string;
-}
 
 export interface AgentOptions {
   config: Config;
@@ -37,8 +41,13 @@ export interface AgentModules {
   clock: Clock;
   rng: Rng;
   logger: Logger;
-  loadIdentity: (dataDir: string) => Promise<AgentIdentity>;
+  loadIdentity: (dataDir: string) => Promise<Identity>;
 }
+
+/** How often the peer cache is refreshed from the gossip view. */
+const PEER_CACHE_INTERVAL_MS = 60_000;
+/** Job queries between agents: a host that does not answer in this time is reported unreachable. */
+const JOB_RPC_TIMEOUT_MS = 5_000;
 
 export function hostPolicy(config: Config): HostPolicy {
   return {
@@ -59,12 +68,16 @@ export class Agent {
   private readonly modules: AgentModules;
   readonly registry: Registry;
   readonly events: EventBus;
+  private identity: Identity | undefined;
   private store: Store | undefined;
+  private meta: MetaStore | undefined;
   private host: HostState | undefined;
   private jobs: HostJobs | undefined;
+  private workload: Workload | undefined;
+  private mesh: Mesh | undefined;
+  private placement: PlacementDriver | undefined;
   private api: FastifyInstance | undefined;
   private metricsApi: FastifyInstance | undefined;
-  private identity: AgentIdentity | undefined;
   private incarnation = 0;
   private startedAtMs = 0;
   private stopping = false;
@@ -85,44 +98,102 @@ export class Agent {
 
   async start(): Promise<void> {
     const { clock, rng, logger } = this.modules;
+    const config = this.config;
     this.startedAtMs = clock.now();
     this.identity = await this.modules.loadIdentity(this.paths.dataDir);
+    const self = this.identity.peerId;
     this.store = await Store.open(this.paths.dataDir);
-    this.incarnation = await new MetaStore(this.store).bumpIncarnation();
+    this.meta = new MetaStore(this.store);
+    this.incarnation = await this.meta.bumpIncarnation();
 
-    this.host = new HostState({ dataDir: this.paths.dataDir, policy: hostPolicy(this.config) }, { clock, logger: logger.child({ component: 'host' }) });
+    this.host = new HostState({ dataDir: this.paths.dataDir, policy: hostPolicy(config) }, { clock, logger: logger.child({ component: 'host' }) });
     await this.host.start();
-    this.host.setDrivers(this.config.host.drivers);
 
-    const host = this.host;
-    this.jobs = new HostJobs({
-      self: this.identity.peerId,
-      store: new JobStore(this.store),
-      clock,
-      rng: rng.fork('jobs'),
-      events: this.events,
-      offer: () => ({ allocatable: host.allocatable(), drivers: host.drivers, zone: host.policy.zone, labels: host.policy.labels, draining: host.draining }),
-    });
+    this.jobs = new HostJobs({ self, store: new JobStore(this.store), clock, events: this.events, profile: () => this.hostProfile() });
     await this.jobs.load();
 
-    const jobService = new JobService({
-      placer: this.localPlacer(),
-      directory: this.localDirectory(),
-      clock,
-      rng: rng.fork('job-service'),
-      metrics: createJobMetrics(this.registry),
+    this.workload = new Workload(
+      { dataDir: this.paths.dataDir, self, drivers: config.host.drivers, importUnknown: config.host.importUnknown },
+      { clock, jobs: this.jobs, events: this.events, logger },
+    );
+    this.host.setDrivers(await this.workload.probe());
+    this.jobs.refreshProfile();
+
+    this.mesh = new Mesh(
+      {
+        cluster: config.cluster,
+        dataDir: this.paths.dataDir,
+        listen: config.net.listen,
+        announce: config.net.announce,
+        join: config.net.join,
+        networkKey: config.net.networkKey,
+        mdns: config.net.mdns,
+        incarnation: this.incarnation,
+        profile: config.gossip.profile,
+        expectedClusterSize: config.gossip.expectedClusterSize,
+        cellBits: config.gossip.cellBits,
+        targetCellSize: config.gossip.targetCellSize,
+        peerCacheIntervalMs: PEER_CACHE_INTERVAL_MS,
+      },
+      { identity: this.identity, clock, rng: rng.fork('mesh'), logger, registry: this.registry, peerCache: new PeerCache(defaultPeerCacheOptions, this.store) },
+    );
+    await this.mesh.start(this.selfPatch(), (ev) => this.onMemberEvent(ev));
+    const mesh = this.mesh;
+    const jobs = this.jobs;
+    this.host.onChange(() => {
+      jobs.refreshProfile();
+      mesh.updateSelf(this.selfPatch());
+    });
+    jobs.onChange(() => {
+      mesh.updateSelf(this.selfPatch());
+      this.workload?.kick();
     });
 
-    this.api = buildApi(
-      { maxBodyBytes: this.config.agent.maxBodyBytes },
-      { jobs: jobService, info: this.info(), control: {}, events: this.events, registry: this.registry, metrics: createApiMetrics(this.registry), logger: logger.child({ component: 'api' }) },
+    const bindings = new BindingStore(this.store);
+    this.placement = new PlacementDriver(
+      { placement: defaultPlacementOptions, sendTimeoutMs: 5_000, maxInFlightSends: 512 },
+      {
+        transport: mesh.transport,
+        clock,
+        rng: rng.fork('placement'),
+        view: mesh.node,
+        admission: jobs.admission,
+        bindings,
+        registry: new OwnerRegistry(await bindings.snapshot()),
+        specDigest,
+        metrics: createPlacementMetrics(this.registry),
+        logger: logger.child({ component: 'placement' }),
+      },
     );
-    await listenOnSocket(this.api, { socket: this.paths.socket, socketGroupId: this.opts.socketGroupId, maxBodyBytes: this.config.agent.maxBodyBytes });
-    if (this.config.agent.metricsListen) {
-      this.metricsApi = await listenForMetrics({ registry: this.registry, logger }, this.config.agent.metricsListen);
+    this.placement.start();
+    const rpc = new JobRpcClient(mesh.transport, JOB_RPC_TIMEOUT_MS);
+    const clusterJobs = new ClusterJobs(defaultClusterJobsOptions, { self, local: jobs, placement: this.placement, rpc, view: mesh.node });
+    serveJobRpc(mesh.transport, jobs, () => clusterJobs.listCell());
+
+    this.workload.start();
+
+    const jobService = new JobService({ placer: clusterJobs, directory: clusterJobs, clock, rng: rng.fork('job-service'), metrics: createJobMetrics(this.registry) });
+    this.api = buildApi(
+      { maxBodyBytes: config.agent.maxBodyBytes },
+      {
+        jobs: jobService,
+        info: this.info(),
+        control: { join: (addrs, opts) => mesh.join(addrs, opts) },
+        events: this.events,
+        registry: this.registry,
+        metrics: createApiMetrics(this.registry),
+        logger: logger.child({ component: 'api' }),
+      },
+    );
+    await listenOnSocket(this.api, { socket: this.paths.socket, socketGroupId: this.opts.socketGroupId, maxBodyBytes: config.agent.maxBodyBytes });
+    if (config.agent.metricsListen) {
+      this.metricsApi = await listenForMetrics({ registry: this.registry, logger }, config.agent.metricsListen);
     }
-    this.events.emit('agent.started', { peerId: this.identity.peerId, incarnation: this.incarnation, version: VERSION });
-    logger.info({ peerId: this.identity.peerId, incarnation: this.incarnation, socket: this.paths.socket, dataDir: this.paths.dataDir }, 'agent started');
+    this.events.emit('agent.started', { peerId: self, incarnation: this.incarnation, version: VERSION });
+    logger.info(
+      { peerId: self, incarnation: this.incarnation, socket: this.paths.socket, dataDir: this.paths.dataDir, addrs: mesh.transport.listenAddrs(), drivers: this.host.drivers },
+      'agent started',
+    );
   }
 
   /** Applies what can change without a restart; reports what cannot. */
@@ -135,10 +206,11 @@ export class Agent {
       applied.push('log.level');
     }
     if (JSON.stringify(hostPolicy(next)) !== JSON.stringify(hostPolicy(before))) {
+      this.config = next;
       this.host?.setPolicy(hostPolicy(next));
       applied.push('host');
     }
-    for (const key of ['cluster', 'agent', 'net'] as const) {
+    for (const key of ['cluster', 'agent', 'net', 'gossip'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(before[key])) needsRestart.push(key);
     }
     if (JSON.stringify(next.host.drivers) !== JSON.stringify(before.host.drivers)) needsRestart.push('host.drivers');
@@ -147,28 +219,61 @@ export class Agent {
     return { applied, needsRestart };
   }
 
+  /** Graceful: stop taking requests, announce the leave, let drivers' instances run on. */
   async stop(reason = 'stop requested'): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.modules.logger.info({ reason }, 'agent stopping');
+    const { logger } = this.modules;
+    logger.info({ reason }, 'agent stopping');
     this.events.emit('agent.stopping', { reason });
     await this.metricsApi?.close();
     await this.api?.close();
+    this.placement?.stop();
+    await this.workload?.stop();
+    await this.mesh?.stop().catch((err: unknown) => logger.warn({ err }, 'mesh did not stop cleanly'));
     this.host?.stop();
     await this.store?.close();
-    this.modules.logger.info('agent stopped');
+    logger.info('agent stopped');
   }
 
-  private localPlacer(): Placer {
-    return { place: (spec) => this.jobs!.admit(spec) };
-  }
-
-  private localDirectory(): JobDirectory {
+  private hostProfile(): HostProfile {
+    const host = this.host!;
     return {
-      get: async (id) => this.jobs!.get(id),
-      list: async () => this.jobs!.list(),
-      stop: (id) => this.jobs!.stop(id),
+      cluster: this.config.cluster,
+      zone: host.policy.zone,
+      labels: host.policy.labels,
+      drivers: host.drivers,
+      capacity: host.allocatable(),
+      health: 'ok',
+      draining: host.draining,
     };
+  }
+
+  /** What gossip says about this host. */
+  private selfPatch(): SelfPatch {
+    const host = this.host!;
+    const jobs = this.jobs!;
+    return {
+      zone: host.policy.zone,
+      labels: host.policy.labels,
+      drivers: host.drivers,
+      capacity: host.allocatable(),
+      free: jobs.free(),
+      antiAffinityGroups: jobs.ledger.antiAffinityGroups(),
+      jobs: jobs.ledger.size,
+      health: 'ok',
+      draining: host.draining,
+    };
+  }
+
+  private onMemberEvent(ev: MemberEvent): void {
+    if (ev.peer === this.identity?.peerId) {
+      // A refutation bumped our incarnation: persist it so a restart starts above it.
+      this.incarnation = ev.incarnation;
+      void this.meta?.raiseIncarnation(ev.incarnation).catch((err: unknown) => this.modules.logger.error({ err }, 'could not persist the incarnation'));
+      return;
+    }
+    this.events.emit(`member.${ev.status}`, { peer: ev.peer, previous: ev.previous, incarnation: ev.incarnation });
   }
 
   private info(): AgentInfo {
@@ -176,16 +281,21 @@ export class Agent {
       self: () => this.selfInfo(),
       health: () => ({
         status: this.stopping ? 'stopping' : 'ok',
-        checks: { store: { ok: this.store?.db.status === 'open' }, api: { ok: this.api !== undefined } },
+        checks: {
+          store: { ok: this.store?.db.status === 'open' },
+          mesh: { ok: this.mesh?.started === true, detail: this.mesh?.started ? `${this.mesh.transport.connectedPeers().length} peers connected` : undefined },
+        },
       }),
-      members: () => [this.selfMember()],
-      stats: () => ({ jobs: this.jobs?.list().length ?? 0, events: this.events.lastSeq }),
+      members: (filter) => this.members().filter((m) => !filter.status || m.status === filter.status),
+      cells: () => this.cells(),
+      stats: () => this.stats(),
     };
   }
 
   private selfInfo(): Record<string, unknown> {
     const host = this.host!;
     const jobs = this.jobs!;
+    const mesh = this.mesh!;
     return {
       id: this.peerId,
       name: this.config.agent.nodeName ?? hostname(),
@@ -196,29 +306,87 @@ export class Agent {
       region: host.policy.region,
       labels: host.policy.labels,
       drivers: host.drivers,
+      driverProbes: this.workload?.probes,
       draining: host.draining,
       capacity: { physical: host.physical(), allocatable: host.allocatable(), reserved: jobs.reserved(), free: jobs.free() },
       overcommit: host.policy.overcommit,
       facts: host.facts,
-      jobs: jobs.list().length,
+      jobs: jobs.ledger.size,
+      cell: mesh.node.ownCell,
+      cellBits: mesh.node.cellBits,
+      addrs: mesh.transport.listenAddrs(),
+      networkKey: mesh.networkKeyPath,
       socket: this.paths.socket,
       dataDir: this.paths.dataDir,
       startedAtMs: this.startedAtMs,
     };
   }
 
-  private selfMember(): Record<string, unknown> {
-    const host = this.host!;
+  /** Every host of this agent's cell, as gossip knows it. */
+  private members(): Record<string, unknown>[] {
+    const node = this.mesh!.node;
+    const now = this.modules.clock.now();
+    return [...node.cellMembers()].map((m) => {
+      const r = m.record;
+      const isSelf = r.origin === this.peerId;
+      return {
+        id: r.origin,
+        name: isSelf ? (this.config.agent.nodeName ?? hostname()) : undefined,
+        status: m.status,
+        cell: node.ownCell,
+        zone: r.zone,
+        incarnation: r.incarnation,
+        capacity: r.capacity,
+        free: r.free,
+        jobs: r.jobs,
+        draining: r.draining,
+        health: r.health,
+        drivers: r.drivers,
+        labels: { ...r.labels },
+        addrs: r.addrs,
+        ageMs: isSelf ? 0 : now - m.updatedAtMs,
+        self: isSelf,
+      };
+    });
+  }
+
+  /** Every cell's summary (the own cell included, as last published). */
+  private cells(): Record<string, unknown>[] {
+    const node = this.mesh!.node;
+    const now = this.modules.clock.now();
+    return [...node.cellSummaries()]
+      .sort((a, b) => a.cell - b.cell)
+      .map((s) => ({
+        cell: s.cell,
+        cellBits: s.cellBits,
+        own: s.cell === node.ownCell,
+        members: s.members,
+        reporter: s.reporter,
+        ageMs: now - s.issuedAtMs,
+        free: s.buckets.reduce(
+          (t, b) => ({ vcpus: t.vcpus + b.totalFree.vcpus, memoryMiB: t.memoryMiB + b.totalFree.memoryMiB, diskGiB: t.diskGiB + b.totalFree.diskGiB }),
+          { vcpus: 0, memoryMiB: 0, diskGiB: 0 },
+        ),
+        zones: [...new Set(s.buckets.map((b) => b.zone))],
+        contacts: s.contacts.map((c) => c.peer),
+      }));
+  }
+
+  private stats(): Record<string, unknown> {
+    const node = this.mesh!.node;
     return {
-      id: this.peerId,
-      name: this.config.agent.nodeName ?? hostname(),
-      status: 'alive',
-      incarnation: this.incarnation,
-      zone: host.policy.zone,
-      capacity: host.allocatable(),
-      free: this.jobs!.free(),
-      ageMs: 0,
-      self: true,
+      jobs: this.jobs!.ledger.size,
+      events: this.events.lastSeq,
+      gossip: {
+        cellBits: node.cellBits,
+        ownCell: node.ownCell,
+        estimatedClusterSize: Math.round(node.estimatedClusterSize()),
+        roles: node.roles(),
+        queues: node.queueDepths(),
+        counters: node.counters(),
+        peersConnected: this.mesh!.transport.connectedPeers().length,
+      },
+      placement: this.placement!.node.stats,
     };
   }
 }

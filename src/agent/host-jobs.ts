@@ -1,29 +1,21 @@
 import { createHash } from 'node:crypto';
-import type { Clock } from '../core/clock.ts';
-import { ShoalError } from '../core/errors.ts';
-import { canonicalJson, driverRunsKind, newJobId, type DriverName, type JobRecord, type JobSpec, type JobState } from '../core/job.ts';
-import { ZERO_RESOURCES, fitsIn, shortfalls, subtractResources, addResources, type Resources } from '../core/resources.ts';
-import type { Rng } from '../core/rng.ts';
+import type { Clock, Millis } from '../core/clock.ts';
+import { errorMessage } from '../core/errors.ts';
+import { canonicalJson, type JobRecord, type JobSpec, type JobState } from '../core/job.ts';
+import type { Resources } from '../core/resources.ts';
 import type { PeerIdStr } from '../core/transport.ts';
+import type { JobPatch, JobRepository } from '../host/job-repository.ts';
+import { HostLedger, type AdmitRequest, type AdmitResult, type HostAdmission, type HostProfile, type Reservation } from '../placement/index.ts';
 import type { JobStore } from '../store/job-store.ts';
 import type { EventBus } from './event-bus.ts';
-import type { PlacementOutcome } from './job-service.ts';
 import { Mutex } from './mutex.ts';
 
 /**
- * The jobs this host owns, and the authority on its capacity. Admission checks and reserves
- * under one lock and persists before it answers, so two concurrent requests can never both
- * take the last free capacity, and an answered job survives a crash.
+ * The jobs this host owns, and the authority on its capacity. The placement ledger checks
+ * and reserves synchronously; the record is then persisted (fsynced, in order) before the
+ * admission is answered, so an accepted job survives a crash and two requests can never
+ * both take the last free capacity.
  */
-
-/** What the host offers right now, as the agent's facts and drivers report it. */
-export interface HostOffer {
-  readonly allocatable: Resources;
-  readonly drivers: readonly DriverName[];
-  readonly zone: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly draining: boolean;
-}
 
 /** States in which a job holds its reservation. */
 const HOLDS_CAPACITY: ReadonlySet<JobState> = new Set(['placed', 'starting', 'running', 'stopping']);
@@ -32,52 +24,85 @@ export function holdsCapacity(job: JobRecord): boolean {
   return job.desired !== 'deleted' && HOLDS_CAPACITY.has(job.state);
 }
 
+/** SHA-256 of the canonical spec; every agent of a cluster uses it, so digests compare across hosts. */
 export function specDigest(spec: JobSpec): string {
   return createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, 32);
 }
 
-export class HostJobs {
+function reservationOf(job: JobRecord): Reservation {
+  const { spec } = job;
+  return {
+    jobId: job.id,
+    epoch: job.epoch,
+    tenant: spec.tenant,
+    key: spec.idempotencyKey ?? `job:${job.id}`,
+    specDigest: job.specDigest,
+    resources: spec.resources,
+    antiAffinity: spec.antiAffinityGroup === undefined ? null : `${spec.tenant}/${spec.antiAffinityGroup}`,
+    driver: job.driver,
+  };
+}
+
+export class HostJobs implements JobRepository {
   private readonly self: PeerIdStr;
   private readonly store: JobStore;
   private readonly clock: Clock;
-  private readonly rng: Rng;
   private readonly events: EventBus;
-  private readonly offer: () => HostOffer;
-  private readonly lock = new Mutex();
+  private readonly profile: () => HostProfile;
+  /** Store writes in the order the changes were made, one at a time. */
+  private readonly writes = new Mutex();
   private readonly jobs = new Map<string, JobRecord>();
   private readonly changeListeners = new Set<() => void>();
+  private ledgerValue: HostLedger | undefined;
 
-  constructor(modules: { self: PeerIdStr; store: JobStore; clock: Clock; rng: Rng; events: EventBus; offer: () => HostOffer }) {
+  constructor(modules: { self: PeerIdStr; store: JobStore; clock: Clock; events: EventBus; profile: () => HostProfile }) {
     this.self = modules.self;
     this.store = modules.store;
     this.clock = modules.clock;
-    this.rng = modules.rng;
     this.events = modules.events;
-    this.offer = modules.offer;
+    this.profile = modules.profile;
   }
 
-  /** Rebuilds the in-memory view from the store: the store is the truth after a crash. */
+  /** Rebuilds the records and the ledger from the store: the store is the truth after a crash. */
   async load(): Promise<void> {
     this.jobs.clear();
-    for (const job of await this.store.list()) this.jobs.set(job.id, job);
+    const reservations: Reservation[] = [];
+    for (const job of await this.store.list()) {
+      this.jobs.set(job.id, job);
+      if (job.host === this.self && holdsCapacity(job)) reservations.push(reservationOf(job));
+    }
+    this.ledgerValue = new HostLedger(this.profile(), { v: 1, reservations });
+  }
+
+  get ledger(): HostLedger {
+    if (!this.ledgerValue) throw new Error('HostJobs used before load()');
+    return this.ledgerValue;
+  }
+
+  /** Facts, drivers, drain or config changed. */
+  refreshProfile(): void {
+    this.ledger.updateProfile(this.profile());
+    this.changed();
   }
 
   get(id: string): JobRecord | undefined {
     return this.jobs.get(id);
   }
 
-  list(): JobRecord[] {
+  async list(): Promise<JobRecord[]> {
+    return this.all();
+  }
+
+  all(): JobRecord[] {
     return [...this.jobs.values()];
   }
 
   reserved(): Resources {
-    let total = ZERO_RESOURCES;
-    for (const job of this.jobs.values()) if (holdsCapacity(job)) total = addResources(total, job.spec.resources);
-    return total;
+    return this.ledger.reserved();
   }
 
   free(): Resources {
-    return subtractResources(this.offer().allocatable, this.reserved());
+    return this.ledger.free();
   }
 
   onChange(listener: () => void): () => void {
@@ -85,102 +110,120 @@ export class HostJobs {
     return () => this.changeListeners.delete(listener);
   }
 
-  /** Check, reserve and persist atomically. Same idempotency key and spec → the existing job. */
-  admit(spec: JobSpec): Promise<PlacementOutcome> {
-    return this.lock.run(async () => {
-      const digest = specDigest(spec);
-      const existing = spec.idempotencyKey ? this.findByKey(spec.tenant, spec.idempotencyKey) : undefined;
-      if (existing) {
-        if (existing.specDigest !== digest) {
-          throw new ShoalError('JOB_IDEMPOTENCY_CONFLICT', `idempotency key "${spec.idempotencyKey}" was already used for job ${existing.id} with a different spec`, {
-            idempotencyKey: spec.idempotencyKey,
-            jobId: existing.id,
-          });
+  /** The host role of the placement protocol. */
+  readonly admission: HostAdmission = {
+    admit: (req, _now, done) => this.admit(req, done),
+    release: (jobId, epoch) => void this.releaseSuperseded(jobId, epoch),
+  };
+
+  private admit(req: AdmitRequest, done: (result: AdmitResult, now: Millis) => void): void {
+    const result = this.ledger.admit(req);
+    if (result.type === 'rejected') {
+      done(result, this.clock.now());
+      return;
+    }
+    const now = this.clock.now();
+    const existing = this.jobs.get(result.jobId);
+    if (result.duplicate && existing && existing.epoch >= result.epoch) {
+      done(result, now);
+      return;
+    }
+    const job: JobRecord = existing
+      ? { ...existing, epoch: result.epoch, updatedAtMs: now }
+      : {
+          id: req.jobId,
+          spec: req.spec,
+          specDigest: req.specDigest,
+          host: this.self,
+          driver: result.driver,
+          desired: 'running',
+          state: 'placed',
+          epoch: req.epoch,
+          createdAtMs: now,
+          updatedAtMs: now,
+        };
+    this.jobs.set(job.id, job);
+    this.persist(job, existing === undefined).then(
+      () => {
+        if (!existing) this.events.emit('job.accepted', { jobId: job.id, name: job.spec.name, host: this.self, driver: job.driver, tenant: job.spec.tenant, epoch: job.epoch });
+        this.changed();
+        done(result, this.clock.now());
+      },
+      (err: unknown) => {
+        // Not durable, so not accepted: undo the reservation and say why.
+        if (!existing) {
+          this.jobs.delete(job.id);
+          this.ledger.release(job.id);
         }
-        return { job: existing, created: false };
-      }
-      const driver = this.checkAdmission(spec);
-      const now = this.clock.now();
-      const job: JobRecord = {
-        id: newJobId(now, this.rng),
-        spec,
-        specDigest: digest,
-        host: this.self,
-        driver,
-        desired: 'running',
-        state: 'placed',
-        epoch: 1,
-        createdAtMs: now,
-        updatedAtMs: now,
-      };
-      await this.store.create(job);
-      this.jobs.set(job.id, job);
-      this.events.emit('job.accepted', { jobId: job.id, name: spec.name, host: this.self, driver, tenant: spec.tenant });
-      this.changed();
-      return { job, created: true };
-    });
+        done({ type: 'rejected', code: 'PLACEMENT_HOST_UNAVAILABLE', reason: null, message: `host could not persist the job: ${errorMessage(err)}`, free: this.ledger.free() }, this.clock.now());
+      },
+    );
   }
 
-  /** Desired `deleted`; capacity is released now, the reconcile loop stops the instance. */
-  stop(id: string): Promise<JobRecord | undefined> {
-    return this.lock.run(async () => {
-      const job = this.jobs.get(id);
-      if (!job) return undefined;
-      if (job.desired === 'deleted') return job;
-      const stopped: JobRecord = { ...job, desired: 'deleted', state: job.state === 'placed' ? 'stopped' : job.state, updatedAtMs: this.clock.now() };
-      await this.store.put(stopped);
-      this.jobs.set(id, stopped);
-      this.events.emit('job.stopping', { jobId: id, name: job.spec.name });
-      this.changed();
-      return stopped;
-    });
+  /** An admission answered after its ask timed out: the owner placed the job elsewhere. */
+  private async releaseSuperseded(jobId: string, epoch: number): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job || job.epoch > epoch) return;
+    if (!this.ledger.release(jobId, epoch)) return;
+    await this.update(jobId, { state: 'fenced', reason: `superseded by a newer placement (epoch > ${epoch})` });
   }
 
-  /** Records an observed state change (from the reconcile loop or a driver). */
-  update(id: string, patch: Partial<Pick<JobRecord, 'state' | 'reason' | 'driverRef'>>): Promise<JobRecord | undefined> {
-    return this.lock.run(async () => {
-      const job = this.jobs.get(id);
-      if (!job) return undefined;
-      const next: JobRecord = { ...job, ...patch, updatedAtMs: this.clock.now() };
-      await this.store.put(next);
-      this.jobs.set(id, next);
-      if (patch.state && patch.state !== job.state) {
-        this.events.emit('job.state', { jobId: id, name: job.spec.name, from: job.state, to: patch.state, reason: patch.reason });
-      }
-      this.changed();
-      return next;
-    });
+  /** Desired `deleted`: capacity is released now, the reconcile loop stops the instance. */
+  async stop(id: string): Promise<JobRecord | undefined> {
+    const job = this.jobs.get(id);
+    if (!job) return undefined;
+    if (job.desired === 'deleted') return job;
+    const next: JobRecord = { ...job, desired: 'deleted', state: job.state === 'placed' ? 'stopped' : job.state, updatedAtMs: this.clock.now() };
+    this.jobs.set(id, next);
+    this.ledger.release(id);
+    await this.persist(next, false);
+    this.events.emit('job.stopping', { jobId: id, name: job.spec.name });
+    this.changed();
+    return next;
   }
 
-  private findByKey(tenant: string, key: string): JobRecord | undefined {
-    for (const job of this.jobs.values()) {
-      if (job.spec.tenant === tenant && job.spec.idempotencyKey === key) return job;
+  /** Observed state from the reconcile loop; a job that stops holding capacity releases it. */
+  async update(id: string, patch: JobPatch): Promise<JobRecord | undefined> {
+    const job = this.jobs.get(id);
+    if (!job) return undefined;
+    const next: JobRecord = withPatch(job, patch, this.clock.now());
+    this.jobs.set(id, next);
+    if (holdsCapacity(job) && !holdsCapacity(next)) this.ledger.release(id);
+    await this.persist(next, false);
+    if (patch.state && patch.state !== job.state) {
+      this.events.emit('job.state', { jobId: id, name: job.spec.name, from: job.state, to: patch.state, reason: next.reason });
     }
-    return undefined;
+    this.changed();
+    return next;
   }
 
-  /** Throws JOB_UNPLACEABLE with the reason; returns the driver that will run the job. */
-  private checkAdmission(spec: JobSpec): DriverName {
-    const offer = this.offer();
-    const refuse = (reason: string, message: string): never => {
-      throw new ShoalError('JOB_UNPLACEABLE', `no host can run this job: ${message} (1 host checked)`, { reasons: { [reason]: 1 }, hostsChecked: 1 });
-    };
-    if (offer.draining) refuse('draining', 'the only host is draining');
-    const driver = spec.driver ?? offer.drivers.find((d) => d !== 'fake' && driverRunsKind(d, spec.kind)) ?? offer.drivers.find((d) => driverRunsKind(d, spec.kind));
-    if (!driver || !offer.drivers.includes(driver)) refuse('driver', `no available driver runs a ${spec.kind} job${spec.driver ? ` with driver ${spec.driver}` : ''}`);
-    if (spec.constraints.zone && spec.constraints.zone !== offer.zone) refuse('zone', `no host in zone ${spec.constraints.zone}`);
-    for (const [key, value] of Object.entries(spec.constraints.hostLabels)) {
-      if (offer.labels[key] !== value) refuse('labels', `no host with label ${key}=${value}`);
+  /** Adds a record that did not come through placement (an imported VM). */
+  async adopt(job: JobRecord): Promise<void> {
+    this.jobs.set(job.id, job);
+    if (holdsCapacity(job)) {
+      // An imported VM already uses the host; it is counted even if it overcommits.
+      this.ledgerValue = new HostLedger(this.profile(), { v: 1, reservations: [...this.ledger.reservations(), reservationOf(job)] });
     }
-    if (spec.antiAffinityGroup && this.list().some((j) => holdsCapacity(j) && j.spec.antiAffinityGroup === spec.antiAffinityGroup)) {
-      refuse('antiAffinity', `every host already runs a job of anti-affinity group ${spec.antiAffinityGroup}`);
-    }
-    const free = this.free();
-    if (!fitsIn(spec.resources, free)) refuse('resources', `not enough free capacity (${shortfalls(spec.resources, free).join(', ')})`);
-    return driver!;
+    await this.persist(job, true);
+    this.events.emit('job.imported', { jobId: job.id, name: job.spec.name, driver: job.driver });
+    this.changed();
+  }
+
+  private persist(job: JobRecord, created: boolean): Promise<void> {
+    return this.writes.run(() => (created ? this.store.create(job) : this.store.put(job)));
   }
 
   private changed(): void {
     for (const listener of this.changeListeners) listener();
   }
+}
+
+function withPatch(job: JobRecord, patch: JobPatch, now: Millis): JobRecord {
+  const next: { -readonly [K in keyof JobRecord]: JobRecord[K] } = { ...job, updatedAtMs: now };
+  if (patch.state !== undefined) next.state = patch.state;
+  if (patch.reason === null) delete next.reason;
+  else if (patch.reason !== undefined) next.reason = patch.reason;
+  if (patch.driverRef === null) delete next.driverRef;
+  else if (patch.driverRef !== undefined) next.driverRef = patch.driverRef;
+  return next;
 }

@@ -1,4 +1,5 @@
 import { ShoalError } from '../core/errors.ts';
+import { PLACEMENT_ERRORS, type PlacementErrorCode } from '../placement/errors.ts';
 
 /**
  * The error catalogue: every error the API returns, with its HTTP status. The body is
@@ -30,6 +31,7 @@ export interface ErrorBody {
 /** Status for any ShoalError code; unknown codes of other domains map by prefix, then to 500. */
 export function statusFor(code: string): number {
   if (code in API_ERRORS) return API_ERRORS[code as ApiErrorCode].status;
+  if (code in PLACEMENT_ERRORS) return PLACEMENT_ERRORS[code as PlacementErrorCode];
   if (code.startsWith('CONFIG_')) return 400;
   if (code.startsWith('NET_')) return 502;
   return 500;

@@ -9,6 +9,8 @@ export interface AgentInfo {
   self(): Record<string, unknown>;
   health(): { status: 'ok' | 'degraded' | 'stopping'; checks: Record<string, { ok: boolean; detail?: string }> };
   members(filter: { status?: string }): Record<string, unknown>[];
+  /** Every known cell's summary. */
+  cells(): Record<string, unknown>[];
   /** Gossip and placement counters for `shoal info`. */
   stats(): Record<string, unknown>;
 }

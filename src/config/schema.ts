@@ -67,6 +67,8 @@ export const ConfigSchema = z.strictObject({
       reserved: ResourcesConfigSchema.default({ vcpus: 1, memoryMiB: 1024, diskGiB: 10 }),
       /** Replace the detected physical capacity (to cap Shoal's share of a host, or in tests). */
       capacity: ResourcesConfigSchema.optional(),
+      /** At start and on every reconcile pass, VMs in the hypervisors that Shoal does not know become job records. */
+      importUnknown: z.boolean().default(false),
       /** How often host facts (load, memory, disk, KVM) are re-read. */
       factsRefreshMs: z.number().int().min(1000).max(3_600_000).default(30_000),
     })
@@ -78,10 +80,25 @@ export const ConfigSchema = z.strictObject({
       listen: z.array(z.string().min(1)).default(['/ip4/0.0.0.0/tcp/7946']),
       /** Peers to join at start (multiaddrs with /p2p/<peer id>); a restarted agent also uses its peer cache. */
       join: z.array(z.string().min(1)).default([]),
-      /** Private-network key file (`shoal keygen`); peers without it cannot connect. */
+      /** Addresses to advertise instead of the listen addresses (behind NAT, or when listening on 0.0.0.0). */
+      announce: z.array(z.string().min(1)).default([]),
+      /** Private-network key file (`shoal keygen`); peers without it cannot connect. Default: `<data_dir>/swarm.key`, created on first start. */
       networkKey: z.string().min(1).optional(),
       /** Find peers on the LAN by mDNS. */
       mdns: z.boolean().default(false),
+    })
+    .prefault({}),
+
+  gossip: z
+    .strictObject({
+      /** Tuned defaults: `lan` (up to ~10k hosts), `wan` (higher latency), `large` (100k). See README, "Profiles". */
+      profile: z.enum(['lan', 'wan', 'large']).default('lan'),
+      /** Like Consul's bootstrap-expect: the starting size estimate, so a cold start of a large cluster begins in right-sized cells. */
+      expectedClusterSize: z.number().int().min(1).max(10_000_000).default(1),
+      /** Fix the cell layout (2^bits cells) instead of following the size estimate. */
+      cellBits: z.number().int().min(0).max(20).optional(),
+      /** Mean hosts per cell the layout aims at. */
+      targetCellSize: z.number().int().min(2).max(1024).optional(),
     })
     .prefault({}),
 });

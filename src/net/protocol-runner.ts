@@ -182,6 +182,11 @@ export class ProtocolRunner {
     this.#metrics?.queuedDials(0);
   }
 
+  /** Re-reads the node's deadline after the owner drove it directly (`updateSelf`, `join`), so its effects are not held until the next timer. */
+  poke(): void {
+    this.#rearm();
+  }
+
   // ---- inbound ----
 
   readonly #onTopicMessage = (msg: TopicMessage): Verdict => {

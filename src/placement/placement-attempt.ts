@@ -16,6 +16,9 @@ import type { ReservationOverlay } from './reservation-overlay.ts';
 import type { PlacementView } from './view.ts';
 
 /** Host answers that no other host would answer differently: the attempt stops on them. */
+/** Host-side failure messages kept for the final answer. */
+const MAX_HOST_FAILURES_NOTED = 3;
+
 const TERMINAL_CODES: ReadonlySet<PlacementErrorCode> = new Set<PlacementErrorCode>([
   'PLACEMENT_IDEMPOTENCY_CONFLICT',
   'PLACEMENT_JOB_ID_CONFLICT',
@@ -163,6 +166,8 @@ export class PlacementAttempt {
   private readonly answeredExact = new RefusalTally();
   private readonly answeredEstimate = new RefusalTally();
   private readonly rejections = new RefusalTally();
+  /** Hosts that failed to admit for their own reasons (storage, shutting down): what they said, bounded. */
+  private readonly hostFailures: string[] = [];
   private outstanding: Outstanding | null = null;
   private seq = 0;
   private sent = 0;
@@ -328,6 +333,7 @@ export class PlacementAttempt {
         this.excluded.add(ask.to);
         if (r.reason !== null) this.rejections.add(r.reason);
         else if (TERMINAL_CODES.has(r.code)) this.finish({ type: 'failed', code: r.code, message: r.message, asks: this.asks });
+        else if (this.hostFailures.length < MAX_HOST_FAILURES_NOTED) this.hostFailures.push(r.message);
         return true;
       }
       case 'route': {
@@ -411,9 +417,19 @@ export class PlacementAttempt {
       total.merge(this.answeredEstimate, -1);
       total.merge(this.answeredExact);
     }
+    if (this.hostFailures.length > 0 && total.refused() === total.count('already-tried') && this.rejections.checked === 0) {
+      // Every host that could take the job failed on its own side: not a capacity problem.
+      return this.finish({
+        type: 'failed',
+        code: 'PLACEMENT_HOST_UNAVAILABLE',
+        message: `no host could admit job ${this.job.spec.name}: ${this.hostFailures.join('; ')}`,
+        asks: this.asks,
+      });
+    }
     const notes: string[] = [];
     if (budgetNote !== undefined) notes.push(budgetNote);
     if (this.unreachable > 0) notes.push(`${formatCount(this.unreachable)} unreachable`);
+    if (this.hostFailures.length > 0) notes.push(`host failures: ${this.hostFailures.join('; ')}`);
     return this.finish({
       type: 'refused',
       code: 'PLACEMENT_NO_CAPACITY',

@@ -42,7 +42,8 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentProcess>
   const dir = opts.dir ?? tempDir();
   const socket = join(dir, 's.sock');
   const dataDir = join(dir, 'data');
-  const baseArgs = ['agent', '--data-dir', dataDir, '--socket', socket];
+  // Loopback only, on a free port: tests never listen beyond 127.0.0.1.
+  const baseArgs = ['agent', '--data-dir', dataDir, '--socket', socket, '--listen', '/ip4/127.0.0.1/tcp/0'];
   if (opts.configToml) {
     writeFileSync(join(dir, 'shoal.toml'), opts.configToml);
     baseArgs.push('--config', join(dir, 'shoal.toml'));

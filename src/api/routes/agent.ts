@@ -20,6 +20,8 @@ export function agentRoutes(modules: ApiModules): FastifyPluginAsync {
       return modules.info.members(query);
     });
 
+    app.get('/v1/agent/cells', async () => modules.info.cells());
+
     app.get('/v1/agent/stats', async () => modules.info.stats());
 
     app.post('/v1/agent/join', async (req) => {

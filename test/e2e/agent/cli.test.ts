@@ -18,7 +18,7 @@ describe('shoal CLI against a real agent', function () {
     writeFileSync(file, JSON.stringify({ name: 'cli-vm', kind: 'vm', resources: { vcpus: 1, memoryMiB: 512 }, idempotencyKey: 'cli-1' }));
     const r = cli(['submit', file], { address: agent.address });
     assert.equal(r.code, 0, `submit should exit 0: ${r.stderr}`);
-    assert.match(r.stdout, /^job \w+ \(cli-vm\) placed on 12D3Koo\w+ with driver fake, state placed$/m);
+    assert.match(r.stdout, /^job \w+ \(cli-vm\) placed on 12D3Koo\w+ with driver fake, state (placed|starting|running)$/m);
     const again = cli(['submit', file, '--json'], { address: agent.address });
     assert.equal(again.code, 0);
     assert.equal(JSON.parse(again.stdout).spec.name, 'cli-vm');
@@ -37,7 +37,7 @@ describe('shoal CLI against a real agent', function () {
   it('exits 2 when the job cannot be placed, 1 for an invalid spec', () => {
     const big = cli(['submit', '-'], { address: agent.address, input: JSON.stringify({ name: 'huge', kind: 'vm', resources: { vcpus: 100, memoryMiB: 512 } }) });
     assert.equal(big.code, 2, `unplaceable job should exit 2, got ${big.code}: ${big.stderr}`);
-    assert.match(big.stderr, /JOB_UNPLACEABLE: no host can run this job: not enough free capacity \(vcpus: need 100/);
+    assert.match(big.stderr, /JOB_UNPLACEABLE: no host with 100 vCPUs, 512 MiB memory free \(1 host checked: 1 short of vCPUs\)/);
     const bad = cli(['submit', '-'], { address: agent.address, input: JSON.stringify({ name: 'bad', kind: 'vm', resources: { vcpus: -1, memoryMiB: 1 } }) });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /JOB_INVALID_SPEC: invalid job spec: resources\.vcpus: Too small/);
@@ -52,7 +52,7 @@ describe('shoal CLI against a real agent', function () {
     const lines = list.stdout.trim().split('\n');
     assert.match(lines[0]!, /^ID\s+NAME\s+KIND\s+STATE\s+DESIRED\s+HOST\s+RESOURCES\s+TENANT\s+AGE$/);
     const stateColumn = lines[0]!.indexOf('STATE');
-    for (const line of lines.slice(1)) assert.match(line.slice(stateColumn), /^placed\s/, `columns must align: ${line}`);
+    for (const line of lines.slice(1)) assert.match(line.slice(stateColumn), /^(placed|starting|running)\s/, `columns must align: ${line}`);
     const json = JSON.parse(cli(['jobs', '--json'], { address: agent.address }).stdout) as { id: string; spec: { name: string } }[];
     const id = json.find((j) => j.spec.name === 'cli-vm')!.id;
     const status = cli(['status', id], { address: agent.address });

@@ -24,7 +24,7 @@ describe('a full disk', function () {
     if (mountPoint) spawnSync('umount', ['-l', mountPoint]);
   });
 
-  it('refuses new jobs with 507 STORE_WRITE_FAILED, loses nothing, and recovers when space returns', async () => {
+  it('refuses new jobs with a precise 503, loses nothing, and recovers when space returns', async () => {
     const dataDir = join(mountPoint!, 'data');
     const agent = await startAgent({ args: ['--data-dir', dataDir], configToml: '[host]\ndrivers = ["fake"]\ncapacity = { vcpus = 1000, memory_mib = 1000000, disk_gib = 0 }\nreserved = { vcpus = 0, memory_mib = 0, disk_gib = 0 }\n' });
     const before = curl(agent.socket, 'POST', '/v1/jobs', { name: 'before-full', kind: 'vm', resources: { vcpus: 1, memoryMiB: 1 }, idempotencyKey: 'before' });
@@ -39,10 +39,10 @@ describe('a full disk', function () {
       if (r.status !== 201) full = r;
     }
     assert.ok(full, 'a submit must fail once the disk is full');
-    assert.equal(full.status, 507, `expected 507, got ${full.status}: ${full.raw}`);
-    assert.equal(full.body.error.code, 'STORE_WRITE_FAILED');
-    assert.match(full.body.error.message, /disk is full/);
-    assert.match(full.body.error.details.what, /^job /, 'details name what could not be written');
+    // The host refuses the admission it cannot persist; with no other host, placement says why.
+    assert.equal(full.status, 503, `expected 503, got ${full.status}: ${full.raw}`);
+    assert.equal(full.body.error.code, 'PLACEMENT_HOST_UNAVAILABLE');
+    assert.match(full.body.error.message, /host could not persist the job: could not persist (job|binding).*: the disk is full/);
 
     rmSync(filler);
     // The store may have been left unusable by the failed write; the agent must say so rather than

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from '../../../agent/agent.ts';
 import { createLogger } from '../../../agent/logger.ts';
-import { systemClock } from '../../../agent/system-clock.ts';
-import { loadIdentity } from '../../../agent/identity.ts';
+import { systemClock } from '../../../net/system-clock.ts';
+import { loadOrCreateIdentity } from '../../../net/identity.ts';
 import { SeededRng } from '../../../core/rng.ts';
 import { ShoalError } from '../../../core/errors.ts';
 import { agentPaths, loadConfig, type Config, type ConfigSources } from '../../../config/index.ts';
@@ -27,7 +27,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   const logger = createLogger({ level: config.log.level });
   const agent = new Agent(
     { config, paths, socketGroupId: config.agent.socketGroup ? groupId(config.agent.socketGroup) : undefined },
-    { clock: systemClock, rng: new SeededRng(randomInt(2 ** 32)), logger, loadIdentity },
+    { clock: systemClock, rng: new SeededRng(randomInt(2 ** 32)), logger, loadIdentity: loadOrCreateIdentity },
   );
 
   const stopped = new Promise<void>((resolve) => {

@@ -1,0 +1,140 @@
+import { errorMessage, ShoalError } from '../core/errors.ts';
+import type { JobRecord, JobSpec } from '../core/job.ts';
+import type { PeerIdStr } from '../core/transport.ts';
+import type { ClusterView } from '../gossip/index.ts';
+import type { SubmitOutcome } from '../placement/index.ts';
+import type { HostJobs } from './host-jobs.ts';
+import type { JobDirectory, PlacementOutcome, Placer } from './job-service.ts';
+import type { JobRpcClient } from './job-rpc.ts';
+import type { PlacementDriver } from './placement-driver.ts';
+
+/**
+ * Jobs as the API sees them, wherever they run: submissions go through the placement
+ * protocol, lookups to the owning host (found from the job id), listings fan out with a bound.
+ */
+
+export interface ClusterJobsOptions {
+  /** Hosts asked at once by a cluster-wide listing. */
+  listConcurrency: number;
+  /** Hosts asked in total by a cluster-wide listing (the rest are reported as not asked). */
+  maxListedHosts: number;
+}
+
+export const defaultClusterJobsOptions: ClusterJobsOptions = { listConcurrency: 16, maxListedHosts: 1024 };
+
+export class ClusterJobs implements Placer, JobDirectory {
+  private readonly opts: ClusterJobsOptions;
+  private readonly self: PeerIdStr;
+  private readonly local: HostJobs;
+  private readonly placement: PlacementDriver;
+  private readonly rpc: JobRpcClient;
+  private readonly view: ClusterView;
+
+  constructor(opts: ClusterJobsOptions, modules: { self: PeerIdStr; local: HostJobs; placement: PlacementDriver; rpc: JobRpcClient; view: ClusterView }) {
+    this.opts = opts;
+    this.self = modules.self;
+    this.local = modules.local;
+    this.placement = modules.placement;
+    this.rpc = modules.rpc;
+    this.view = modules.view;
+  }
+
+  async place(spec: JobSpec): Promise<PlacementOutcome> {
+    const outcome = await this.placement.submit(spec);
+    if (outcome.type === 'placed') {
+      const job = (await this.fetch(outcome.host, outcome.jobId).catch(() => undefined)) ?? placedRecord(spec, outcome);
+      return { job, created: !outcome.duplicate };
+    }
+    throw outcomeError(outcome);
+  }
+
+  async get(id: string, opts: { signal?: AbortSignal } = {}): Promise<JobRecord | undefined> {
+    const local = this.local.get(id);
+    if (local) return local;
+    const host = await this.locate(id);
+    return host === undefined ? undefined : this.fetch(host, id, opts.signal);
+  }
+
+  async stop(id: string, opts: { signal?: AbortSignal } = {}): Promise<JobRecord | undefined> {
+    if (this.local.get(id)) return this.local.stop(id);
+    const host = await this.locate(id);
+    return host === undefined ? undefined : host === this.self ? this.local.stop(id) : this.rpc.stop(host, id, opts.signal);
+  }
+
+  /** This host's jobs; with `cluster`, every host's: own cell directly, other cells through one contact each. */
+  async list(opts: { cluster?: boolean; signal?: AbortSignal } = {}): Promise<JobRecord[]> {
+    if (!opts.cluster) return this.local.all();
+    const other = [...this.view.cellSummaries()]
+      .filter((s) => s.cell !== this.view.ownCell && s.contacts.length > 0)
+      .slice(0, this.opts.maxListedHosts)
+      .map((s) => () => this.rpc.listCell(s.contacts[0]!.peer, opts.signal));
+    const lists = await boundedAll([() => this.listCell(opts.signal), ...other], this.opts.listConcurrency);
+    const byId = new Map<string, JobRecord>();
+    for (const job of lists.flat()) if (!byId.has(job.id)) byId.set(job.id, job);
+    return [...byId.values()];
+  }
+
+  /** Jobs of every alive host of this cell. A job re-placed elsewhere also sits, fenced, on its old host: keep the copy its host owns. */
+  async listCell(signal?: AbortSignal): Promise<JobRecord[]> {
+    const hosts = [...this.view.cellMembers()].filter((m) => m.status === 'alive').map((m) => m.record.origin);
+    if (!hosts.includes(this.self)) hosts.unshift(this.self);
+    const lists = await boundedAll(
+      hosts.slice(0, this.opts.maxListedHosts).map((host) => async () => {
+        const jobs = host === this.self ? this.local.all() : await this.rpc.list(host, signal).catch(() => []);
+        return jobs.filter((j) => j.host === host);
+      }),
+      this.opts.listConcurrency,
+    );
+    return lists.flat();
+  }
+
+  private async locate(id: string): Promise<PeerIdStr | undefined> {
+    const outcome = await this.placement.locate(id);
+    if (outcome.type === 'found') return outcome.host ?? undefined;
+    if (outcome.type === 'not-found') return undefined;
+    if (outcome.code === 'PLACEMENT_INVALID_JOB_ID') return undefined;
+    throw new ShoalError(outcome.code, `could not locate job ${id}: ${outcome.message}`, { jobId: id });
+  }
+
+  private async fetch(host: PeerIdStr, id: string, signal?: AbortSignal): Promise<JobRecord | undefined> {
+    if (host === this.self) return this.local.get(id);
+    try {
+      return await this.rpc.get(host, id, signal);
+    } catch (err) {
+      throw new ShoalError('JOB_HOST_UNREACHABLE', `job ${id} is on host ${host}, which did not answer: ${errorMessage(err)}`, { jobId: id, host });
+    }
+  }
+}
+
+/** Runs the tasks with at most `limit` at once; a failed task yields an empty list. */
+async function boundedAll<T>(tasks: (() => Promise<T[]>)[], limit: number): Promise<T[][]> {
+  const out: T[][] = new Array(tasks.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const i = next++;
+      out[i] = await tasks[i]!().catch(() => []);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return out;
+}
+
+/** The record as placement reported it, when the host cannot be asked for its own copy. */
+function placedRecord(spec: JobSpec, o: Extract<SubmitOutcome, { type: 'placed' }>): JobRecord {
+  return { id: o.jobId, spec, specDigest: '', host: o.host, driver: o.driver, desired: 'running', state: 'placed', epoch: o.epoch, createdAtMs: 0, updatedAtMs: 0 };
+}
+
+function outcomeError(outcome: Exclude<SubmitOutcome, { type: 'placed' }>): ShoalError {
+  if (outcome.type === 'refused') {
+    return new ShoalError('JOB_UNPLACEABLE', outcome.message, {
+      reasons: outcome.reasons,
+      hostsChecked: outcome.checked,
+      rejections: outcome.rejections,
+      hostsRejected: outcome.rejected,
+      asks: outcome.asks,
+    });
+  }
+  if (outcome.code === 'PLACEMENT_IDEMPOTENCY_CONFLICT') return new ShoalError('JOB_IDEMPOTENCY_CONFLICT', outcome.message, { asks: outcome.asks });
+  return new ShoalError(outcome.code, `placement failed: ${outcome.message}`, { asks: outcome.asks });
+}

@@ -1,0 +1,83 @@
+import { pack, unpack } from 'msgpackr';
+import { z } from 'zod';
+import { errorMessage, ShoalError } from '../core/errors.ts';
+import type { JobRecord } from '../core/job.ts';
+import type { PeerIdStr, Transport } from '../core/transport.ts';
+
+/**
+ * Job queries between agents: any agent answers `shoal status ID` by asking the host that
+ * owns the job, and `--cluster` listings fan out over hosts. One request, one response.
+ */
+
+export const JOB_RPC_PROTOCOL = '/shoal/jobs/1.0.0';
+/** A listing is bounded: a host's job records rarely exceed a few hundred KB. */
+const MAX_RESPONSE_JOBS = 10_000;
+
+const RequestSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('get'), id: z.string().min(1).max(128) }),
+  z.strictObject({ op: z.literal('stop'), id: z.string().min(1).max(128) }),
+  z.strictObject({ op: z.literal('list') }),
+  /** The receiver lists every alive host of its own cell (a contact answering for its cell). */
+  z.strictObject({ op: z.literal('list-cell') }),
+]);
+type JobRequest = z.output<typeof RequestSchema>;
+
+export interface LocalJobs {
+  get(id: string): JobRecord | undefined;
+  all(): JobRecord[];
+  stop(id: string): Promise<JobRecord | undefined>;
+}
+
+/** Lists the jobs of every alive host of this agent's cell. */
+export type CellLister = () => Promise<JobRecord[]>;
+
+export function serveJobRpc(transport: Transport, jobs: LocalJobs, listCell: CellLister): void {
+  transport.handle(JOB_RPC_PROTOCOL, async (_from, data) => {
+    let req: JobRequest;
+    try {
+      req = RequestSchema.parse(unpack(data));
+    } catch (err) {
+      throw new ShoalError('JOB_RPC_BAD_REQUEST', `bad job request: ${errorMessage(err)}`);
+    }
+    switch (req.op) {
+      case 'get':
+        return pack({ job: jobs.get(req.id) ?? null });
+      case 'stop':
+        return pack({ job: (await jobs.stop(req.id)) ?? null });
+      case 'list':
+        return pack({ jobs: jobs.all().slice(0, MAX_RESPONSE_JOBS) });
+      case 'list-cell':
+        return pack({ jobs: (await listCell()).slice(0, MAX_RESPONSE_JOBS) });
+    }
+  });
+}
+
+export class JobRpcClient {
+  private readonly transport: Transport;
+  private readonly timeoutMs: number;
+
+  constructor(transport: Transport, timeoutMs: number) {
+    this.transport = transport;
+    this.timeoutMs = timeoutMs;
+  }
+
+  async get(peer: PeerIdStr, id: string, signal?: AbortSignal): Promise<JobRecord | undefined> {
+    return ((await this.call(peer, { op: 'get', id }, signal)) as { job: JobRecord | null }).job ?? undefined;
+  }
+
+  async stop(peer: PeerIdStr, id: string, signal?: AbortSignal): Promise<JobRecord | undefined> {
+    return ((await this.call(peer, { op: 'stop', id }, signal)) as { job: JobRecord | null }).job ?? undefined;
+  }
+
+  async list(peer: PeerIdStr, signal?: AbortSignal): Promise<JobRecord[]> {
+    return ((await this.call(peer, { op: 'list' }, signal)) as { jobs: JobRecord[] }).jobs;
+  }
+
+  async listCell(peer: PeerIdStr, signal?: AbortSignal): Promise<JobRecord[]> {
+    return ((await this.call(peer, { op: 'list-cell' }, signal)) as { jobs: JobRecord[] }).jobs;
+  }
+
+  private async call(peer: PeerIdStr, req: JobRequest, signal?: AbortSignal): Promise<unknown> {
+    return unpack(await this.transport.request(peer, JOB_RPC_PROTOCOL, pack(req), { timeoutMs: this.timeoutMs, signal }));
+  }
+}
