@@ -3,9 +3,12 @@ import { errorMessage, ShoalError } from '../core/errors.ts';
 import { VERSION } from '../agent/version.ts';
 import { ConfigError } from '../config/load.ts';
 import { agentCommand } from './commands/agent/index.ts';
+import { cellsCommand } from './commands/cells.ts';
 import { eventsCommand } from './commands/events.ts';
 import { infoCommand } from './commands/info.ts';
 import { jobsCommand } from './commands/jobs.ts';
+import { joinCommand } from './commands/join.ts';
+import { keygenCommand } from './commands/keygen.ts';
 import { membersCommand } from './commands/members.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
@@ -18,7 +21,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [agentCommand(), submitCommand(), jobsCommand(), statusCommand(), stopCommand(), membersCommand(), infoCommand(), eventsCommand()]) {
+  for (const cmd of [agentCommand(), submitCommand(), jobsCommand(), statusCommand(), stopCommand(), membersCommand(), cellsCommand(), infoCommand(), eventsCommand(), joinCommand(), keygenCommand()]) {
     program.addCommand(cmd.exitOverride());
   }
   return program;
