@@ -18,6 +18,8 @@ export interface BenchOptions {
   churnWindowS: number;
   churnIntervalS: number;
   churnDownS: number;
+  /** How the join is triggered: `api` asks running agents to join agent 0 (join convergence alone); `flag` starts them with agent 0 on the command line (process start included). */
+  joinMode: 'api' | 'flag';
   /** How often member lists are polled while waiting for a view to change. */
   pollIntervalMs: number;
   /** Longest wait for a view to converge or a failure to be detected. */
@@ -57,6 +59,8 @@ export const defaultBenchOptions: BenchOptions = {
   churnIntervalS: 5,
   // 5 s: longer than either agent's restart, shorter than Serf's suspicion timeout (~6 s).
   churnDownS: 5,
+  // api: isolates the protocol's join from process start, which differs a lot between Go and Node.
+  joinMode: 'api',
   // 100 ms: the resolution of every convergence and detection time.
   pollIntervalMs: 100,
   // 60 s: an order of magnitude above either agent's expected detection time.
@@ -107,6 +111,7 @@ export function validateBenchOptions(o: BenchOptions): void {
   int('seed', 0, 2 ** 31);
   int('simSeeds', 1, 20);
   int('simWarmupS', 10, 600);
+  if (o.joinMode !== 'api' && o.joinMode !== 'flag') bad('joinMode', `must be api or flag, got "${String(o.joinMode)}"`);
   if (o.only.length === 0) bad('only', `name at least one of ${BENCH_SIDES.join(', ')}`);
   for (const s of o.only) if (!(BENCH_SIDES as readonly string[]).includes(s)) bad('only', `unknown side "${s}" (expected ${BENCH_SIDES.join(', ')})`);
 }

@@ -111,7 +111,7 @@ export function comparisonTable(r: BenchReport, defaults: BenchOptions): Table {
   const o = r.options;
   const cmd = benchCommand(o, defaults, ['serf', 'shoal']);
   const specs: CompareSpec[] = [
-    { figure: `join: every agent lists all ${o.agents} alive (s)`, get: (s) => s.formation?.allS },
+    { figure: `join (${joinHow(o.joinMode)}): every agent lists all ${o.agents} alive (s)`, get: (s) => s.formation?.allS },
     { figure: 'join: median agent sees all (s)', get: (s) => s.formation?.perObserverS.p50 },
     { figure: 'kill -9: known (suspect or failed) at every agent (s)', get: (s) => s.detection?.known.allS },
     { figure: 'kill -9: median agent knows (s)', get: (s) => s.detection?.known.perObserverS.p50 },
@@ -142,6 +142,10 @@ export function comparisonTable(r: BenchReport, defaults: BenchOptions): Table {
     columns: ['figure', 'Shoal', 'Serf', 'Shoal ÷ Serf', 'verdict', 'target (DESIGN.md)', 'command'],
     rows: compareRows(r.serf, r.shoal, specs, cmd),
   };
+}
+
+function joinHow(mode: string): string {
+  return mode === 'api' ? 'running agents asked to join agent 0' : 'agents started with agent 0 on the command line, from the first spawn';
 }
 
 function serfEncryptNote(r: BenchReport): string {
@@ -185,7 +189,7 @@ export function calibrationTable(r: BenchReport, defaults: BenchOptions): Table 
   const simCmd = (k: number): string => (sim ? `\`${sim.commands[k]}\`` : `\`${benchCommand(o, defaults, ['sim'])}\``);
   const row = (figure: string, a: number | null | undefined, b: number | null | undefined, digits: number, k: number): string[] => [figure, num(a, digits), num(b, digits), errorCell(b, a), realCmd, simCmd(k)];
   const rows: string[][] = [
-    row('join: all views correct (s)', real?.formation?.allS, sim?.formationAllS, 2, 0),
+    row(`join: all views correct (s)${o.joinMode === 'flag' ? ', real includes process start' : ''}`, real?.formation?.allS, sim?.formationAllS, 2, 0),
     row('join: median host (s)', real?.formation?.perObserverS.p50, sim?.formationP50S, 2, 0),
     row('crash: median observer knows (suspect) (s)', real?.detection?.known.perObserverS.p50, sim?.detectionKnownP50S, 2, 1),
     row('crash: last observer knows (real max, sim p99) (s)', real?.detection?.known.allS, sim?.detectionKnownP99S, 2, 1),
@@ -239,7 +243,7 @@ export function allProblems(r: BenchReport): string[] {
 const METHOD = [
   'Each agent runs in its own network namespace (`ip netns`), joined to a private bridge by a veth pair; its gossip address is 10.77.x.y. Per-agent bytes and packets are the counters of its veth (`/sys/class/net/<veth>/statistics`), read the same way for Shoal and Serf. The bench talks to Shoal over its Unix socket and to Serf\'s RPC over a second, management veth, so polling never shows up in those counters.',
   'CPU and RSS come from `/proc/<pid>/stat` and `/proc/<pid>/status` of each agent process (CPU time ÷ wall time of the window; the largest RSS sampled every 2 s). Churn CPU counts only agents that were not restarted in the window.',
-  'Join: every agent is started alone, then agents 1…N−1 are asked to join agent 0 at the same moment (Serf RPC `join`, Shoal `POST /v1/agent/join`); the time is until each agent\'s member list (Serf RPC `members`, Shoal `GET /v1/agent/members`) shows all N alive, polled without pause.',
+  'Join, `--join-mode api`: every agent is started alone, then agents 1…N−1 are asked to join agent 0 at the same moment (Serf RPC `join`, Shoal `POST /v1/agent/join`), and the clock starts then. `--join-mode flag`: agent 0 is started, then agents 1…N−1 with agent 0 on their command line (`serf agent -join`, `shoal agent --join`), and the clock starts at the first spawn, so process start is included. Either way, until each agent\'s member list (Serf RPC `members`, Shoal `GET /v1/agent/members`) shows all N alive.',
   'Kill -9: the last agent gets SIGKILL; "known" is the first poll where an observer no longer lists it alive (Serf has no suspect state in its member list, so for Serf known = failed), "failed" the first where it lists it failed. Restart: the same agent is started again with agent 0 on its command line.',
   'Idle and churn windows: nothing polls the agents inside a window. Churn: one agent (never agent 0) gets SIGKILL every interval and is restarted after the down time; the window lasts until the last restart is done.',
   'Times are taken when a poll\'s answer arrives, so each is at most one poll interval plus a round trip late.',

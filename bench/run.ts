@@ -45,6 +45,7 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--churn-window-s <s>', 'churn measurement window', intArg('--churn-window-s'), d.churnWindowS)
     .option('--churn-interval-s <s>', 'one kill -9 every this many seconds during churn', intArg('--churn-interval-s'), d.churnIntervalS)
     .option('--churn-down-s <s>', 'a killed agent is restarted after this long', intArg('--churn-down-s'), d.churnDownS)
+    .option('--join-mode <mode>', 'api: ask running agents to join agent 0; flag: start them with agent 0 on the command line (process start included)', d.joinMode)
     .option('--poll-interval-ms <ms>', 'member-list polling interval (time resolution)', intArg('--poll-interval-ms'), d.pollIntervalMs)
     .option('--view-timeout-s <s>', 'longest wait for a convergence or a detection', intArg('--view-timeout-s'), d.viewTimeoutS)
     .option('--start-concurrency <n>', 'agents started at once', intArg('--start-concurrency'), d.startConcurrency)

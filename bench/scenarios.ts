@@ -108,24 +108,44 @@ export function range(n: number): number[] {
 }
 
 export interface FormationResult extends ViewWaitResult {
-  /** Seconds to start all agents (alone, not joined) until each one's API answered. */
+  /** How the agents were told to join: `api` (a running agent is asked) or `flag` (agent 0's address on the command line at start). */
+  mode: JoinMode;
+  /** Seconds to start the agents (until each one's API answered): all of them alone (`api`), or agents 1…N−1 with the flag (`flag`). */
   startAllS: number;
 }
 
+export type JoinMode = 'api' | 'flag';
+
 /**
- * Starts every agent alone, then asks agents 1..N−1 to join agent 0 at the same moment and
- * waits until every agent lists all N alive.
+ * `api`: starts every agent alone, then asks agents 1..N−1 to join agent 0 at the same
+ * moment, and times from that moment. `flag`: starts agent 0, then agents 1..N−1 with
+ * agent 0 on their command line, and times from the first spawn (process start included).
+ * Either way, until every agent lists all N alive.
  */
-export async function formCluster(cluster: AgentCluster, timing: ScenarioTiming & { startConcurrency: number }): Promise<FormationResult> {
+export async function formCluster(cluster: AgentCluster, timing: ScenarioTiming & { startConcurrency: number; mode: JoinMode }): Promise<FormationResult> {
   const all = range(cluster.size);
+  const names = new Set(all.map((i) => cluster.agentName(i)));
+  if (timing.mode === 'flag') {
+    await cluster.start(0, { joinSeed: false, signal: timing.signal });
+    const t0 = performance.now();
+    // Views are polled while the others still start: the clock runs from the first spawn.
+    const started = mapLimit(all.slice(1), timing.startConcurrency, (i) => cluster.start(i, { joinSeed: true, signal: timing.signal }));
+    let startAllS = 0;
+    const r = await Promise.all([
+      started.then(() => {
+        startAllS = (performance.now() - t0) / 1000;
+      }),
+      waitForViews(cluster, all, (v) => allAlive(v, names), t0, timing),
+    ]);
+    return { ...r[1], mode: 'flag', startAllS };
+  }
   const t = performance.now();
   await mapLimit(all, timing.startConcurrency, (i) => cluster.start(i, { joinSeed: false, signal: timing.signal }));
   const startAllS = (performance.now() - t) / 1000;
-  const names = new Set(all.map((i) => cluster.agentName(i)));
   const t0 = performance.now();
   await Promise.all(all.slice(1).map((i) => cluster.join(i, 0)));
   const r = await waitForViews(cluster, all, (v) => allAlive(v, names), t0, timing);
-  return { ...r, startAllS };
+  return { ...r, mode: 'api', startAllS };
 }
 
 export interface DetectionResult {

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify as toToml } from 'smol-toml';
 import { ShoalError } from '../src/core/index.ts';
+import { loadOrCreateIdentity } from '../src/net/identity.ts';
 import { generateSwarmKey } from '../src/net/swarm-key.ts';
 import { AgentProcesses } from './agent-processes.ts';
 import type { AgentCluster, MemberView, ProtocolCounters } from './cluster.ts';
@@ -62,6 +63,8 @@ export class ShoalCluster implements AgentCluster {
   readonly #keyFile: string;
   #apis: (ShoalApi | null)[];
   #peerIds: (string | null)[];
+  /** Peer id → `a<i>`: other agents list a host by its peer id. */
+  readonly #nameOfId = new Map<string, string>();
 
   constructor(opts: ShoalClusterOptions, modules: { testbed: Testbed; workDir: string }) {
     this.opts = opts;
@@ -116,11 +119,24 @@ export class ShoalCluster implements AgentCluster {
     return file;
   }
 
+  /** Creates the agent's identity before its first start, so its peer id is known before anyone can list it. */
+  async #ensureIdentity(index: number): Promise<void> {
+    if (this.#peerIds[index] !== null) return;
+    const id = await loadOrCreateIdentity(join(this.agentDir(index), 'data'));
+    this.#setPeerId(index, id.peerId);
+  }
+
+  #setPeerId(index: number, id: string): void {
+    this.#peerIds[index] = id;
+    this.#nameOfId.set(id, this.agentName(index));
+  }
+
   async start(index: number, opts: { joinSeed: boolean; signal?: AbortSignal }): Promise<void> {
     await this.#apis[index]?.close();
     this.#apis[index] = null;
     const dir = this.agentDir(index);
     const config = this.#writeConfig(index);
+    await this.#ensureIdentity(index);
     const argv = [process.execPath, this.opts.shoalBin, 'agent', '--config', config, '--data-dir', join(dir, 'data'), '--socket', this.socketPath(index)];
     if (opts.joinSeed && index !== 0) argv.push('--join', this.multiaddr(0));
     this.#procs.spawn(index, argv, join(dir, 'agent.log'));
@@ -136,7 +152,7 @@ export class ShoalCluster implements AgentCluster {
         },
         { timeoutMs: this.opts.startTimeoutMs, intervalMs: 100, signal: opts.signal },
       );
-      this.#peerIds[index] = self.id;
+      if (self.id !== this.#peerIds[index]) this.#setPeerId(index, self.id);
     } catch (err) {
       await api.close();
       throw err;
@@ -157,7 +173,10 @@ export class ShoalCluster implements AgentCluster {
   async members(index: number): Promise<MemberView[]> {
     const body = await this.api(index).json<unknown>('GET', '/v1/agent/members');
     const list = Array.isArray(body) ? body : ((body as { members?: unknown[] }).members ?? []);
-    return (list as { name?: unknown; id?: unknown; status?: unknown }[]).map((m) => ({ name: String(m.name ?? m.id), status: String(m.status) }));
+    return (list as { id?: unknown; status?: unknown }[]).map((m) => {
+      const id = String(m.id);
+      return { name: this.#nameOfId.get(id) ?? id, status: String(m.status) };
+    });
   }
 
   /**
