@@ -38,6 +38,13 @@ function hostAddress(subnet: string, index: number): string {
   return `${subnet}.${host >> 8}.${host & 255}`;
 }
 
+/** A fixed, locally administered MAC per agent, so neighbours and the bridge can be told in advance. */
+function dataMac(index: number): string {
+  const host = index + 1;
+  const hex = (n: number): string => n.toString(16).padStart(2, '0');
+  return `02:77:00:00:${hex(host >> 8)}:${hex(host & 255)}`;
+}
+
 function run(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { input, encoding: 'utf8', timeout: 30_000 });
   if (r.error) throw new ShoalError('BENCH_NETNS_FAILED', `${cmd} ${args.join(' ')}: ${r.error.message}`, { cmd, args }, { cause: r.error });
@@ -160,16 +167,23 @@ export class Testbed {
       up.push(`link set shbm${i} master ${MGMT_BRIDGE} up`);
     }
     run('ip', ['-batch', '-'], up.join('\n') + '\n');
+    // Static bridge entries: the bridge never floods a frame to every port for want of a learnt address.
+    run('bridge', ['-batch', '-'], Array.from({ length: this.agents }, (_, i) => `fdb add ${dataMac(i)} dev ${Testbed.dataLink(i)} master static`).join('\n') + '\n');
     for (let i = 0; i < this.agents; i++) {
       const ns = Testbed.namespace(i);
       run('ip', ['netns', 'exec', ns, 'sh', '-c', 'for f in /proc/sys/net/ipv6/conf/*/disable_ipv6; do echo 1 > "$f"; done']);
-      run('ip', ['-n', ns, '-batch', '-'], [
+      const cmds = [
         'link set lo up',
+        `link set eth0 address ${dataMac(i)}`,
         `addr add ${Testbed.dataAddress(i)}/16 dev eth0`,
         'link set eth0 up',
         `addr add ${Testbed.mgmtAddress(i)}/16 dev mgmt0`,
         'link set mgmt0 up',
-      ].join('\n') + '\n');
+      ];
+      // Permanent neighbours: without them every agent broadcasts ARP requests that all the
+      // others receive, a cost of the testbed (O(N²) on one bridge) that neither agent has on a routed network.
+      for (let j = 0; j < this.agents; j++) if (j !== i) cmds.push(`neigh add ${Testbed.dataAddress(j)} lladdr ${dataMac(j)} dev eth0 nud permanent`);
+      run('ip', ['-n', ns, '-batch', '-'], cmds.join('\n') + '\n');
     }
   }
 

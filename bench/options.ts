@@ -65,8 +65,8 @@ export const defaultBenchOptions: BenchOptions = {
   pollIntervalMs: 100,
   // 60 s: an order of magnitude above either agent's expected detection time.
   viewTimeoutS: 60,
-  // 4: two cores; more at once only lengthens each start.
-  startConcurrency: 4,
+  // 2: one per core here; more at once only lengthens each start (a Node agent needs ~2-3 s of CPU to start).
+  startConcurrency: 2,
   // 100 one at a time: latency without queueing.
   placementSequentialRequests: 100,
   // 400 with 16 in flight: throughput through one socket.

@@ -41,8 +41,8 @@ export const defaultShoalClusterOptions: ShoalClusterOptions = {
   drivers: ['fake'],
   // warn: an info log line per event would cost CPU the figures should not include.
   logLevel: 'warn',
-  // 60 s: 32 Node processes loading libp2p at once on 2 cores take a while each.
-  startTimeoutMs: 60_000,
+  // 180 s: a Node agent needs seconds of CPU to start, and on 2 cores it shares them with the 31 already running.
+  startTimeoutMs: 180_000,
   // 10 s: a members call answers in milliseconds; a placement in well under a second.
   apiTimeoutMs: 10_000,
 };
