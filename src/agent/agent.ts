@@ -11,9 +11,11 @@ import type { AgentPaths } from '../config/paths.ts';
 import type { MemberEvent, SelfPatch } from '../gossip/index.ts';
 import { createApiMetrics, createJobMetrics, createRegistry } from '../metrics/registry.ts';
 import { createPlacementMetrics } from '../metrics/placement-metrics.ts';
+import { createHostMetrics } from '../metrics/host-metrics.ts';
 import type { Identity } from '../net/index.ts';
 import { OwnerRegistry, defaultPlacementOptions, type HostProfile } from '../placement/index.ts';
 import { BindingStore, JobStore, MetaStore, PeerCache, Store, defaultPeerCacheOptions } from '../store/index.ts';
+import { UsageStore } from '../store/usage-store.ts';
 import { ClusterJobs, defaultClusterJobsOptions } from './cluster-jobs.ts';
 import { EventBus, defaultEventBusOptions } from './event-bus.ts';
 import { HostJobs, specDigest } from './host-jobs.ts';
@@ -23,7 +25,7 @@ import { JobService } from './job-service.ts';
 import { Mesh } from './mesh.ts';
 import { PlacementDriver } from './placement-driver.ts';
 import { VERSION } from './version.ts';
-import { Workload } from './workload.ts';
+import { Workload, defaultWorkloadOptions } from './workload.ts';
 
 /**
  * One host's agent. It wires the store, host facts, the jobs this host owns, the drivers
@@ -113,8 +115,16 @@ export class Agent {
     await this.jobs.load();
 
     this.workload = new Workload(
-      { dataDir: this.paths.dataDir, self, drivers: config.host.drivers, importUnknown: config.host.importUnknown },
-      { clock, jobs: this.jobs, events: this.events, logger },
+      {
+        ...defaultWorkloadOptions,
+        dataDir: this.paths.dataDir,
+        self,
+        drivers: config.host.drivers,
+        importUnknown: config.host.importUnknown,
+        reconcileIntervalMs: config.host.reconcileIntervalMs,
+        stopGraceMs: config.host.stopGraceMs,
+      },
+      { clock, rng: rng.fork('workload'), jobs: this.jobs, events: this.events, logger, usage: new UsageStore(this.store), metrics: createHostMetrics(this.registry) },
     );
     this.host.setDrivers(await this.workload.probe());
     this.jobs.refreshProfile();
@@ -178,7 +188,7 @@ export class Agent {
       {
         jobs: jobService,
         info: this.info(),
-        control: { join: (addrs, opts) => mesh.join(addrs, opts) },
+        control: { join: (addrs, opts) => mesh.join(addrs, opts), usage: (query) => this.workload!.usage(query) },
         events: this.events,
         registry: this.registry,
         metrics: createApiMetrics(this.registry),

@@ -19,6 +19,7 @@ export const API_ERRORS = {
   STORE_WRITE_FAILED: { status: 507, doc: 'The store could not persist the change (disk full, I/O error); nothing was accepted.' },
   AGENT_SHUTTING_DOWN: { status: 503, doc: 'The agent is stopping and takes no new work.' },
   AGENT_JOIN_FAILED: { status: 502, doc: 'None of the given peers could be reached.' },
+  USAGE_UNAVAILABLE: { status: 503, doc: 'This agent runs without usage metering (GET /v1/usage).' },
   INTERNAL: { status: 500, doc: 'A bug: the agent logged the details.' },
 } as const;
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../agent/event-bus.ts';
 import type { JobService } from '../agent/job-service.ts';
 import type { ApiMetrics } from '../metrics/registry.ts';
+import type { UsageQuery, UsageRow } from '../host/usage-export.ts';
 
 /** What the agent exposes about itself; each method answers from memory, without I/O. */
 export interface AgentInfo {
@@ -19,7 +20,8 @@ export interface AgentInfo {
 export interface AgentControl {
   join?(addrs: string[], opts: { signal?: AbortSignal }): Promise<{ joined: string[]; failed: { addr: string; error: string }[] }>;
   drain?(host: string, cancel: boolean, opts: { signal?: AbortSignal }): Promise<Record<string, unknown>>;
-  usage?(query: { tenant?: string; sinceMs?: number }): Promise<Record<string, unknown>[]>;
+  /** Metered usage summed per job or per tenant (`GET /v1/usage`). */
+  usage?(query: UsageQuery): Promise<readonly UsageRow[]>;
 }
 
 export interface ApiModules {

@@ -9,6 +9,7 @@ import { agentRoutes } from './routes/agent.ts';
 import { eventRoutes } from './routes/events.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { usageRoutes } from './routes/usage.ts';
 
 export interface ApiServerOptions {
   socket: string;
@@ -49,6 +50,7 @@ export function buildApi(opts: Pick<ApiServerOptions, 'maxBodyBytes'>, modules: 
   void app.register(jobRoutes(modules));
   void app.register(eventRoutes(modules));
   void app.register(metricsRoutes(modules));
+  void app.register(usageRoutes(modules));
   return app;
 }
 

@@ -13,6 +13,7 @@ import { membersCommand } from './commands/members.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
 import { submitCommand } from './commands/submit.ts';
+import { usageCommand } from './commands/usage.ts';
 import { EXIT_ERROR, exitCodeFor } from './exit-codes.ts';
 
 export function buildProgram(): Command {
@@ -21,7 +22,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [agentCommand(), submitCommand(), jobsCommand(), statusCommand(), stopCommand(), membersCommand(), cellsCommand(), infoCommand(), eventsCommand(), joinCommand(), keygenCommand()]) {
+  for (const cmd of [agentCommand(), submitCommand(), jobsCommand(), statusCommand(), stopCommand(), membersCommand(), cellsCommand(), infoCommand(), eventsCommand(), joinCommand(), keygenCommand(), usageCommand()]) {
     program.addCommand(cmd.exitOverride());
   }
   return program;

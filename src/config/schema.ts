@@ -69,6 +69,10 @@ export const ConfigSchema = z.strictObject({
       capacity: ResourcesConfigSchema.optional(),
       /** At start and on every reconcile pass, VMs in the hypervisors that Shoal does not know become job records. */
       importUnknown: z.boolean().default(false),
+      /** Time between reconcile passes (desired vs actual state); a VM killed from outside is noticed within it. */
+      reconcileIntervalMs: z.number().int().min(100).max(600_000).default(5_000),
+      /** Time a guest or process gets to shut down cleanly on stop before it is forced. */
+      stopGraceMs: z.number().int().min(0).max(3_600_000).default(30_000),
       /** How often host facts (load, memory, disk, KVM) are re-read. */
       factsRefreshMs: z.number().int().min(1000).max(3_600_000).default(30_000),
     })
