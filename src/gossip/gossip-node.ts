@@ -91,8 +91,12 @@ const EVENTS_SPACING_FACTOR = 3;
 const FAILED_BATCH_FACTOR = 10;
 /** Summary checks a node waits after entering a cell before it may report for it. */
 const REPORTER_SETTLE_CHECKS = 3;
-/** The first summary in a layout is sent again after this long. */
-const FIRST_SUMMARY_REPEAT_MS = 5000;
+/**
+ * After the first summary (or full digest) in a layout, repeats come at this interval,
+ * doubling up to the heartbeat: a publication made before a subscriber's mesh formed is
+ * lost (gossipsub drops it), and late subscribers must not wait a whole heartbeat.
+ */
+const FIRST_REPEAT_MS = 2500;
 /** A cell's first summary waits at most this long for its view to settle. */
 const MAX_FIRST_SUMMARY_WAIT_MS = 15_000;
 /** How long a new cell reporter hears its district before it may act as district reporter. */
@@ -160,6 +164,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private lastDigestAtMs = -Infinity;
   private digestSettledAtMs = 0;
   private lastFullDigestAtMs = -Infinity;
+  /** Interval to the next full digest: FIRST_REPEAT_MS after a layout change, doubling to digestFullIntervalMs. */
+  private digestFullEveryMs = FIRST_REPEAT_MS;
+  /** The next repeat interval of the summary while it is below the heartbeat. */
+  private summaryRepeatMs = FIRST_REPEAT_MS;
   private globalPacer!: PublishPacer;
 
   // Failure detection glue.
@@ -627,6 +635,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.timers[T_SYNC] = Math.min(this.timers[T_SYNC]!, now + this.syncIntervalMs);
     this.dirty.clear();
     this.lastFullDigestAtMs = -Infinity;
+    this.digestFullEveryMs = FIRST_REPEAT_MS;
     this.stats.cellBitsChanges++;
     this.ringVersionSeen = -1; // recompute roles against the new topics
     this.publishRecord(now, true);
@@ -662,6 +671,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         const firstCell = this.myDistrict * 2 ** (this.bits - this.districtBits);
         this.digestSettledAtMs = this.myCell === firstCell ? now : now + DIGEST_SETTLE_MS;
         this.timers[T_DIGEST] = this.digestSettledAtMs;
+        this.digestFullEveryMs = FIRST_REPEAT_MS;
       }
     } else {
       this.timers[T_SUMMARY] = Infinity;
@@ -921,12 +931,15 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.publish(this.myDistrictTopic, 'district', enc);
     this.districtPacer.charge(now, enc.bytes.length, publishers);
     this.stats.summariesPublished++;
-    // The first summary in a layout often goes out before the district mesh has formed
-    // (gossipsub drops a publication nobody subscribed is connected for): repeat it once soon.
-    const first = this.lastSummary === undefined;
+    // The first summaries in a layout often go out before the district mesh has formed
+    // (gossipsub drops a publication nobody subscribed is connected for): repeat them soon,
+    // backing off to the heartbeat.
+    if (this.lastSummary === undefined) this.summaryRepeatMs = FIRST_REPEAT_MS;
     this.lastSummary = summary;
     this.lastSummaryAtMs = now;
-    this.summaryHeartbeatMs = first ? FIRST_SUMMARY_REPEAT_MS : this.jitter(this.opts.summaryHeartbeatMs) * this.awareness.factor;
+    const heartbeatMs = this.jitter(this.opts.summaryHeartbeatMs) * this.awareness.factor;
+    this.summaryHeartbeatMs = Math.min(this.summaryRepeatMs, heartbeatMs);
+    this.summaryRepeatMs *= 2;
     this.storeSummary(summary, now);
     this.timers[T_SUMMARY] = now + this.summaryHeartbeatMs;
   }
@@ -988,7 +1001,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private digestTimer(now: Millis): void {
     this.timers[T_DIGEST] = Infinity;
     if (this.rank !== 0) return;
-    const fullDue = now - this.lastFullDigestAtMs >= this.opts.digestFullIntervalMs;
+    const fullDue = now - this.lastFullDigestAtMs >= this.digestFullEveryMs;
     if (!this.isDistrictReporter()) {
       // Another cell's reporter digests this district; check again later in case it goes.
       this.dirty.clear();
@@ -996,7 +1009,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       return;
     }
     if (this.dirty.size === 0 && !fullDue) {
-      this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.opts.digestFullIntervalMs;
+      this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.digestFullEveryMs;
       return;
     }
     const summaries: CellSummary[] = [];
@@ -1029,8 +1042,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.stats.digestsPublished += digests.length;
     this.dirty.clear();
     this.lastDigestAtMs = now;
-    if (fullDue) this.lastFullDigestAtMs = now;
-    this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.opts.digestFullIntervalMs;
+    if (fullDue) {
+      this.lastFullDigestAtMs = now;
+      this.digestFullEveryMs = Math.min(2 * this.digestFullEveryMs, this.opts.digestFullIntervalMs);
+    }
+    this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.digestFullEveryMs;
   }
 
   private onDigest(msg: DigestMsg, origin: PeerIdStr, now: Millis): Verdict {

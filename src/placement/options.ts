@@ -65,16 +65,19 @@ export const defaultPlacementOptions: PlacementOptions = Object.freeze({
   maxOwnCellAsks: 2,
   // 2: a contact retries once inside its cell; more would stretch the caller's route timeout.
   contactMaxAsks: 2,
-  // 1000 ms: an admission is one synced level write (a few ms) plus a loopback/LAN round trip.
-  admitTimeoutMs: 1_000,
-  // 2500 ms: contactMaxAsks admit round trips plus the two extra hops through the contact.
-  routeTimeoutMs: 2_500,
-  // 10 s: above maxAsks × routeTimeoutMs would be pointless; the caller's p99 target is 250 ms.
-  attemptDeadlineMs: 10_000,
-  // 1000 ms: the ack is one or two hops; a silent owner is most likely dead, so fail over fast.
-  submitAckTimeoutMs: 1_000,
-  // 12 s: attemptDeadlineMs plus margin for the owner's answer and its binding write.
-  submitResultTimeoutMs: 12_000,
+  // 2000 ms: an admission is one synced level write (a few ms) plus a LAN round trip; the margin
+  // covers a host whose event loop or disk is busy (seen: 1 s timeouts on a loaded 2-core box
+  // running 10 agents), because a timeout is ambiguous and costs an epoch bump and a retry.
+  admitTimeoutMs: 2_000,
+  // 5000 ms: contactMaxAsks admit round trips plus the two extra hops through the contact.
+  routeTimeoutMs: 5_000,
+  // 15 s: a bound on the whole attempt; the caller's p99 target is 250 ms, so this only ends stuck ones.
+  attemptDeadlineMs: 15_000,
+  // 2000 ms: the ack is one or two hops; a silent owner is most likely dead, so fail over soon,
+  // but not on a merely busy one (its resend would be a duplicate submit).
+  submitAckTimeoutMs: 2_000,
+  // 18 s: attemptDeadlineMs plus margin for the owner's answer and its binding write.
+  submitResultTimeoutMs: 18_000,
   // 3 owners: the owner and two rendezvous successors; more only while membership churns.
   submitMaxTries: 3,
   // 3 hops: entry → contact → owner needs 2; one spare for a cell split seen late.

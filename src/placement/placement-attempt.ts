@@ -416,6 +416,8 @@ export class PlacementAttempt {
       total.merge(this.cellTally);
       total.merge(this.answeredEstimate, -1);
       total.merge(this.answeredExact);
+      // Estimates and exact answers are subtracted per reason with a floor of zero: keep the total coherent.
+      total.checked = Math.max(total.checked, total.refused());
     }
     if (this.hostFailures.length > 0 && total.refused() === total.count('already-tried') && this.rejections.checked === 0) {
       // Every host that could take the job failed on its own side: not a capacity problem.

@@ -171,6 +171,8 @@ export class PlacementNode {
   private readonly contacts = new Set<ContactPlacement>();
   private readonly pendingAsks = new Map<number, PendingAsk>();
   private readonly local: Inbound[] = [];
+  /** Job id → the request (entry/id) that created it, so that request's own resends are not told "duplicate". Bounded. */
+  private readonly creators = new Map<string, string>();
   private draining = false;
   private nextId: number;
 
@@ -556,10 +558,12 @@ export class PlacementNode {
           now,
         );
         return;
-      case 'placed':
+      case 'placed': {
+        const resend = this.creators.get(r.binding.jobId) === requestKey(waiter);
         this.countResult('duplicate');
-        this.answerSubmit(waiter, placedOutcome(r.binding, true, 0), now);
+        this.answerSubmit(waiter, placedOutcome(r.binding, !resend, 0), now);
         return;
+      }
       case 'in-progress': {
         const p = this.owned.get(r.binding.jobId);
         if (p === undefined) {
@@ -581,6 +585,8 @@ export class PlacementNode {
         );
         const p: OwnedPlacement = { kind: 'owned', attempt, waiters: [waiter], pendingId: -1, finished: false };
         this.owned.set(b.jobId, p);
+        this.creators.set(b.jobId, requestKey(waiter));
+        if (this.creators.size > MAX_CREATORS_REMEMBERED) this.creators.delete(this.creators.keys().next().value!);
         this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: b.jobId }, now);
         this.pump(p, now);
         return;
@@ -610,8 +616,11 @@ export class PlacementNode {
     }
     const binding = this.registry.complete(jobId, { host: outcome.host, epoch: outcome.epoch, driver: outcome.driver, admittedJobId: outcome.jobId }, now);
     this.countResult(outcome.duplicate ? 'duplicate' : 'placed');
+    const creator = this.creators.get(jobId);
+    if (creator !== undefined && binding.jobId !== jobId) this.creators.set(binding.jobId, creator);
     const answer = (t: Millis): void => {
-      p.waiters.forEach((w, i) => this.answerSubmit(w, placedOutcome(binding, outcome.duplicate || i > 0, outcome.asks), t));
+      // Only the request that started the placement (and its own resends) is told "created".
+      p.waiters.forEach((w) => this.answerSubmit(w, placedOutcome(binding, outcome.duplicate || requestKey(w) !== creator, outcome.asks), t));
     };
     if (this.bindingStore === null) {
       answer(now);
@@ -814,6 +823,13 @@ export class PlacementNode {
     }
     return out;
   }
+}
+
+/** Request ids that created a job, remembered to answer their resends correctly. */
+const MAX_CREATORS_REMEMBERED = 4_096;
+
+function requestKey(w: Waiter): string {
+  return `${w.entry}/${w.id}`;
 }
 
 function placedOutcome(b: Binding, duplicate: boolean, asks: number): SubmitOutcome {

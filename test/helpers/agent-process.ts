@@ -88,7 +88,7 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentProcess>
   return agent;
 }
 
-export async function waitHealthy(agent: AgentProcess, timeoutMs = 20_000): Promise<void> {
+export async function waitHealthy(agent: AgentProcess, timeoutMs = 60_000): Promise<void> {
   await waitFor(
     () => {
       if (agent.proc.exitCode !== null) throw new Error(`agent exited with ${agent.proc.exitCode}: ${agent.output().slice(-2000)}`);

@@ -164,7 +164,7 @@ describe('placement routing and attempts', () => {
 
   it('after a timeout asks another host at a higher epoch, and reports uncertainty if nothing else fits', () => {
     const view = new StaticPlacementView({ self: 'a0', members: cell('a', 2) });
-    const a = attemptFor(view, spec(), { maxOwnCellAsks: 5 });
+    const a = attemptFor(view, spec(), { maxOwnCellAsks: 5, admitTimeoutMs: 1000 });
     const first = askOf(a.next(0));
     assert.equal(first.epoch, 1);
     assert.deepEqual(a.next(500), { type: 'wait', untilMs: 1000 }, 'before the admit timeout the attempt waits');
