@@ -193,6 +193,7 @@ const SUMMARY_METRICS = [
   'detection_known_p99_s',
   'false_suspicions',
   'record_staleness_p99_s',
+  'capacity_staleness_p99_s',
   'summary_age_p99_s',
   'placement_p50_ms',
   'placement_p99_ms',

@@ -203,6 +203,7 @@ export function buildCharts(r: RunResult): Chart[] {
         'Freshness: how long a cell mate’s record copy has been outdated; age of cell summaries',
         [
           { name: 'record staleness (own cell)', points: r.distributions.recordStalenessS.map((p) => ({ value: Math.max(p.value, 0.001), fraction: p.fraction })) },
+          { name: 'free capacity wrong by > threshold (own cell)', points: r.distributions.capacityStalenessS.map((p) => ({ value: Math.max(p.value, 0.001), fraction: p.fraction })) },
           { name: 'summary age (other cells)', points: r.distributions.summaryAgeS },
         ],
         'seconds',

@@ -66,8 +66,12 @@ export interface HostModel<N extends ProtocolNode = ProtocolNode> {
   bind(world: World<N>, truth: Truth, hooks: RunHooks): void;
   /** Whether `host`'s view matches the truth now (membership of its cell, other cells known). */
   viewCorrect(host: number, node: N, nowMs: Millis, rng: Rng): boolean;
-  /** Adds how stale `host`'s copies of its cell mates' records are, and how old its cell summaries are. */
-  sampleFreshness?(host: number, node: N, nowMs: Millis, recordStalenessMs: Histogram, summaryAgeMs: Histogram, rng: Rng): void;
+  /**
+   * Adds how stale `host`'s copies of its cell mates' records are (behind the newest published
+   * version), how long its view of their free capacity has been significantly wrong, and how
+   * old its cell summaries are.
+   */
+  sampleFreshness?(host: number, node: N, nowMs: Millis, recordStalenessMs: Histogram, summaryAgeMs: Histogram, capacityStalenessMs: Histogram): void;
   /** The protocol's own send-queue depth at `host` (messages), when it reports one. */
   queueDepth?(host: number, node: N): number;
   injectCorrupt?(nowMs: Millis, rng: Rng, topicKind: string): CorruptInjection | null;

@@ -51,6 +51,7 @@ export interface RunResult {
     detectionFailedS: CdfPoint[];
     placementLatencyMs: CdfPoint[];
     recordStalenessS: CdfPoint[];
+    capacityStalenessS: CdfPoint[];
     summaryAgeS: CdfPoint[];
     hopLatencyMs: CdfPoint[];
     /** Requests by number of asks (index 1 = no retry). */
@@ -81,6 +82,7 @@ interface SummaryInput {
   load: LoadGenerator | null;
   recordStaleness: Histogram;
   summaryAge: Histogram;
+  capacityStaleness: Histogram;
   queueSeries: Series['queues'];
   corruptions: RunResult['corrupt']['injections'];
   wallMs: number;
@@ -182,6 +184,8 @@ export function summarise(inp: SummaryInput): RunResult {
     refutations: detection.refutations,
     record_staleness_p50_s: q(inp.recordStaleness, 0.5, 1000),
     record_staleness_p99_s: q(inp.recordStaleness, 0.99, 1000),
+    capacity_staleness_p50_s: q(inp.capacityStaleness, 0.5, 1000),
+    capacity_staleness_p99_s: q(inp.capacityStaleness, 0.99, 1000),
     summary_age_p50_s: q(inp.summaryAge, 0.5, 1000),
     summary_age_p99_s: q(inp.summaryAge, 0.99, 1000),
     uplink_queue_max_bytes: inp.queueSeries.reduce((m, x) => Math.max(m, x.uplinkMaxBytes), 0),
@@ -261,6 +265,7 @@ export function summarise(inp: SummaryInput): RunResult {
       detectionFailedS: seconds(detection.failedMs),
       placementLatencyMs: load?.latencyMs.cdf() ?? [],
       recordStalenessS: seconds(inp.recordStaleness),
+      capacityStalenessS: seconds(inp.capacityStaleness),
       summaryAgeS: seconds(inp.summaryAge),
       hopLatencyMs: hopCdf(world.overlay.hopLatencySamples),
       asksPerRequest: load === null ? [] : Array.from(load.asksHistogram),

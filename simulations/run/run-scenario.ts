@@ -182,8 +182,8 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
   // Samplers.
   const recordStaleness = new Histogram();
   const summaryAge = new Histogram();
+  const capacityStaleness = new Histogram();
   const queueSeries: Series['queues'] = [];
-  const freshRng = rng.fork('freshness');
   // 1 s: the convergence CDF has 1 s resolution, and checking costs O(sample × cell size) per check.
   const checkEveryMs = 1000;
   const checkViews = (now: Millis): void => {
@@ -191,6 +191,13 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
     if (now + checkEveryMs <= durationMs) world.at(now + checkEveryMs, checkViews);
   };
   world.at(checkEveryMs, checkViews);
+  // Freshness is sampled while something changes capacity: during the placement load when there
+  // is one (afterwards views are trivially current), otherwise from the end of warm-up.
+  const freshnessWindow = (now: Millis): boolean => {
+    if (now < scenario.metrics.warmup_s * 1000) return false;
+    if (load === null || scenario.load === undefined) return true;
+    return now >= scenario.load.start_s * 1000 && (scenario.load.lifetime_s > 0 || Number.isNaN(load.stoppedAtMs));
+  };
   const backlog: number[] = [];
   const protoQueue: number[] = [];
   world.secondListeners.push((second, now) => {
@@ -203,8 +210,8 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
       if (!world.alive[h] || node === null || node === undefined) continue;
       backlog.push(world.network.uplinkBacklogBytes(h, now));
       if (model.queueDepth !== undefined) protoQueue.push(model.queueDepth(h, node));
-      if (k < freshHosts && model.sampleFreshness !== undefined && now >= scenario.metrics.warmup_s * 1000) {
-        model.sampleFreshness(h, node, now, recordStaleness, summaryAge, freshRng);
+      if (k < freshHosts && model.sampleFreshness !== undefined && freshnessWindow(now)) {
+        model.sampleFreshness(h, node, now, recordStaleness, summaryAge, capacityStaleness);
       }
     }
     queueSeries.push({ t: second, uplinkMaxBytes: maxOf(backlog), uplinkP99Bytes: quantileOf(backlog, 0.99), protoMax: maxOf(protoQueue), protoP99: quantileOf(protoQueue, 0.99) });
@@ -228,6 +235,7 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
     load,
     recordStaleness,
     summaryAge,
+    capacityStaleness,
     queueSeries,
     corruptions,
     wallMs,

@@ -36,6 +36,8 @@ import { ShoalSimNode } from './shoal-sim-node.ts';
 
 /** Own-record versions remembered per host, to tell how stale a peer's copy is. */
 const VERSION_RING = 8;
+/** Changes of free capacity remembered per host (admissions, releases, drift). */
+const CHANGE_RING = 16;
 /** One in this many direct messages is decoded from its bytes and compared with the shared object. */
 const DIRECT_CHECK_EVERY = 1024;
 
@@ -64,6 +66,7 @@ class SimAdmission implements HostAdmission {
     if (this.ledger.release(jobId, epoch)) this.publishLoad(now);
   }
   private publishLoad(now: Millis): void {
+    this.model.noteFreeChange(this.host, now);
     this.gossip.updateSelf({ free: this.ledger.free(), jobs: this.ledger.size, antiAffinityGroups: this.ledger.antiAffinityGroups() }, now);
   }
 }
@@ -155,6 +158,8 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
   private versionSeq = new Float64Array(0);
   private versionAt = new Float64Array(0);
   private versionHead = new Uint8Array(0);
+  private freeChangeAt = new Float64Array(0);
+  private freeChangeHead = new Uint8Array(0);
   /** Recent publishes per topic kind, for corruption injection. */
   private readonly recent = new Map<string, { host: number; topic: string; bytes: Uint8Array }[]>();
   private corruptSeq = 0;
@@ -184,6 +189,15 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     this.versionSeq = new Float64Array(cap * VERSION_RING);
     this.versionAt = new Float64Array(cap * VERSION_RING);
     this.versionHead = new Uint8Array(cap);
+    this.freeChangeAt = new Float64Array(cap * CHANGE_RING).fill(NaN);
+    this.freeChangeHead = new Uint8Array(cap);
+  }
+
+  /** A host's free capacity changed at `nowMs` (the truth routers' views are compared with). */
+  noteFreeChange(host: number, nowMs: Millis): void {
+    const k = this.freeChangeHead[host]!;
+    this.freeChangeAt[host * CHANGE_RING + k] = nowMs;
+    this.freeChangeHead[host] = (k + 1) % CHANGE_RING;
   }
 
   cellBitsOf(node: ShoalSimNode): number {
@@ -301,15 +315,18 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     return true;
   }
 
-  sampleFreshness(host: number, node: ShoalSimNode, nowMs: Millis, recordStalenessMs: Histogram, summaryAgeMs: Histogram): void {
+  sampleFreshness(host: number, node: ShoalSimNode, nowMs: Millis, recordStalenessMs: Histogram, summaryAgeMs: Histogram, capacityStalenessMs: Histogram): void {
     const w = this.world!;
     const g = node.gossip;
+    const frac = this.gossipOpts.significantFreeFraction;
     for (const m of g.cellMembers()) {
       const peer = m.record.origin;
       if (peer === g.self) continue;
       const idx = w.indexOf.get(peer);
       if (idx === undefined || !w.alive[idx]) continue;
       recordStalenessMs.add(this.staleness(idx, m.record.incarnation, m.record.seq, nowMs));
+      const ledger = this.ledgers[idx];
+      if (ledger !== undefined) capacityStalenessMs.add(this.capacityStaleness(idx, ledger, m.record, frac, nowMs));
     }
     const n = g.knownSummaries();
     const stride = Math.max(1, Math.floor(n / 16));
@@ -318,6 +335,36 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       if (k++ % stride === 0) summaryAgeMs.add(Math.max(0, nowMs - s.issuedAtMs));
     }
     void host;
+  }
+
+  /**
+   * How long a router's copy of a host's free capacity has been significantly wrong (off by
+   * more than the protocol's significance threshold on some axis): from the first change of
+   * the host's free capacity after that copy was published (an upper bound), 0 when right.
+   */
+  private capacityStaleness(idx: number, ledger: HostLedger, rec: { incarnation: number; seq: number; free: Resources }, frac: number, nowMs: Millis): number {
+    const truth = ledger.free();
+    const cap = ledger.profile.capacity;
+    const off =
+      Math.abs(truth.vcpus - rec.free.vcpus) > frac * cap.vcpus ||
+      Math.abs(truth.memoryMiB - rec.free.memoryMiB) > frac * cap.memoryMiB ||
+      Math.abs(truth.diskGiB - rec.free.diskGiB) > frac * cap.diskGiB;
+    if (!off) return 0;
+    let publishedAt = -Infinity;
+    for (let k = 0; k < VERSION_RING; k++) {
+      const slot = idx * VERSION_RING + k;
+      if (this.versionInc[slot] === rec.incarnation && this.versionSeq[slot] === rec.seq) publishedAt = this.versionAt[slot]!;
+    }
+    let firstChange = Infinity;
+    let oldest = Infinity;
+    for (let k = 0; k < CHANGE_RING; k++) {
+      const at = this.freeChangeAt[idx * CHANGE_RING + k]!;
+      if (Number.isNaN(at)) continue;
+      if (at < oldest) oldest = at;
+      if (at > publishedAt && at < firstChange) firstChange = at;
+    }
+    const since = firstChange !== Infinity ? firstChange : oldest;
+    return since === Infinity ? 0 : Math.max(0, nowMs - since);
   }
 
   /** How long the copy (inc, seq) has been outdated: since the first newer version was published; 0 when current. */
@@ -372,6 +419,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     // Allocatable vCPUs move within ±20% of the base, as host-reserved CPU or overcommit policy changes.
     const vcpus = Math.max(1, Math.round(base.vcpus * (0.8 + 0.4 * rng.next())));
     ledger.updateProfile({ capacity: { ...base, vcpus } });
+    this.noteFreeChange(host, nowMs);
     node.gossip.updateSelf({ capacity: ledger.profile.capacity, free: ledger.free() }, this.world!.hostTime(nowMs));
   }
 
@@ -396,6 +444,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     if (i === undefined) return false;
     const ledger = this.ledgers[i];
     if (ledger === undefined || !ledger.release(jobId)) return false;
+    this.noteFreeChange(i, nowMs);
     const node = w.hosts[i];
     if (node !== null && node !== undefined && w.alive[i]) {
       w.guard(i, 'release', () => node.gossip.updateSelf({ free: ledger.free(), jobs: ledger.size, antiAffinityGroups: ledger.antiAffinityGroups() }, w.hostTime(nowMs)));
