@@ -151,9 +151,9 @@ export class Workload {
     const { clock, rng, jobs, logger } = this.modules;
     const spec = importedJobSpec(c, { tenant: this.opts.importTenant });
     const now = clock.now();
-    // A VM created by a Shoal agent whose store was lost keeps its job id, so its metadata and record agree.
-    const known = c.instance.jobId;
-    const id = known !== undefined && /^[a-z0-9]{1,64}$/.test(known) && !jobs.get(known) ? known : newJobId(now, rng);
+    // Always a fresh id, even for an instance that names a job (another agent's, or a lost store's): the
+    // record finds it by driverRef, and whatever this agent creates for the job later is unmistakably its own.
+    const id = newJobId(now, rng);
     const active = c.instance.state === 'running' || c.instance.state === 'paused';
     const job: JobRecord = {
       id,
