@@ -579,6 +579,10 @@ export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
     case TYPE_CODES['sync-resp']:
       msg = decodeSyncResp(t);
       break;
+    case TYPE_CODES.summary:
+      if (t.length !== 2 + SUMMARY_FIELDS) schemaError('summary', `expected ${SUMMARY_FIELDS} fields`);
+      msg = { type: 'summary', summary: parseSummary(t, 2, 'summary') };
+      break;
     default:
       throw rejectMsg(Object.values(TYPE_CODES).includes(code as never) ? 'GOSSIP_WRONG_TOPIC' : 'GOSSIP_BAD_TYPE', `message type ${code} is not a direct message`);
   }

@@ -99,6 +99,8 @@ const REPORTER_SETTLE_CHECKS = 3;
 const FIRST_REPEAT_MS = 2500;
 /** A cell's first summary waits at most this long for its view to settle. */
 const MAX_FIRST_SUMMARY_WAIT_MS = 15_000;
+/** Direct summary pushes to the district reporter are this many digest intervals apart at least. */
+const DIGEST_PUSH_SPACING = 5;
 /** How long a new cell reporter hears its district before it may act as district reporter. */
 const DIGEST_SETTLE_MS = 10_000;
 /** Cells whose summary changed since the district reporter's last digest; beyond it the next digest is a full one. */
@@ -164,8 +166,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private lastDigestAtMs = -Infinity;
   private digestSettledAtMs = 0;
   private lastFullDigestAtMs = -Infinity;
+  /** When this reporter last handed its summary to the district reporter directly. */
+  private lastDigestPushAtMs = -Infinity;
   /** Interval to the next full digest: FIRST_REPEAT_MS after a layout change, doubling to digestFullIntervalMs. */
   private digestFullEveryMs = FIRST_REPEAT_MS;
+  /** Publish the summary at the next check even if unchanged: a new district peer may have missed it. */
+  private summaryForced = false;
   /** The next repeat interval of the summary while it is below the heartbeat. */
   private summaryRepeatMs = FIRST_REPEAT_MS;
   private globalPacer!: PublishPacer;
@@ -423,6 +429,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
           break;
         case 'sync-resp':
           this.onSyncResp(from, msg, now);
+          break;
+        case 'summary':
+          // Only the district reporter is handed summaries directly; it digests them.
+          if (msg.summary.cellBits === this.bits && this.isDistrictReporter() && districtOf(msg.summary.cell, msg.summary.cellBits) === this.myDistrict) {
+            this.onSummary(msg.summary, from, now);
+          } else this.refuse('GOSSIP_WRONG_TOPIC', 'ignore');
           break;
       }
       this.afterChange(now);
@@ -880,6 +892,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (at < this.timers[T_SUMMARY]!) this.timers[T_SUMMARY] = at;
   }
 
+  /** Publish the summary again at the next allowed moment even if nothing changed (paced like any other). */
+  private summaryOwed(now: Millis): void {
+    this.summaryForced = true;
+    const at = Math.max(now + this.opts.summaryCheckMs, this.lastSummaryAtMs + this.opts.summaryMinIntervalMs);
+    if (at < this.timers[T_SUMMARY]!) this.timers[T_SUMMARY] = at;
+  }
+
   private summaryTimer(now: Millis): void {
     this.timers[T_SUMMARY] = Infinity;
     if (this.rank !== 0) return;
@@ -897,7 +916,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         return;
       }
     }
-    const heartbeatAt = this.lastSummaryAtMs + this.summaryHeartbeatMs;
+    const heartbeatAt = this.summaryForced ? now : this.lastSummaryAtMs + this.summaryHeartbeatMs;
     const changedCell = this.membership.version !== this.summaryVersionSeen;
     if (!changedCell && now < heartbeatAt) {
       this.timers[T_SUMMARY] = heartbeatAt;
@@ -929,6 +948,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       return;
     }
     this.publish(this.myDistrictTopic, 'district', enc);
+    this.summaryForced = false;
     this.districtPacer.charge(now, enc.bytes.length, publishers);
     this.stats.summariesPublished++;
     // The first summaries in a layout often go out before the district mesh has formed
@@ -961,8 +981,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   }
 
   private storeSummary(s: CellSummary, now: Millis): boolean {
+    const known = this.store.get(s.cell) !== undefined;
     if (this.store.put(s) === 'stale') return false;
     if (this.rank === 0 && s.cellBits >= this.districtBits && s.cell >>> (s.cellBits - this.districtBits) === this.myDistrict) {
+      // A reporter we had not heard may not have heard us either (it subscribed after our
+      // last summary, or we learned of it another way): say ours again soon, once.
+      if (!known && s.cell !== this.myCell && this.lastSummary !== undefined) this.summaryOwed(now);
       if (this.dirty.size < MAX_DIRTY) this.dirty.add(heapKey(s.cellBits, s.cell));
       else this.lastFullDigestAtMs = -Infinity;
       const at = Math.max(now, this.lastDigestAtMs + this.opts.digestMinIntervalMs, this.digestSettledAtMs);
@@ -1055,7 +1079,26 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const bad = this.freshness(msg.issuedAtMs, now);
     if (bad) return this.refuse(bad, 'ignore');
     for (const s of msg.summaries) if (!this.freshness(s.issuedAtMs, now)) this.store.put(s);
+    if (msg.full) this.checkDigestHasUs(msg, now);
     return 'accept';
+  }
+
+  /**
+   * A full digest of our district that lacks our cell's latest summary means the district
+   * reporter never heard us (the district topic's mesh may be split while it forms): hand it
+   * our summary directly. At most once per digestMinIntervalMs × DIGEST_PUSH_SPACING.
+   */
+  private checkDigestHasUs(msg: DigestMsg, now: Millis): void {
+    const mine = this.lastSummary;
+    if (this.rank !== 0 || mine === undefined || msg.reporter === this.self) return;
+    if (msg.cellBits !== this.bits || msg.district !== this.myDistrict) return;
+    const carried = msg.summaries.find((x) => x.cell === this.myCell);
+    if (carried && carried.issuedAtMs >= this.lastSummaryAtMs - this.summaryHeartbeatMs) return;
+    if (now - this.lastDigestPushAtMs < this.opts.digestMinIntervalMs * DIGEST_PUSH_SPACING) return;
+    this.lastDigestPushAtMs = now;
+    const contact = this.store.get(msg.summaries[0]?.cell ?? -1)?.contacts.find((c) => c.peer === msg.reporter);
+    if (contact && !this.connected.has(contact.peer)) this.outbox.connect(contact.peer, contact.addrs);
+    this.send(msg.reporter, encodeSummary(mine));
   }
 
   // ==========================================================================================
@@ -1232,7 +1275,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       rng: this.rng,
     });
     this.remoteConnected = remote;
-    for (const [peer, addrs] of want) if (!this.connected.has(peer) && addrs.length > 0) this.outbox.connect(peer, addrs);
+    let newRemote = false;
+    for (const [peer, addrs] of want) {
+      if (this.connected.has(peer) || addrs.length === 0) continue;
+      this.outbox.connect(peer, addrs);
+      if (this.membership.get(peer) === undefined) newRemote = true;
+    }
+    // A new link to another cell may join two halves of the district mesh: our last summary never crossed it.
+    if (newRemote && this.rank === 0 && this.lastSummary !== undefined) this.summaryOwed(now);
     this.connected = new Set(want.keys());
     this.dialAsked.clear();
   }

@@ -121,5 +121,6 @@ export interface SyncRespMsg {
 }
 
 export type TopicMsg = RecordMsg | EventsMsg | SummaryMsg | DigestMsg;
-export type DirectMsg = PingMsg | AckMsg | NackMsg | PingReqMsg | AccuseMsg | SyncReqMsg | SyncRespMsg;
+/** Direct: a cell reporter hands its summary to the district reporter whose digest lacked it. */
+export type DirectMsg = PingMsg | AckMsg | NackMsg | PingReqMsg | AccuseMsg | SyncReqMsg | SyncRespMsg | SummaryMsg;
 export type GossipMessage = TopicMsg | DirectMsg;
