@@ -100,6 +100,8 @@ export class GossipHarness {
   directSent = 0;
   /** Optional tap on every decoded publication (tests count message kinds with it). */
   onPublish: ((from: PeerIdStr, topic: string, payload: Encoded) => void) | null = null;
+  /** Optional filter on topic deliveries: false drops the copy (a mesh split, a lossy link). */
+  topicLink: ((from: PeerIdStr, to: PeerIdStr, topic: string) => boolean) | null = null;
   private readonly heap = new Heap();
   private seq = 0;
   private readonly rng: Rng;
@@ -254,6 +256,7 @@ export class GossipHarness {
     const at = this.now + this.latencyMs;
     for (const h of this.hosts.values()) {
       if (h === from || !h.up || !h.subs.has(topic)) continue;
+      if (this.topicLink && !this.topicLink(from.id, h.id, topic)) continue;
       this.heap.push({ at, seq: this.seq++, kind: 1, node: h.id, gen: 0, topic, from: from.id, payload: decoded });
     }
   }

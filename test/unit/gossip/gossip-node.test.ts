@@ -64,6 +64,17 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     console.log(`      converged after ${took} ms (simulated)`);
   });
 
+  it('converges even when the district topic never carries summaries between cells (a split district mesh)', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 2 } });
+    const cellOf = (id: string): number => hashPrefix(id, 2);
+    // District messages only reach subscribers of the publisher's own cell: without a repair,
+    // the district reporter would never learn the other cells.
+    h.topicLink = (from, to, topic) => !topic.includes('/d') || cellOf(from) === cellOf(to);
+    for (const id of ids(12)) h.add(id, { seeds: id === 'n0' ? [] : ['n0'] });
+    const took = h.runUntil(() => converged(h), 60_000, 'convergence with a split district mesh');
+    console.log(`      converged after ${took} ms (simulated)`);
+  });
+
   it('a capacity change reaches the cell within 2 s and every summary within 10 s', () => {
     const h = twelve();
     h.runUntil(() => converged(h), 60_000, 'convergence');
