@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { serfVersion } from './serf-cluster.ts';
 
@@ -17,6 +17,8 @@ export interface MachineFacts {
   gitCommit: string | null;
   /** Uncommitted changes in the tree the figures came from. */
   gitDirty: boolean;
+  /** 1-minute load average when the run started: other work on the machine skews latencies. */
+  loadAvg1: number;
 }
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -55,5 +57,6 @@ export function machineFacts(serfBin: string): MachineFacts {
     gossipsub: packageVersion('@libp2p/gossipsub'),
     gitCommit: git(['rev-parse', '--short', 'HEAD']),
     gitDirty: (git(['status', '--porcelain', '--untracked-files=no']) ?? '') !== '',
+    loadAvg1: loadavg()[0]!,
   };
 }

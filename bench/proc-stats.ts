@@ -56,3 +56,28 @@ export function sampleProcess(pid: number): ProcSample | null {
     return null;
   }
 }
+
+/** Busy and total CPU time of the whole machine, in ticks, from the first line of /proc/stat. */
+export interface MachineCpu {
+  busyTicks: number;
+  totalTicks: number;
+}
+
+/** Parses the aggregate `cpu` line: user nice system idle iowait irq softirq steal …; idle and iowait are not busy. */
+export function parseProcStatCpu(text: string): MachineCpu {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('malformed /proc/stat: no aggregate cpu line');
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (f.length < 4 || f.some((x) => !Number.isFinite(x))) throw new Error('malformed /proc/stat: cpu fields');
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = f[3]! + (f[4] ?? 0);
+  return { busyTicks: total - idle, totalTicks: total };
+}
+
+export function sampleMachineCpu(): MachineCpu | null {
+  try {
+    return parseProcStatCpu(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return null;
+  }
+}

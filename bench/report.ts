@@ -1,6 +1,7 @@
 import type { MachineFacts } from './machine-facts.ts';
 import type { BenchOptions } from './options.ts';
 import type { SimFigures } from './sim-calibration.ts';
+import type { ViewWaitResult, WindowResult } from './scenarios.ts';
 import type { SideResult } from './side-run.ts';
 import { ratio, relativeError } from './stats.ts';
 
@@ -87,9 +88,39 @@ export function benchCommand(o: BenchOptions, defaults: BenchOptions, only?: rea
   return `npm run bench -- ${args.join(' ')}`.trim();
 }
 
+/** A wait that ended before every observer got there: how many did. */
+export interface Unfinished {
+  unfinished: string;
+}
+
+export type Figure = number | null | undefined | Unfinished;
+
+function isUnfinished(f: Figure): f is Unfinished {
+  return typeof f === 'object' && f !== null;
+}
+
+/** The time every observer took, or how many got there when not all did. */
+export function waitFigure(r: ViewWaitResult | null | undefined, pick: 'all' | 'p50' = 'all'): Figure {
+  if (!r) return null;
+  if (pick === 'p50') return r.perObserverS.p50;
+  return r.complete ? r.allS : { unfinished: `${r.satisfied}/${r.observers} agents in time` };
+}
+
+function cell(f: Figure, digits = 2): string {
+  return isUnfinished(f) ? `— (${f.unfinished})` : num(f, digits);
+}
+
+/** Like `verdict`, where a wait that did not finish loses against one that did. */
+export function figureVerdict(shoal: Figure, serf: Figure): { ratio: string; verdict: string } {
+  if (isUnfinished(shoal) && typeof serf === 'number') return { ratio: '—', verdict: '**Shoal worse** (not every agent got there)' };
+  if (isUnfinished(serf) && typeof shoal === 'number') return { ratio: '—', verdict: 'Shoal better (Serf did not finish)' };
+  if (isUnfinished(shoal) || isUnfinished(serf)) return { ratio: '—', verdict: '—' };
+  return verdict(shoal, serf);
+}
+
 interface CompareSpec {
   figure: string;
-  get: (s: SideResult) => number | null | undefined;
+  get: (s: SideResult) => Figure;
   digits?: number;
   target?: Target;
 }
@@ -98,8 +129,8 @@ function compareRows(serf: SideResult | null, shoal: SideResult | null, specs: C
   return specs.map((sp) => {
     const a = shoal ? sp.get(shoal) : null;
     const b = serf ? sp.get(serf) : null;
-    const v = verdict(a, b);
-    return [sp.figure, num(a, sp.digits), num(b, sp.digits), v.ratio, v.verdict, targetCell(a, sp.target), `\`${command}\``];
+    const v = figureVerdict(a, b);
+    return [sp.figure, cell(a, sp.digits), cell(b, sp.digits), v.ratio, v.verdict, targetCell(isUnfinished(a) ? null : a, sp.target), `\`${command}\``];
   });
 }
 
@@ -111,13 +142,14 @@ export function comparisonTable(r: BenchReport, defaults: BenchOptions): Table {
   const o = r.options;
   const cmd = benchCommand(o, defaults, ['serf', 'shoal']);
   const specs: CompareSpec[] = [
-    { figure: `join (${joinHow(o.joinMode)}): every agent lists all ${o.agents} alive (s)`, get: (s) => s.formation?.allS },
-    { figure: 'join: median agent sees all (s)', get: (s) => s.formation?.perObserverS.p50 },
-    { figure: 'kill -9: known (suspect or failed) at every agent (s)', get: (s) => s.detection?.known.allS },
-    { figure: 'kill -9: median agent knows (s)', get: (s) => s.detection?.known.perObserverS.p50 },
-    { figure: 'kill -9: failed at every agent (s)', get: (s) => s.detection?.failed.allS },
+    { figure: `join (${joinHow(o.joinMode)}): every agent lists all ${o.agents} alive (s)`, get: (s) => waitFigure(s.formation) },
+    { figure: 'join: median agent sees all (s)', get: (s) => waitFigure(s.formation, 'p50') },
+    { figure: 'kill -9: known (suspect or failed) at every agent (s)', get: (s) => waitFigure(s.detection?.known) },
+    { figure: 'kill -9: median agent knows (s)', get: (s) => waitFigure(s.detection?.known, 'p50') },
+    { figure: 'kill -9: failed at every agent (s)', get: (s) => waitFigure(s.detection?.failed) },
+    { figure: 'kill -9: median agent has it failed (s)', get: (s) => waitFigure(s.detection?.failed, 'p50') },
     { figure: 'restart: process spawn → API answers (s)', get: (s) => s.rejoin?.startS },
-    { figure: 'restart: spawn → alive at every agent (s)', get: (s) => s.rejoin?.knownAlive.allS },
+    { figure: 'restart: spawn → alive at every agent (s)', get: (s) => waitFigure(s.rejoin?.knownAlive) },
     { figure: 'idle: bytes received per agent per s', get: (s) => s.idle?.rxBytesPerS.mean, digits: 0 },
     { figure: 'idle: bytes sent per agent per s', get: (s) => s.idle?.txBytesPerS.mean, digits: 0 },
     { figure: 'idle: packets received per agent per s', get: (s) => s.idle?.rxPacketsPerS.mean, digits: 1 },
@@ -126,7 +158,7 @@ export function comparisonTable(r: BenchReport, defaults: BenchOptions): Table {
     { figure: 'churn: bytes sent per agent per s', get: (s) => s.churn?.txBytesPerS.mean, digits: 0 },
     { figure: 'churn: packets received per agent per s', get: (s) => s.churn?.rxPacketsPerS.mean, digits: 1 },
     { figure: 'churn: packets sent per agent per s', get: (s) => s.churn?.txPacketsPerS.mean, digits: 1 },
-    { figure: 'churn: reconverged after the window (s)', get: (s) => s.reconverge?.allS },
+    { figure: 'churn: reconverged after the window (s)', get: (s) => waitFigure(s.reconverge) },
     { figure: 'idle: CPU per agent, mean (% of a core)', get: (s) => s.idle?.cpuPercent.mean, target: cpuTarget },
     { figure: 'idle: CPU of the busiest agent (% of a core)', get: (s) => s.idle?.cpuPercent.max, target: cpuTarget },
     { figure: 'churn: CPU per surviving agent, mean (% of a core)', get: (s) => s.churn?.cpuPercent.mean },
@@ -231,8 +263,32 @@ export function machineTable(r: BenchReport): Table {
       ['serf', m.serf ?? 'not found'],
       ['libp2p / @libp2p/gossipsub', `${m.libp2p ?? '?'} / ${m.gossipsub ?? '?'}`],
       ['commit', `${m.gitCommit ?? '?'}${m.gitDirty ? ' (with uncommitted changes)' : ''}`],
+      ['load average (1 min) at start', `${m.loadAvg1.toFixed(1)} on ${m.cores} cores${m.loadAvg1 > m.cores ? ': the machine was busy with other work' : ''}`],
       ['run', `${r.startedAt.toISOString()} → ${r.finishedAt.toISOString()} (${((r.finishedAt.getTime() - r.startedAt.getTime()) / 1000).toFixed(0)} s)`],
     ],
+  };
+}
+
+/** How busy the machine was in each measurement window: figures taken on a loaded machine say so. */
+export function conditionsTable(r: BenchReport): Table {
+  const rows: string[][] = [];
+  const add = (side: SideResult | null, name: string, w: WindowResult | null | undefined): void => {
+    if (!side || !w) return;
+    const m = w.machine;
+    const others = m.busyPercent === null ? null : Math.max(0, m.busyPercent - m.agentsPercent);
+    rows.push([`${side.kind} ${name}`, num(w.durationS, 0), num(m.busyPercent, 0), num(m.agentsPercent, 1), num(others, 0), num(m.loadAvg1, 1)]);
+  };
+  for (const side of [r.serf, r.shoal]) {
+    add(side, 'idle', side?.idle);
+    add(side, 'churn', side?.churn);
+  }
+  return {
+    title: 'Machine load during the measurement windows',
+    intro: [
+      `All ${r.machine.cores} cores = 100%. "Other processes" is everything but the agents measured (the bench itself, other work on the machine); a high share, or a load average far above ${r.machine.cores}, means latencies and convergence times above are pessimistic. CPU% per agent is the agent's own CPU time and is not inflated by other load.`,
+    ],
+    columns: ['window', 'seconds', 'machine busy %', 'agents %', 'other processes %', 'load average (1 min) at start'],
+    rows,
   };
 }
 
@@ -251,7 +307,7 @@ const METHOD = [
 
 export function buildTables(r: BenchReport, defaults: BenchOptions): Table[] {
   const tables = [machineTable(r)];
-  if (r.serf || r.shoal) tables.push(comparisonTable(r, defaults));
+  if (r.serf || r.shoal) tables.push(comparisonTable(r, defaults), conditionsTable(r));
   if (r.shoal) tables.push(placementTable(r, defaults));
   if (r.sim || r.shoal) tables.push(calibrationTable(r, defaults));
   return tables;

@@ -106,7 +106,8 @@ async function main(): Promise<number> {
     gossipProfile: defaultShoalClusterOptions.gossipProfile,
   };
   progress.log(`bench: ${o.agents} agents per side, sides ${o.only.join(', ')}, budget ${o.budgetS} s, work dir ${workDir}`);
-  progress.log(`machine: ${machine.cpuModel} × ${machine.cores}, ${machine.memoryGiB.toFixed(1)} GiB, kernel ${machine.kernel}, Node ${machine.node}, serf ${machine.serf ?? 'not found'}`);
+  progress.log(`machine: ${machine.cpuModel} × ${machine.cores}, ${machine.memoryGiB.toFixed(1)} GiB, kernel ${machine.kernel}, Node ${machine.node}, serf ${machine.serf ?? 'not found'}, load average ${machine.loadAvg1.toFixed(1)}`);
+  if (machine.loadAvg1 > machine.cores) progress.log(`warning: load average ${machine.loadAvg1.toFixed(1)} on ${machine.cores} cores: other work will skew latencies (RESULTS.md records it)`);
   const hooks: SideHooks = { phase: (p) => progress.phase(p), log: (l) => progress.log(l), signal: ctl.signal };
   const wants = (s: BenchSide): boolean => o.only.includes(s);
   const later = (s: BenchSide): BenchSide[] => BENCH_SIDES.slice(BENCH_SIDES.indexOf(s) + 1).filter(wants);

@@ -1,7 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AgentCluster, MemberView, ProtocolCounters } from './cluster.ts';
 import type { LinkCounters, Testbed } from './netns.ts';
-import { sampleProcess, type ProcSample } from './proc-stats.ts';
+import { availableParallelism, loadavg } from 'node:os';
+import { sampleMachineCpu, sampleProcess, type ProcSample } from './proc-stats.ts';
 import { ratePerS, summarize, type Summary } from './stats.ts';
 import { mapLimit } from './wait.ts';
 
@@ -36,15 +37,20 @@ export interface WindowResult {
   rssMb: Summary;
   /** Per agent, per second, from the agent's own counters (Shoal only). */
   protocol: { messagesInPerS: Summary; messagesOutPerS: Summary; payloadBytesInPerS: Summary } | null;
+  /** What else the machine was doing: all its cores busy (%), the part the agents used, and the 1-minute load average at the start. */
+  machine: { busyPercent: number | null; agentsPercent: number; loadAvg1: number };
 }
 
 export interface ScenarioTiming {
   pollIntervalMs: number;
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** When the wait gives up, if not `t0 + timeoutMs` (read on every round, so it may move). */
+  deadlineMs?: () => number;
 }
 
 const RSS_SAMPLE_MS = 2000;
+const cores = Math.max(1, availableParallelism());
 const MB = 1024 * 1024;
 
 /**
@@ -60,8 +66,8 @@ export async function waitForViews(
   timing: ScenarioTiming,
 ): Promise<ViewWaitResult> {
   const firstOkS = new Map<number, number>();
-  const deadline = t0Ms + timing.timeoutMs;
-  while (firstOkS.size < observers.length && performance.now() < deadline) {
+  const deadline = timing.deadlineMs ?? ((): number => t0Ms + timing.timeoutMs);
+  while (firstOkS.size < observers.length && performance.now() < deadline()) {
     timing.signal?.throwIfAborted();
     const round = performance.now();
     await Promise.all(
@@ -131,11 +137,21 @@ export async function formCluster(cluster: AgentCluster, timing: ScenarioTiming 
     // Views are polled while the others still start: the clock runs from the first spawn.
     const started = mapLimit(all.slice(1), timing.startConcurrency, (i) => cluster.start(i, { joinSeed: true, signal: timing.signal }));
     let startAllS = 0;
+    let startedAt = Infinity;
+    // The wait may end only `timeoutMs` after the last agent is up: starting 31 Node agents takes minutes on 2 cores.
+    const deadlineMs = (): number => startedAt + timing.timeoutMs;
     const r = await Promise.all([
-      started.then(() => {
-        startAllS = (performance.now() - t0) / 1000;
-      }),
-      waitForViews(cluster, all, (v) => allAlive(v, names), t0, timing),
+      started.then(
+        () => {
+          startedAt = performance.now();
+          startAllS = (startedAt - t0) / 1000;
+        },
+        (err: unknown) => {
+          startedAt = -Infinity; // stop polling at once: the phase has failed
+          throw err;
+        },
+      ),
+      waitForViews(cluster, all, (v) => allAlive(v, names), t0, { ...timing, deadlineMs }),
     ]);
     return { ...r[1], mode: 'flag', startAllS };
   }
@@ -234,6 +250,8 @@ export async function measureWindow(
   const pidsBefore = all.map((i) => cluster.pid(i));
   const procBefore: (ProcSample | null)[] = pidsBefore.map((pid) => (pid === null ? null : sampleProcess(pid)));
   const linkBefore: LinkCounters[] = testbed.allCounters();
+  const machineBefore = sampleMachineCpu();
+  const loadAvg1 = loadavg()[0]!;
   const t0 = performance.now();
   const peakRss = procBefore.map((p) => p?.rssBytes ?? 0);
 
@@ -260,6 +278,7 @@ export async function measureWindow(
   }
   const elapsedMs = performance.now() - t0;
   const linkAfter = testbed.allCounters();
+  const machineAfter = sampleMachineCpu();
   const cpu: number[] = [];
   const rss: number[] = [];
   for (const i of all) {
@@ -283,6 +302,15 @@ export async function measureWindow(
     cpuPercent: summarize(cpu),
     rssMb: summarize(rss),
     protocol: protocolRates(protoBefore, protoAfter, pidsBefore, all.map((i) => cluster.pid(i)), elapsedMs),
+    machine: {
+      busyPercent:
+        machineBefore && machineAfter && machineAfter.totalTicks > machineBefore.totalTicks
+          ? (100 * (machineAfter.busyTicks - machineBefore.busyTicks)) / (machineAfter.totalTicks - machineBefore.totalTicks)
+          : null,
+      // The agents that ran throughout, scaled to the whole window and machine (all cores = 100%).
+      agentsPercent: cpu.reduce((a, b) => a + b, 0) / cores,
+      loadAvg1,
+    },
   };
 }
 
