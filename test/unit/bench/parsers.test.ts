@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseStatCpuTicks, parseStatusMemory } from '../../../bench/proc-stats.ts';
+import { parseProcStatCpu, parseStatCpuTicks, parseStatusMemory } from '../../../bench/proc-stats.ts';
 import { parsePromText, sumSamples } from '../../../bench/prom-text.ts';
 
 describe('bench /proc parsers', () => {
@@ -47,5 +47,16 @@ describe('bench Prometheus text parser', () => {
     assert.ok(w, 'the sample with an escaped label value is parsed');
     assert.equal(w.labels['msg'], 'a "quoted" } brace', 'escapes are undone');
     assert.equal(w.value, 5, 'its value');
+  });
+});
+
+describe('bench /proc/stat parser', () => {
+  it('counts idle and iowait as not busy, everything else as busy', () => {
+    const text = 'cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\nintr 1\n';
+    assert.deepEqual(parseProcStatCpu(text), { busyTicks: 160, totalTicks: 1000 }, 'busy = user+nice+system+irq+softirq+steal');
+  });
+
+  it('refuses text without the aggregate cpu line', () => {
+    assert.throws(() => parseProcStatCpu('cpu0 1 2 3 4\n'), /no aggregate cpu line/, 'per-core lines alone are not enough');
   });
 });
