@@ -118,7 +118,11 @@ export interface FormationResult extends ViewWaitResult {
   mode: JoinMode;
   /** Seconds to start the agents (until each one's API answered): all of them alone (`api`), or agents 1…N−1 with the flag (`flag`). */
   startAllS: number;
+  /** `api` mode: join calls that failed (each is retried twice, a second apart, as an operator would). */
+  joinErrors: string[];
 }
+
+const JOIN_ATTEMPTS = 3;
 
 export type JoinMode = 'api' | 'flag';
 
@@ -153,15 +157,26 @@ export async function formCluster(cluster: AgentCluster, timing: ScenarioTiming 
       ),
       waitForViews(cluster, all, (v) => allAlive(v, names), t0, { ...timing, deadlineMs }),
     ]);
-    return { ...r[1], mode: 'flag', startAllS };
+    return { ...r[1], mode: 'flag', startAllS, joinErrors: [] };
   }
   const t = performance.now();
   await mapLimit(all, timing.startConcurrency, (i) => cluster.start(i, { joinSeed: false, signal: timing.signal }));
   const startAllS = (performance.now() - t) / 1000;
   const t0 = performance.now();
-  await Promise.all(all.slice(1).map((i) => cluster.join(i, 0)));
-  const r = await waitForViews(cluster, all, (v) => allAlive(v, names), t0, timing);
-  return { ...r, mode: 'api', startAllS };
+  const joinErrors: string[] = [];
+  const joinOne = async (i: number): Promise<void> => {
+    for (let attempt = 1; attempt <= JOIN_ATTEMPTS; attempt++) {
+      try {
+        await cluster.join(i, 0);
+        return;
+      } catch (err) {
+        joinErrors.push(`${cluster.agentName(i)} attempt ${attempt}: ${(err as Error).message.slice(0, 240)}`);
+        if (attempt < JOIN_ATTEMPTS) await delay(1000, undefined, timing.signal ? { signal: timing.signal } : undefined);
+      }
+    }
+  };
+  const [, r] = await Promise.all([Promise.all(all.slice(1).map(joinOne)), waitForViews(cluster, all, (v) => allAlive(v, names), t0, timing)]);
+  return { ...r, mode: 'api', startAllS, joinErrors };
 }
 
 export interface DetectionResult {

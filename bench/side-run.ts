@@ -89,6 +89,9 @@ export async function runSide(cluster: AgentCluster, testbed: Testbed, o: BenchO
   side.formation = await phase(side, budget, hooks, 'formation', o.viewTimeoutS + 30, () => formCluster(cluster, { ...timing, startConcurrency: o.startConcurrency, mode: o.joinMode }));
   if (side.formation === null) return side;
   hooks.log(`${cluster.kind}: join by ${side.formation.mode}: agents started in ${side.formation.startAllS.toFixed(1)} s; all list ${n} alive after ${fmt(side.formation.allS)} s (${side.formation.satisfied}/${side.formation.observers})`);
+  if (side.formation.joinErrors.length > 0) {
+    side.problems.push(`formation: ${side.formation.joinErrors.length} join call(s) failed, e.g. ${side.formation.joinErrors[0]}`);
+  }
   if (!side.formation.complete) side.problems.push(`formation: only ${side.formation.satisfied} of ${n} agents listed all ${n} alive within ${o.viewTimeoutS} s`);
 
   side.idle = await phase(side, budget, hooks, `idle ${o.idleWindowS} s`, o.idleWindowS + 10, () => measureWindow(cluster, testbed, o.idleWindowS, undefined, hooks.signal));
