@@ -177,8 +177,12 @@ export class Agent {
     );
     this.placement.start();
     const rpc = new JobRpcClient(mesh.transport, JOB_RPC_TIMEOUT_MS);
-    const clusterJobs = new ClusterJobs(defaultClusterJobsOptions, { self, local: jobs, placement: this.placement, rpc, view: mesh.node });
-    serveJobRpc(mesh.transport, jobs, () => clusterJobs.listCell());
+    const clusterJobs = new ClusterJobs(defaultClusterJobsOptions, { self, local: jobs, placement: this.placement, rpc, view: mesh.node, transport: mesh.transport });
+    serveJobRpc(mesh.transport, {
+      jobs,
+      listCell: () => clusterJobs.listCell(),
+      addrsOf: (peer) => (peer === self ? mesh.transport.listenAddrs() : (mesh.node.cellMember(peer)?.record.addrs ?? [])),
+    });
 
     this.workload.start();
 

@@ -1,6 +1,7 @@
 import { errorMessage, ShoalError } from '../core/errors.ts';
 import type { JobRecord, JobSpec } from '../core/job.ts';
-import type { PeerIdStr } from '../core/transport.ts';
+import { hashPrefix } from '../core/hash.ts';
+import type { PeerIdStr, Transport } from '../core/transport.ts';
 import type { ClusterView } from '../gossip/index.ts';
 import type { SubmitOutcome } from '../placement/index.ts';
 import type { HostJobs } from './host-jobs.ts';
@@ -30,7 +31,10 @@ export class ClusterJobs implements Placer, JobDirectory {
   private readonly rpc: JobRpcClient;
   private readonly view: ClusterView;
 
-  constructor(opts: ClusterJobsOptions, modules: { self: PeerIdStr; local: HostJobs; placement: PlacementDriver; rpc: JobRpcClient; view: ClusterView }) {
+  private readonly transport: Transport;
+
+  constructor(opts: ClusterJobsOptions, modules: { self: PeerIdStr; local: HostJobs; placement: PlacementDriver; rpc: JobRpcClient; view: ClusterView; transport: Transport }) {
+    this.transport = modules.transport;
     this.opts = opts;
     this.self = modules.self;
     this.local = modules.local;
@@ -58,7 +62,10 @@ export class ClusterJobs implements Placer, JobDirectory {
   async stop(id: string, opts: { signal?: AbortSignal } = {}): Promise<JobRecord | undefined> {
     if (this.local.get(id)) return this.local.stop(id);
     const host = await this.locate(id);
-    return host === undefined ? undefined : host === this.self ? this.local.stop(id) : this.rpc.stop(host, id, opts.signal);
+    if (host === undefined) return undefined;
+    if (host === this.self) return this.local.stop(id);
+    await this.reach(host, opts.signal);
+    return this.rpc.stop(host, id, opts.signal);
   }
 
   /** This host's jobs; with `cluster`, every host's: own cell directly, other cells through one contact each. */
@@ -67,7 +74,11 @@ export class ClusterJobs implements Placer, JobDirectory {
     const other = [...this.view.cellSummaries()]
       .filter((s) => s.cell !== this.view.ownCell && s.contacts.length > 0)
       .slice(0, this.opts.maxListedHosts)
-      .map((s) => () => this.rpc.listCell(s.contacts[0]!.peer, opts.signal));
+      .map((s) => async () => {
+        const contact = s.contacts[0]!;
+        if (!this.transport.connectedPeers().includes(contact.peer)) await this.transport.dial(contact.peer, contact.addrs, { signal: opts.signal });
+        return this.rpc.listCell(contact.peer, opts.signal);
+      });
     const lists = await boundedAll([() => this.listCell(opts.signal), ...other], this.opts.listConcurrency);
     const byId = new Map<string, JobRecord>();
     for (const job of lists.flat()) if (!byId.has(job.id)) byId.set(job.id, job);
@@ -80,7 +91,7 @@ export class ClusterJobs implements Placer, JobDirectory {
     if (!hosts.includes(this.self)) hosts.unshift(this.self);
     const lists = await boundedAll(
       hosts.slice(0, this.opts.maxListedHosts).map((host) => async () => {
-        const jobs = host === this.self ? this.local.all() : await this.rpc.list(host, signal).catch(() => []);
+        const jobs = host === this.self ? this.local.all() : await this.reach(host, signal).then(() => this.rpc.list(host, signal)).catch(() => []);
         return jobs.filter((j) => j.host === host);
       }),
       this.opts.listConcurrency,
@@ -96,9 +107,27 @@ export class ClusterJobs implements Placer, JobDirectory {
     throw new ShoalError(outcome.code, `could not locate job ${id}: ${outcome.message}`, { jobId: id });
   }
 
+  /** Connects to a host outside our connections: own cell through gossip's record, another cell through one of its contacts. */
+  private async reach(host: PeerIdStr, signal?: AbortSignal): Promise<void> {
+    if (this.transport.connectedPeers().includes(host)) return;
+    let addrs: readonly string[] = this.view.cellMember(host)?.record.addrs ?? [];
+    if (addrs.length === 0) {
+      const summary = this.view.cellSummary(hashPrefix(host, this.view.cellBits));
+      const direct = summary?.contacts.find((c) => c.peer === host);
+      if (direct) addrs = direct.addrs;
+      else if (summary && summary.contacts.length > 0) {
+        const contact = summary.contacts[0]!;
+        if (!this.transport.connectedPeers().includes(contact.peer)) await this.transport.dial(contact.peer, contact.addrs, { signal });
+        addrs = await this.rpc.whereis(contact.peer, host, signal);
+      }
+    }
+    if (addrs.length > 0) await this.transport.dial(host, addrs, { signal });
+  }
+
   private async fetch(host: PeerIdStr, id: string, signal?: AbortSignal): Promise<JobRecord | undefined> {
     if (host === this.self) return this.local.get(id);
     try {
+      await this.reach(host, signal);
       return await this.rpc.get(host, id, signal);
     } catch (err) {
       throw new ShoalError('JOB_HOST_UNREACHABLE', `job ${id} is on host ${host}, which did not answer: ${errorMessage(err)}`, { jobId: id, host });

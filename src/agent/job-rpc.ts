@@ -19,6 +19,8 @@ const RequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('list') }),
   /** The receiver lists every alive host of its own cell (a contact answering for its cell). */
   z.strictObject({ op: z.literal('list-cell') }),
+  /** The addresses the receiver knows for a member of its cell: how an agent of another cell finds a job's host. */
+  z.strictObject({ op: z.literal('whereis'), peer: z.string().min(1).max(128) }),
 ]);
 type JobRequest = z.output<typeof RequestSchema>;
 
@@ -28,10 +30,16 @@ export interface LocalJobs {
   stop(id: string): Promise<JobRecord | undefined>;
 }
 
-/** Lists the jobs of every alive host of this agent's cell. */
-export type CellLister = () => Promise<JobRecord[]>;
+export interface JobRpcService {
+  jobs: LocalJobs;
+  /** Lists the jobs of every alive host of this agent's cell. */
+  listCell(): Promise<JobRecord[]>;
+  /** Dialable addresses of a member of this agent's cell, empty when unknown. */
+  addrsOf(peer: PeerIdStr): readonly string[];
+}
 
-export function serveJobRpc(transport: Transport, jobs: LocalJobs, listCell: CellLister): void {
+export function serveJobRpc(transport: Transport, service: JobRpcService): void {
+  const { jobs } = service;
   transport.handle(JOB_RPC_PROTOCOL, async (_from, data) => {
     let req: JobRequest;
     try {
@@ -47,7 +55,9 @@ export function serveJobRpc(transport: Transport, jobs: LocalJobs, listCell: Cel
       case 'list':
         return pack({ jobs: jobs.all().slice(0, MAX_RESPONSE_JOBS) });
       case 'list-cell':
-        return pack({ jobs: (await listCell()).slice(0, MAX_RESPONSE_JOBS) });
+        return pack({ jobs: (await service.listCell()).slice(0, MAX_RESPONSE_JOBS) });
+      case 'whereis':
+        return pack({ addrs: service.addrsOf(req.peer) });
     }
   });
 }
@@ -75,6 +85,10 @@ export class JobRpcClient {
 
   async listCell(peer: PeerIdStr, signal?: AbortSignal): Promise<JobRecord[]> {
     return ((await this.call(peer, { op: 'list-cell' }, signal)) as { jobs: JobRecord[] }).jobs;
+  }
+
+  async whereis(contact: PeerIdStr, peer: PeerIdStr, signal?: AbortSignal): Promise<string[]> {
+    return ((await this.call(contact, { op: 'whereis', peer }, signal)) as { addrs: string[] }).addrs;
   }
 
   private async call(peer: PeerIdStr, req: JobRequest, signal?: AbortSignal): Promise<unknown> {
