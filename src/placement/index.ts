@@ -42,7 +42,7 @@ export {
   type LedgerSnapshot,
   type Reservation,
 } from './host-ledger.ts';
-export { OwnerRegistry, type BeginResult, type Binding, type BindingState, type RegistrySnapshot } from './owner-registry.ts';
+export { OwnerRegistry, type BeginReplaceResult, type BeginResult, type Binding, type BindingState, type RegistrySnapshot, type ReplaceRequest } from './owner-registry.ts';
 export {
   PlacementAttempt,
   type Ask,

@@ -14,6 +14,10 @@ import type { AttemptOutcome } from './placement-attempt.ts';
  *   owner ──route──▶ contact ──admit──▶ host …  contact ──route-result──▶ owner   (other cell)
  *   owner ──release──▶ host                                 (a superseded or late admission)
  *   any   ──locate──▶ (contact ──locate──▶) owner ──locate-result──▶ any
+ *
+ * A re-placement (evacuation of a failed host, drain) is a `submit` carrying `replace`: the
+ * key owner serialises it with submits of the same key, places the same job id at a higher
+ * epoch excluding the old host, updates its binding, then sends `release` to the old host.
  */
 export const PLACEMENT_PROTOCOL_VERSION = 1;
 
@@ -105,6 +109,8 @@ export const SubmitMessageSchema = z.strictObject({
   avoid: peers,
   /** The job id a previous owner announced for this key. */
   jobIdHint: jobId.optional(),
+  /** Re-place an existing job (evacuation, drain): same job id and key, a higher epoch, never on `fromHost`. */
+  replace: z.strictObject({ jobId, fromHost: peer, fromEpoch: epoch, driver }).optional(),
 });
 
 /** From the owner: it coordinates the job `jobId`. Without `jobId`: a contact forwarded the submit to `owner`. */
@@ -162,6 +168,8 @@ export type AdmitResultMessage = z.output<typeof AdmitResultMessageSchema>;
 export type ReleaseMessage = z.output<typeof ReleaseMessageSchema>;
 export type LocateMessage = z.output<typeof LocateMessageSchema>;
 export type LocateResultMessage = z.output<typeof LocateResultMessageSchema>;
+/** The job a re-placement moves, and the copy it replaces. */
+export type ReplaceTarget = NonNullable<SubmitMessage['replace']>;
 export type PlacementMessage = z.output<typeof PlacementMessageSchema>;
 
 /** What the entry agent's caller gets: the API maps `placed` → 201/200, `refused` → 422, `failed` → the code's status. */

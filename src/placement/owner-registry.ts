@@ -36,6 +36,31 @@ export type BeginResult =
   /** The key is bound to a different spec. */
   | { readonly type: 'conflict'; readonly binding: Binding };
 
+export type BeginReplaceResult =
+  /** Move the job: run a placement at `binding.epoch`, excluding the old host; `previous` is restored if it fails. */
+  | { readonly type: 'start'; readonly binding: Binding; readonly previous: Binding }
+  /** A placement or re-placement of this job runs: wait for its outcome. */
+  | { readonly type: 'in-progress'; readonly binding: Binding }
+  /** Already moved off the old host (another evacuator, an earlier try): answer with where it runs. */
+  | { readonly type: 'placed'; readonly binding: Binding }
+  /** The key is bound to another job or spec (the job was deleted and its key reused). */
+  | { readonly type: 'conflict'; readonly binding: Binding };
+
+/** What a re-placement names: the job, and the copy it replaces. */
+export interface ReplaceRequest {
+  readonly tenant: string;
+  readonly key: string;
+  readonly keyHash: number;
+  readonly specDigest: string;
+  readonly jobId: string;
+  readonly fromHost: PeerIdStr;
+  readonly fromEpoch: number;
+  readonly driver: DriverName;
+}
+
+/** Failed re-placements remembered so their epochs are not reused (in memory; bounded). */
+const MAX_REPLACE_FLOORS = 4_096;
+
 export interface RegistrySnapshot {
   readonly v: 1;
   readonly bindings: readonly Binding[];
@@ -50,6 +75,8 @@ export class OwnerRegistry {
   private readonly byJob = new Map<string, Binding>();
   /** Job ids with a placement running in this process (not persisted: after a restart none run). */
   private readonly running = new Set<string>();
+  /** Highest epoch a failed re-placement of a job tried: an admission at it may linger on a host that timed out. */
+  private readonly replaceFloors = new Map<string, number>();
 
   constructor(snapshot?: RegistrySnapshot) {
     if (snapshot !== undefined) {
@@ -128,11 +155,78 @@ export class OwnerRegistry {
     const b = this.byJob.get(jobId);
     if (b === undefined) throw new PlacementError('PLACEMENT_BAD_REQUEST', `no binding for job ${jobId}`, { jobId });
     this.running.delete(jobId);
+    this.replaceFloors.delete(jobId);
     const finalId = placed.admittedJobId ?? jobId;
     if (finalId !== jobId) this.byJob.delete(jobId);
     const bound: Binding = { ...b, jobId: finalId, state: 'placed', host: placed.host, epoch: placed.epoch, driver: placed.driver, updatedAtMs: now };
     this.put(bound);
     return bound;
+  }
+
+  /**
+   * A re-placement of `req.jobId` away from `req.fromHost` (its host failed, or drains). The
+   * key owner serialises it with submits of the same key. Without a binding (the owner that
+   * held it failed, or membership moved the key here) the copy being replaced is adopted as the
+   * binding first. The new placement runs at an epoch above every epoch seen for the job, so
+   * exactly one copy wins and the old host is fenced by it.
+   */
+  beginReplace(req: ReplaceRequest, now: Millis): BeginReplaceResult {
+    let existing = this.byKey.get(registryKey(req.tenant, req.key));
+    if (existing === undefined) {
+      const other = this.byJob.get(req.jobId);
+      if (other !== undefined) return { type: 'conflict', binding: other };
+      existing = {
+        tenant: req.tenant,
+        key: req.key,
+        keyHash: req.keyHash,
+        jobId: req.jobId,
+        specDigest: req.specDigest,
+        state: 'placed',
+        host: req.fromHost,
+        epoch: req.fromEpoch,
+        driver: req.driver,
+        updatedAtMs: now,
+      };
+      this.put(existing);
+    }
+    if (existing.jobId !== req.jobId || existing.specDigest !== req.specDigest) return { type: 'conflict', binding: existing };
+    if (this.running.has(existing.jobId)) return { type: 'in-progress', binding: existing };
+    if (existing.state === 'placed' && existing.host !== req.fromHost && existing.epoch >= req.fromEpoch) return { type: 'placed', binding: existing };
+    // On the old host (at any epoch), or a binding older than the copy being replaced: move it.
+    const previous: Binding =
+      existing.state === 'placed' && existing.epoch >= req.fromEpoch
+        ? existing
+        : { ...existing, state: 'placed', host: req.fromHost, epoch: req.fromEpoch, driver: existing.driver ?? req.driver, updatedAtMs: now };
+    const epoch = Math.max(previous.epoch, req.fromEpoch, this.replaceFloors.get(req.jobId) ?? 0) + 1;
+    // The binding keeps naming the old host while the move runs: a locate still finds the job.
+    const placing: Binding = { ...previous, state: 'placing', epoch, updatedAtMs: now };
+    this.put(placing);
+    this.running.add(placing.jobId);
+    return { type: 'start', binding: placing, previous };
+  }
+
+  /** A re-placement was refused or failed: the job stays bound where it was; the epochs it tried are not reused. */
+  restore(previous: Binding, triedEpoch: number): void {
+    this.running.delete(previous.jobId);
+    const current = this.byJob.get(previous.jobId);
+    if (current !== undefined && current.state === 'placed') return; // completed meanwhile by another path
+    this.put(previous);
+    this.replaceFloors.delete(previous.jobId);
+    this.replaceFloors.set(previous.jobId, Math.max(triedEpoch, previous.epoch));
+    if (this.replaceFloors.size > MAX_REPLACE_FLOORS) this.replaceFloors.delete(this.replaceFloors.keys().next().value!);
+  }
+
+  /**
+   * Another authority placed the job at `host` at a newer epoch (this owner was away while it
+   * moved, a fenced host learned it from the job's replica holders). Returns the updated
+   * binding, or undefined when this registry has nothing older to update.
+   */
+  supersede(jobId: string, host: PeerIdStr, epoch: number, now: Millis): Binding | undefined {
+    const b = this.byJob.get(jobId);
+    if (b === undefined || this.running.has(jobId) || b.state !== 'placed' || b.epoch >= epoch) return undefined;
+    const next: Binding = { ...b, host, epoch, updatedAtMs: now };
+    this.put(next);
+    return next;
   }
 
   /** The placement was refused or failed: the key is free again. */

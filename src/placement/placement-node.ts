@@ -13,6 +13,7 @@ import type {
   LocateMessage,
   LocateOutcome,
   PlacementMessage,
+  ReplaceTarget,
   RouteMessage,
   SubmitMessage,
   SubmitOutcome,
@@ -85,6 +86,10 @@ interface EntrySubmit {
   owner: PeerIdStr | null;
   acked: boolean;
   jobIdHint: string | undefined;
+  /** The peer that already let one try go unanswered (asked again once before it is avoided). */
+  silentOnce: PeerIdStr | null;
+  /** Set for a re-placement: the job to move and the copy it replaces. */
+  readonly replace: ReplaceTarget | null;
   deadlineMs: Millis;
   finished: boolean;
 }
@@ -115,6 +120,8 @@ interface OwnedPlacement {
   /** Request id of the outstanding ask, -1 when none. */
   pendingId: number;
   finished: boolean;
+  /** A re-placement: the binding to restore if it fails (null for a first placement). */
+  readonly previous: Binding | null;
 }
 
 /** A routed placement this node runs inside its cell as a contact. */
@@ -238,10 +245,49 @@ export class PlacementNode {
       owner: null,
       acked: false,
       jobIdHint: undefined,
+      silentOnce: null,
+      replace: null,
       deadlineMs: now,
       finished: false,
     };
     this.stats.submits++;
+    this.entries.set(s.id, s);
+    this.sendSubmit(s, now);
+    this.drain(now);
+  }
+
+  /**
+   * Moves an existing job off `target.fromHost` (its host failed, or drains): the key's owner
+   * places the same job id at a higher epoch on another host, updates its binding and tells
+   * the old host to release its copy. Idempotent: a job already moved is answered with where
+   * it runs (`duplicate: true`). `spec` is the job's spec, idempotency key included.
+   */
+  replace(spec: JobSpec, target: ReplaceTarget, now: Millis, done: (outcome: SubmitOutcome) => void): void {
+    const key = spec.idempotencyKey;
+    if (key === undefined || keyHashOfJobId(target.jobId) !== keyHashOf(spec.tenant, key)) {
+      done({ type: 'failed', code: 'PLACEMENT_BAD_REQUEST', message: `job ${target.jobId} has no idempotency key matching its id: it cannot be re-placed`, asks: 0 });
+      return;
+    }
+    const s: EntrySubmit = {
+      kind: 'submit',
+      id: this.newId(),
+      spec,
+      tenant: spec.tenant,
+      key,
+      keyHash: keyHashOf(spec.tenant, key),
+      specDigest: this.digest(spec),
+      done,
+      avoid: new Set(),
+      tries: 0,
+      target: null,
+      owner: null,
+      acked: false,
+      jobIdHint: undefined,
+      silentOnce: null,
+      replace: target,
+      deadlineMs: now,
+      finished: false,
+    };
     this.entries.set(s.id, s);
     this.sendSubmit(s, now);
     this.drain(now);
@@ -279,7 +325,7 @@ export class PlacementNode {
       if (s.finished) continue;
       switch (s.kind) {
         case 'submit':
-          if (now >= s.deadlineMs) this.submitTimedOut(s, now);
+          if (now >= s.deadlineMs) this.submitTimedOut(s, now, false);
           break;
         case 'locate':
           if (now >= s.deadlineMs) this.locateTimedOut(s, now);
@@ -387,7 +433,7 @@ export class PlacementNode {
           this.finishSubmit(s, { type: 'failed', code: fatal.code, message: `job spec too large to send: ${fatal.message}`, asks: 0 });
           return;
         }
-        this.submitTimedOut(s, now);
+        this.submitTimedOut(s, now, true);
         return;
       }
       case 'locate': {
@@ -450,14 +496,25 @@ export class PlacementNode {
       hops: 0,
       avoid: this.listed(s.avoid),
       ...(s.jobIdHint !== undefined ? { jobIdHint: s.jobIdHint } : {}),
+      ...(s.replace !== null ? { replace: s.replace } : {}),
     };
     this.post(to, msg, now, route.type === 'contact' ? route.addrs : undefined);
   }
 
-  private submitTimedOut(s: EntrySubmit, now: Millis): void {
-    // Avoid the peer that went silent: the owner if we know it, else whoever we sent to.
+  /**
+   * No ack or outcome in time (`undeliverable`: the send itself failed). Moving to the next
+   * owner is what can break exactly-once (a merely slow owner still places the job), so the
+   * entry only avoids a peer that is unreachable, that gossip no longer holds alive, or that
+   * acked and then never answered; a slow but alive owner is asked again (it deduplicates).
+   */
+  private submitTimedOut(s: EntrySubmit, now: Millis, undeliverable: boolean): void {
     const silent = s.owner ?? s.target;
-    if (silent !== null && silent !== this.self) s.avoid.add(silent);
+    const status = silent === null ? undefined : this.view.cellMember(silent)?.status;
+    const presumedAlive = status === undefined || status === 'alive';
+    // One silence from a peer gossip holds alive earns it a second chance; a second one does not.
+    const secondSilence = silent !== null && s.silentOnce === silent;
+    if (silent !== null && silent !== this.self && (undeliverable || s.acked || !presumedAlive || secondSilence)) s.avoid.add(silent);
+    else s.silentOnce = silent;
     this.stats.timeouts++;
     if (s.tries < this.opts.submitMaxTries) {
       this.sendSubmit(s, now);
@@ -485,6 +542,12 @@ export class PlacementNode {
     if (s.finished) return;
     s.finished = true;
     this.entries.delete(s.id);
+    // After our own resend to another owner, a host's ledger answers "duplicate" for the copy
+    // our first try placed: from the caller's side this request created the job.
+    if (outcome.type === 'placed' && outcome.duplicate && s.tries > 1) {
+      s.done({ ...outcome, duplicate: false });
+      return;
+    }
     s.done(outcome);
   }
 
@@ -539,6 +602,10 @@ export class PlacementNode {
       this.answerSubmit({ entry: msg.entry, id: msg.id }, { type: 'failed', code: 'PLACEMENT_OVERLOADED', message: `node ${this.self} coordinates ${this.active} placements already`, asks: 0 }, now);
       return;
     }
+    if (msg.replace !== undefined) {
+      this.onReplace(msg, msg.replace, keyHash, now);
+      return;
+    }
     const r = this.registry.begin(
       { tenant: msg.tenant, key: msg.key, keyHash, specDigest: msg.specDigest, jobIdHint: msg.jobIdHint },
       now,
@@ -583,7 +650,64 @@ export class PlacementNode {
           { jobId: b.jobId, epoch: b.epoch, spec: msg.spec, specDigest: msg.specDigest, demand: demandOf(msg.spec) },
           { scope: 'cluster', now },
         );
-        const p: OwnedPlacement = { kind: 'owned', attempt, waiters: [waiter], pendingId: -1, finished: false };
+        const p: OwnedPlacement = { kind: 'owned', attempt, waiters: [waiter], pendingId: -1, finished: false, previous: null };
+        this.owned.set(b.jobId, p);
+        this.creators.set(b.jobId, requestKey(waiter));
+        if (this.creators.size > MAX_CREATORS_REMEMBERED) this.creators.delete(this.creators.keys().next().value!);
+        this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: b.jobId }, now);
+        this.pump(p, now);
+        return;
+      }
+    }
+  }
+
+  /** The owner side of a re-placement: serialised per key with submits, like them answered to the entry. */
+  private onReplace(msg: SubmitMessage, target: ReplaceTarget, keyHash: number, now: Millis): void {
+    const waiter: Waiter = { entry: msg.entry, id: msg.id };
+    if (keyHashOfJobId(target.jobId) !== keyHash) {
+      this.answerSubmit(waiter, { type: 'failed', code: 'PLACEMENT_BAD_REQUEST', message: `job id ${target.jobId} does not belong to key "${msg.key}"`, asks: 0 }, now);
+      return;
+    }
+    const r = this.registry.beginReplace(
+      { tenant: msg.tenant, key: msg.key, keyHash, specDigest: msg.specDigest, jobId: target.jobId, fromHost: target.fromHost, fromEpoch: target.fromEpoch, driver: target.driver },
+      now,
+    );
+    switch (r.type) {
+      case 'conflict':
+        this.answerSubmit(
+          waiter,
+          {
+            type: 'failed',
+            code: 'PLACEMENT_IDEMPOTENCY_CONFLICT',
+            message: `idempotency key "${msg.key}" of tenant ${msg.tenant} is bound to job ${r.binding.jobId}, not to job ${target.jobId} with this spec`,
+            asks: 0,
+          },
+          now,
+        );
+        return;
+      case 'placed':
+        this.countResult('duplicate');
+        this.answerSubmit(waiter, placedOutcome(r.binding, true, 0), now);
+        return;
+      case 'in-progress': {
+        const p = this.owned.get(r.binding.jobId);
+        if (p === undefined) {
+          this.answerSubmit(waiter, { type: 'failed', code: 'PLACEMENT_TIMEOUT', message: `placement of job ${r.binding.jobId} was lost; try again`, asks: 0 }, now);
+          return;
+        }
+        p.waiters.push(waiter);
+        this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: r.binding.jobId }, now);
+        return;
+      }
+      case 'start': {
+        const b = r.binding;
+        const attempt = new PlacementAttempt(
+          this.opts,
+          this.attemptModules,
+          { jobId: b.jobId, epoch: b.epoch, spec: msg.spec, specDigest: msg.specDigest, demand: demandOf(msg.spec) },
+          { scope: 'cluster', now, exclude: [target.fromHost] },
+        );
+        const p: OwnedPlacement = { kind: 'owned', attempt, waiters: [waiter], pendingId: -1, finished: false, previous: r.previous };
         this.owned.set(b.jobId, p);
         this.creators.set(b.jobId, requestKey(waiter));
         if (this.creators.size > MAX_CREATORS_REMEMBERED) this.creators.delete(this.creators.keys().next().value!);
@@ -608,7 +732,8 @@ export class PlacementNode {
       this.metrics?.retries.inc({}, outcome.asks - 1);
     }
     if (outcome.type !== 'placed') {
-      this.registry.abandon(jobId);
+      if (p.previous !== null) this.registry.restore(p.previous, p.attempt.epoch);
+      else this.registry.abandon(jobId);
       this.countResult(outcome.type);
       if (outcome.type === 'refused') this.metrics?.refusals.inc({ reason: topReason(outcome.reasons) });
       for (const w of p.waiters) this.answerSubmit(w, outcome, now);
@@ -621,6 +746,13 @@ export class PlacementNode {
     const answer = (t: Millis): void => {
       // Only the request that started the placement (and its own resends) is told "created".
       p.waiters.forEach((w) => this.answerSubmit(w, placedOutcome(binding, outcome.duplicate || requestKey(w) !== creator, outcome.asks), t));
+      // A moved job: the old host stops its copy now if it is alive (drain), or fences it when it returns.
+      const old = p.previous?.host ?? null;
+      if (old !== null && old !== binding.host) {
+        this.stats.releases++;
+        this.metrics?.releases.inc({});
+        this.post(old, { v: PLACEMENT_PROTOCOL_VERSION, t: 'release', jobId: binding.jobId, epoch: binding.epoch - 1 }, t);
+      }
     };
     if (this.bindingStore === null) {
       answer(now);

@@ -18,6 +18,7 @@ import {
   type LocateOutcome,
   type PlacementMessage,
   type PlacementOptions,
+  type ReplaceTarget,
   type SubmitOutcome,
 } from '../../../src/placement/index.ts';
 import { summarize } from './fixtures.ts';
@@ -135,6 +136,19 @@ export class PlacementHarness {
     const holder = { outcome: null as SubmitOutcome | null, calls: 0, atMs: this.now, doneAtMs: -1 };
     const h = this.hosts[i]!;
     h.node.submit(spec, this.now, (o) => {
+      holder.outcome = o;
+      holder.calls++;
+      holder.doneAtMs = this.now;
+    });
+    this.touch(h);
+    return holder;
+  }
+
+  /** Entry `i` asks the key owner to move a job off `target.fromHost` (recovery). */
+  replace(i: number, spec: JobSpec, target: ReplaceTarget): { outcome: SubmitOutcome | null; calls: number; atMs: number; doneAtMs: number } {
+    const holder = { outcome: null as SubmitOutcome | null, calls: 0, atMs: this.now, doneAtMs: -1 };
+    const h = this.hosts[i]!;
+    h.node.replace(spec, target, this.now, (o) => {
       holder.outcome = o;
       holder.calls++;
       holder.doneAtMs = this.now;
