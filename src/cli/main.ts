@@ -10,6 +10,7 @@ import { jobsCommand } from './commands/jobs.ts';
 import { joinCommand } from './commands/join.ts';
 import { keygenCommand } from './commands/keygen.ts';
 import { membersCommand } from './commands/members.ts';
+import { simCommand } from './commands/sim.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
 import { submitCommand } from './commands/submit.ts';
@@ -22,7 +23,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [agentCommand(), submitCommand(), jobsCommand(), statusCommand(), stopCommand(), membersCommand(), cellsCommand(), infoCommand(), eventsCommand(), joinCommand(), keygenCommand(), usageCommand()]) {
+  for (const cmd of [agentCommand(), submitCommand(), jobsCommand(), statusCommand(), stopCommand(), membersCommand(), cellsCommand(), infoCommand(), eventsCommand(), joinCommand(), keygenCommand(), usageCommand(), simCommand()]) {
     program.addCommand(cmd.exitOverride());
   }
   return program;
