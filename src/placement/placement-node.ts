@@ -586,7 +586,7 @@ export class PlacementNode {
   private onSubmit(from: PeerIdStr, msg: SubmitMessage, now: Millis): void {
     const keyHash = keyHashOf(msg.tenant, msg.key);
     if (msg.hops < this.opts.maxForwardHops) {
-      const route = routeToOwner(keyHash, this.view, this.rng, msg.avoid.length === 0 ? null : new Set(msg.avoid));
+      const route = routeToOwner(keyHash, this.view, this.rng, this.avoidable(msg.avoid));
       if ((route.type === 'owner' || route.type === 'contact') && route.to !== from && route.to !== msg.entry) {
         this.stats.forwards++;
         this.metrics?.forwards.inc({ kind: 'submit' });
@@ -716,6 +716,23 @@ export class PlacementNode {
         return;
       }
     }
+  }
+
+  /**
+   * The peers an entry asked us to avoid, minus the members of our cell we still hold alive:
+   * an owner that was merely slow to ack is still the key's owner, and placing the key on a
+   * successor while it works would make a second job. We take over only from an owner gossip
+   * no longer holds alive; a dead owner it has not noticed yet costs the caller a timeout, not
+   * a duplicate.
+   */
+  private avoidable(avoid: readonly PeerIdStr[]): ReadonlySet<PeerIdStr> | null {
+    if (avoid.length === 0) return null;
+    const out = new Set<PeerIdStr>();
+    for (const p of avoid) {
+      const m = this.view.cellMember(p);
+      if (m === undefined || m.status !== 'alive') out.add(p);
+    }
+    return out.size === 0 ? null : out;
   }
 
   private answerSubmit(w: Waiter, outcome: SubmitOutcome, now: Millis): void {

@@ -223,7 +223,7 @@ describe(`placement in-process cluster (seed ${SEED})`, function () {
     assert.ok(holder.outcome?.type === 'failed' && holder.outcome.code === 'PLACEMENT_TIMEOUT', `expected PLACEMENT_TIMEOUT, got ${JSON.stringify(holder.outcome)}`);
   });
 
-  it('fails over to the next owner when the key’s owner is dead but still looks alive', () => {
+  it('never bypasses an owner gossip holds alive (no second job), and fails over once it is declared failed', () => {
     const h = new PlacementHarness({ hosts: 16, cellBits: 1, seed: SEED, detectMs: 60_000 });
     const s = spec({ name: 'orphan', idempotencyKey: 'orphan' });
     const kh = keyHashOf('default', 'orphan');
@@ -231,6 +231,13 @@ describe(`placement in-process cluster (seed ${SEED})`, function () {
     const owner = rendezvousOwner(kh, cellOwners[0]!.view.cellMembers(), null)!;
     h.crash(h.byPeer.get(owner)!);
     const entry = h.hosts.find((x) => x.cell !== kh >>> 31)!;
+    // While gossip still holds the silent owner alive, nobody else takes its keys: the caller gets a clear failure.
+    const early = h.submit(entry.index, s);
+    assert.ok(h.runUntil(() => early.calls > 0, 30_000), 'the submit must be answered');
+    assert.ok(early.outcome?.type === 'failed' && /OWNER_UNREACHABLE|TIMEOUT/.test(early.outcome.code), `expected a reported failure, got ${JSON.stringify(early.outcome)}`);
+    // Once it is declared failed, the next owner places the key.
+    h.runFor(61_000);
+    h.refreshViews();
     const holder = h.submit(entry.index, s);
     assert.ok(h.runUntil(() => holder.calls > 0, 30_000), 'the submit must be answered');
     assert.ok(placed(holder.outcome), `placed through the successor owner: ${JSON.stringify(holder.outcome)}`);
