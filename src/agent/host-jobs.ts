@@ -128,7 +128,9 @@ export class HostJobs implements JobRepository {
       done(result, now);
       return;
     }
-    const job: JobRecord = existing
+    // A record that no longer holds capacity (fenced, stopped) is a job coming back here: start it afresh.
+    const fresh = existing === undefined || (!result.duplicate && !holdsCapacity(existing));
+    const job: JobRecord = !fresh
       ? { ...existing, epoch: result.epoch, updatedAtMs: now }
       : {
           id: req.jobId,
@@ -139,20 +141,21 @@ export class HostJobs implements JobRepository {
           desired: 'running',
           state: 'placed',
           epoch: req.epoch,
-          createdAtMs: now,
+          createdAtMs: existing?.createdAtMs ?? now,
           updatedAtMs: now,
         };
     this.jobs.set(job.id, job);
     this.persist(job, existing === undefined).then(
       () => {
-        if (!existing) this.events.emit('job.accepted', { jobId: job.id, name: job.spec.name, host: this.self, driver: job.driver, tenant: job.spec.tenant, epoch: job.epoch });
+        if (fresh) this.events.emit('job.accepted', { jobId: job.id, name: job.spec.name, host: this.self, driver: job.driver, tenant: job.spec.tenant, epoch: job.epoch });
         this.changed();
         done(result, this.clock.now());
       },
       (err: unknown) => {
         // Not durable, so not accepted: undo the reservation and say why.
-        if (!existing) {
-          this.jobs.delete(job.id);
+        if (fresh) {
+          if (existing) this.jobs.set(job.id, existing);
+          else this.jobs.delete(job.id);
           this.ledger.release(job.id);
         }
         done({ type: 'rejected', code: 'PLACEMENT_HOST_UNAVAILABLE', reason: null, message: `host could not persist the job: ${errorMessage(err)}`, free: this.ledger.free() }, this.clock.now());
@@ -186,6 +189,8 @@ export class HostJobs implements JobRepository {
   async update(id: string, patch: JobPatch): Promise<JobRecord | undefined> {
     const job = this.jobs.get(id);
     if (!job) return undefined;
+    // Fenced is final for this copy: a reconcile pass that read the record before it was fenced must not revive it.
+    if (job.state === 'fenced' && patch.state !== undefined && patch.state !== 'fenced') patch = { ...patch, state: undefined };
     const next: JobRecord = withPatch(job, patch, this.clock.now());
     this.jobs.set(id, next);
     if (holdsCapacity(job) && !holdsCapacity(next)) this.ledger.release(id);

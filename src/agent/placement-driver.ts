@@ -15,6 +15,7 @@ import {
   type PlacementMetrics,
   type PlacementOptions,
   type PlacementView,
+  type ReplaceTarget,
   type SubmitOutcome,
 } from '../placement/index.ts';
 import type { BindingStore } from '../store/binding-store.ts';
@@ -106,6 +107,11 @@ export class PlacementDriver {
 
   submit(spec: JobSpec): Promise<SubmitOutcome> {
     return new Promise((resolve) => this.after(() => this.node.submit(spec, this.clock.now(), resolve)));
+  }
+
+  /** Moves an existing job off `target.fromHost` through its key owner (evacuation, drain). */
+  replace(spec: JobSpec, target: ReplaceTarget): Promise<SubmitOutcome> {
+    return new Promise((resolve) => this.after(() => this.node.replace(spec, target, this.clock.now(), resolve)));
   }
 
   locate(jobId: string): Promise<LocateOutcome> {

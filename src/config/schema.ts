@@ -93,6 +93,26 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({}),
 
+  /** No job lost: replicated job records, evacuation of failed hosts, fencing (see README, "Failure and recovery"). */
+  recovery: z
+    .strictObject({
+      /** Hosts of the cell keeping a durable copy of each job record (the host's ring successors); 0 turns evacuation off. */
+      replicas: z.number().int().min(0).max(8).default(2),
+      /** A host declared failed gets this long to come back before its jobs are re-placed elsewhere. */
+      evacuateAfterMs: z.number().int().min(0).max(86_400_000).default(10_000),
+      /** The same for a host that left gracefully (an agent restart or upgrade); its instances keep running meanwhile. */
+      evacuateLeftAfterMs: z.number().int().min(0).max(86_400_000).default(300_000),
+      /** How often this host asks whether its jobs were re-placed while it was away (also on every rejoin): bounds two running copies after a partition heals. */
+      fenceCheckIntervalMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+      /** At start, how long jobs wait for that answer before they start anyway (a lone host never gets one); 0 does not wait. */
+      startFenceTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
+      /** Re-placements one evacuator runs at once. */
+      maxConcurrentReplacements: z.number().int().min(1).max(1_024).default(8),
+      /** Re-placements one evacuator starts per second. */
+      maxReplacementsPerSec: z.number().positive().max(10_000).default(50),
+    })
+    .prefault({}),
+
   gossip: z
     .strictObject({
       /** Tuned defaults: `lan` (up to ~10k hosts), `wan` (higher latency), `large` (100k). See README, "Profiles". */
