@@ -24,6 +24,9 @@ import { JobRpcClient, serveJobRpc } from './job-rpc.ts';
 import { JobService } from './job-service.ts';
 import { Mesh } from './mesh.ts';
 import { PlacementDriver } from './placement-driver.ts';
+import { RecoveryService, defaultRecoveryServiceOptions } from './recovery/index.ts';
+import { recoveryOptions } from '../placement/recovery/index.ts';
+import { ReplicaStore } from '../store/replica-store.ts';
 import { VERSION } from './version.ts';
 import { Workload, defaultWorkloadOptions } from './workload.ts';
 
@@ -79,6 +82,7 @@ export class Agent {
   private mesh: Mesh | undefined;
   private placement: PlacementDriver | undefined;
   private api: FastifyInstance | undefined;
+  private recovery: RecoveryService | undefined;
   private metricsApi: FastifyInstance | undefined;
   private incarnation = 0;
   private startedAtMs = 0;
@@ -176,6 +180,36 @@ export class Agent {
       },
     );
     this.placement.start();
+    // No job lost: replicas of this host's records on its ring successors, evacuation of failed hosts, fencing, drain.
+    const rc = config.recovery;
+    const recoveryDefaults = defaultRecoveryServiceOptions(
+      recoveryOptions({
+        replicas: rc.replicas,
+        evacuateAfterMs: rc.evacuateAfterMs,
+        evacuateLeftAfterMs: rc.evacuateLeftAfterMs,
+        maxConcurrentReplacements: rc.maxConcurrentReplacements,
+        maxReplacementsPerSec: rc.maxReplacementsPerSec,
+      }),
+    );
+    this.recovery = new RecoveryService(
+      { ...recoveryDefaults, fence: { ...recoveryDefaults.fence, intervalMs: rc.fenceCheckIntervalMs, startTimeoutMs: rc.startFenceTimeoutMs } },
+      {
+        self,
+        clock,
+        transport: mesh.transport,
+        view: mesh.node,
+        jobs,
+        host: this.host,
+        placement: this.placement,
+        registry: this.placement.node.registry,
+        bindings,
+        store: new ReplicaStore(this.store),
+        events: this.events,
+        metricsRegistry: this.registry,
+        logger: logger.child({ component: 'recovery' }),
+      },
+    );
+    await this.recovery.start();
     const rpc = new JobRpcClient(mesh.transport, JOB_RPC_TIMEOUT_MS);
     const clusterJobs = new ClusterJobs(defaultClusterJobsOptions, { self, local: jobs, placement: this.placement, rpc, view: mesh.node, transport: mesh.transport });
     serveJobRpc(mesh.transport, {
@@ -184,15 +218,17 @@ export class Agent {
       addrsOf: (peer) => (peer === self ? mesh.transport.listenAddrs() : (mesh.node.cellMember(peer)?.record.addrs ?? [])),
     });
 
+    // Copies re-placed elsewhere while this host was down are fenced before the drivers start them again.
+    await this.recovery.beforeWorkload();
     this.workload.start();
 
-    const jobService = new JobService({ placer: clusterJobs, directory: clusterJobs, clock, rng: rng.fork('job-service'), metrics: createJobMetrics(this.registry) });
+    const jobService = new JobService({ placer: clusterJobs, directory: this.recovery.directory(clusterJobs), clock, rng: rng.fork('job-service'), metrics: createJobMetrics(this.registry) });
     this.api = buildApi(
       { maxBodyBytes: config.agent.maxBodyBytes },
       {
         jobs: jobService,
         info: this.info(),
-        control: { join: (addrs, opts) => mesh.join(addrs, opts), usage: (query) => this.workload!.usage(query) },
+        control: { join: (addrs, opts) => mesh.join(addrs, opts), usage: (query) => this.workload!.usage(query), drain: (host, cancel, opts) => this.recovery!.drain(host, cancel, opts) },
         events: this.events,
         registry: this.registry,
         metrics: createApiMetrics(this.registry),
@@ -242,6 +278,7 @@ export class Agent {
     this.events.emit('agent.stopping', { reason });
     await this.metricsApi?.close();
     await this.api?.close();
+    this.recovery?.stop();
     this.placement?.stop();
     await this.workload?.stop();
     await this.mesh?.stop().catch((err: unknown) => logger.warn({ err }, 'mesh did not stop cleanly'));
@@ -281,6 +318,7 @@ export class Agent {
   }
 
   private onMemberEvent(ev: MemberEvent): void {
+    this.recovery?.onMemberEvent(ev);
     if (ev.peer === this.identity?.peerId) {
       // A refutation bumped our incarnation: persist it so a restart starts above it.
       this.incarnation = ev.incarnation;
@@ -401,6 +439,7 @@ export class Agent {
         peersConnected: this.mesh!.transport.connectedPeers().length,
       },
       placement: this.placement!.node.stats,
+      recovery: this.recovery?.status(),
     };
   }
 }

@@ -6,6 +6,7 @@ import { ShoalError } from '../core/errors.ts';
 import { errorBody, statusFor } from './errors.ts';
 import type { ApiModules } from './modules.ts';
 import { agentRoutes } from './routes/agent.ts';
+import { drainRoutes } from './routes/drain.ts';
 import { eventRoutes } from './routes/events.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -47,6 +48,7 @@ export function buildApi(opts: Pick<ApiServerOptions, 'maxBodyBytes'>, modules: 
   });
 
   void app.register(agentRoutes(modules));
+  void app.register(drainRoutes(modules));
   void app.register(jobRoutes(modules));
   void app.register(eventRoutes(modules));
   void app.register(metricsRoutes(modules));

@@ -4,6 +4,7 @@ import { VERSION } from '../agent/version.ts';
 import { ConfigError } from '../config/load.ts';
 import { agentCommand } from './commands/agent/index.ts';
 import { cellsCommand } from './commands/cells.ts';
+import { drainCommand } from './commands/drain.ts';
 import { eventsCommand } from './commands/events.ts';
 import { infoCommand } from './commands/info.ts';
 import { jobsCommand } from './commands/jobs.ts';
@@ -23,7 +24,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const cmd of [agentCommand(), submitCommand(), jobsCommand(), statusCommand(), stopCommand(), membersCommand(), cellsCommand(), infoCommand(), eventsCommand(), joinCommand(), keygenCommand(), usageCommand(), simCommand()]) {
+  for (const cmd of [agentCommand(), submitCommand(), jobsCommand(), statusCommand(), stopCommand(), membersCommand(), drainCommand(), cellsCommand(), infoCommand(), eventsCommand(), joinCommand(), keygenCommand(), usageCommand(), simCommand()]) {
     program.addCommand(cmd.exitOverride());
   }
   return program;

@@ -15,7 +15,7 @@ import type { HostJobs } from '../host-jobs.ts';
 import type { HostState } from '../host-state.ts';
 import type { JobDirectory } from '../job-service.ts';
 import type { PlacementDriver } from '../placement-driver.ts';
-import { DrainController, defaultDrainOptions, type DrainOptions, type DrainStatus } from './drain.ts';
+import { DrainController, defaultDrainOptions, type DrainOptions } from './drain.ts';
 import { EvacuationRunner } from './evacuation-runner.ts';
 import { FenceChecker, type FenceCheckerOptions } from './fence-checker.ts';
 import { createRecoveryMetrics, type AgentRecoveryMetrics } from './metrics.ts';
@@ -193,9 +193,9 @@ export class RecoveryService {
   }
 
   /** `POST /v1/agent/drain`: drains `host` (a peer id, or a unique prefix of one in this cell), wherever the request arrived. */
-  async drain(host: string, cancel: boolean, opts: { signal?: AbortSignal } = {}): Promise<DrainStatus | Record<string, unknown>> {
+  async drain(host: string, cancel: boolean, opts: { signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
     const target = this.resolveHost(host);
-    if (target === this.m.self) return this.drainer.set(!cancel);
+    if (target === this.m.self) return { ...(await this.drainer.set(!cancel)) };
     try {
       const addrs = this.m.view.cellMember(target)?.record.addrs ?? [];
       if (addrs.length > 0 && !this.m.transport.connectedPeers().includes(target)) await this.m.transport.dial(target, addrs, { signal: opts.signal });
