@@ -81,7 +81,9 @@ export function benchCommand(o: BenchOptions, defaults: BenchOptions, only?: rea
       args.push(`${flag(key)} ${o.agents}`);
       continue;
     }
-    if (o[key] !== defaults[key]) args.push(`${flag(key)} ${String(o[key])}`);
+    if (o[key] === defaults[key]) continue;
+    if (typeof o[key] === 'boolean') args.push(o[key] ? flag(key) : `--no-${flag(key).slice(2)}`);
+    else args.push(`${flag(key)} ${String(o[key])}`);
   }
   const sides = only ?? o.only;
   if (sides.length !== defaults.only.length || sides.some((s) => !defaults.only.includes(s as never))) args.push(`--only ${sides.join(',')}`);
@@ -234,6 +236,17 @@ export function calibrationTable(r: BenchReport, defaults: BenchOptions): Table 
     row('churn: packets received (real) vs messages incl. duplicates and control (sim)', real?.churn?.rxPacketsPerS.mean, sumOrNull(sim?.churn.msgsInPerS, sim?.churn.ctrlInPerS), 2, 2),
     row('churn: bytes received per host per s', real?.churn?.rxBytesPerS.mean, sim?.churn.bytesInPerS, 0, 2),
   ];
+  const ov = sim?.overlay ?? null;
+  if (ov) {
+    const ovRow = (figure: string, a: number | null, b: number | null, digits: number): string[] => [figure, num(a, digits), num(b, digits), errorCell(b, a), simCmd(3), simCmd(3)];
+    const tag = `gossipsub overlay, ${ov.nodes} real libp2p nodes on 127.0.0.1 vs the model, ${ov.messages} messages`;
+    rows.push(
+      ovRow(`${tag}: delivery ratio`, ov.real.deliveryRatio, ov.model.deliveryRatio, 3),
+      ovRow(`${tag}: duplicates per delivery`, ov.real.duplicatesPerDelivery, ov.model.duplicatesPerDelivery, 2),
+      ovRow(`${tag}: publish → delivery p50 (ms)`, ov.real.latencyMs.p50, ov.model.latencyMs.p50, 1),
+      ovRow(`${tag}: publish → delivery p99 (ms)`, ov.real.latencyMs.p99, ov.model.latencyMs.p99, 1),
+    );
+  }
   return {
     title: `Simulator calibration: the same ${o.agents} hosts and scenarios, real and simulated`,
     intro: [

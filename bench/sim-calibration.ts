@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { stringify as toToml } from 'smol-toml';
 import { ShoalError } from '../src/core/index.ts';
+import { calibrate, defaultCalibrationOptions, type CalibrationResult } from '../simulations/index.ts';
 import { mean } from './stats.ts';
 
 /**
@@ -27,6 +28,8 @@ export interface SimCalibrationOptions {
   warmupS: number;
   /** Wall-time limit of one simulator run. */
   runTimeoutMs: number;
+  /** Also compare the simulator's gossipsub model with real libp2p nodes on 127.0.0.1 (its --calibrate). */
+  overlay: boolean;
   /** Where the scenario files go (kept in the repository: their content follows from the options alone). */
   scenarioDir: string;
   /** Where the simulator's JSON and HTML reports go. */
@@ -45,7 +48,9 @@ export interface SimFigures {
   detectionKnownP99S: number | null;
   detectionFailedP50S: number | null;
   detectionFailedP99S: number | null;
-  /** The commands that produced these figures, for the report. */
+  /** The gossipsub model against real libp2p gossipsub (deliveries, duplicates, latency), or null when not run. */
+  overlay: Pick<CalibrationResult, 'real' | 'model'> & { nodes: number; messages: number } | null;
+  /** The commands that produced these figures, for the report: formation, idle + crash, churn, overlay. */
   commands: string[];
 }
 
@@ -163,6 +168,12 @@ export async function runSimCalibration(o: SimCalibrationOptions, onStep?: (line
       results[key].push(JSON.parse(readFileSync(join(o.outDir, `${name}-n${o.nodes}-s${seed}.json`), 'utf8')) as SimJson);
     }
   }
+  let overlay: SimFigures['overlay'] = null;
+  if (o.overlay) {
+    onStep?.(`gossipsub model vs ${defaultCalibrationOptions.nodes} real libp2p nodes on 127.0.0.1`);
+    const c = await calibrate(defaultCalibrationOptions);
+    overlay = { real: c.real, model: c.model, nodes: defaultCalibrationOptions.nodes, messages: defaultCalibrationOptions.messages };
+  }
   const traffic = (runs: SimJson[], win: [number, number]): SimTraffic => ({
     msgsInPerS: avg(runs.map((r) => windowMean(r, win, (x) => x.msgsInMean))),
     uniqueMsgsInPerS: avg(runs.map((r) => windowMean(r, win, (x) => x.msgsInMean - x.dupsInMean))),
@@ -181,6 +192,10 @@ export async function runSimCalibration(o: SimCalibrationOptions, onStep?: (line
     detectionKnownP99S: m(results.idleCrash, 'detection_known_p99_s'),
     detectionFailedP50S: m(results.idleCrash, 'detection_failed_p50_s'),
     detectionFailedP99S: m(results.idleCrash, 'detection_failed_p99_s'),
-    commands: (['formation', 'idleCrash', 'churn'] as const).map((k) => `for s in ${seeds.join(' ')}; do node simulations/main.ts --scenario ${rel(files[k])} --seed $s --no-baselines --out sim-out; done`),
+    overlay,
+    commands: [
+      ...(['formation', 'idleCrash', 'churn'] as const).map((k) => `for s in ${seeds.join(' ')}; do node simulations/main.ts --scenario ${rel(files[k])} --seed $s --no-baselines --out sim-out; done`),
+      `node simulations/main.ts --scenario ${rel(files.formation)} --calibrate --no-baselines --out sim-out`,
+    ],
   };
 }

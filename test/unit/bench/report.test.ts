@@ -31,8 +31,8 @@ describe('bench report cells', () => {
   });
 
   it('reproduces a run by naming --agents and every option that differs from the defaults', () => {
-    const o: BenchOptions = { ...defaultBenchOptions, agents: 8, idleWindowS: 10, joinMode: 'flag' };
-    assert.equal(benchCommand(o, defaultBenchOptions), 'npm run bench -- --agents 8 --idle-window-s 10 --join-mode flag', 'changed options only');
+    const o: BenchOptions = { ...defaultBenchOptions, agents: 8, idleWindowS: 10, joinMode: 'flag', overlayCalibration: false };
+    assert.equal(benchCommand(o, defaultBenchOptions), 'npm run bench -- --agents 8 --idle-window-s 10 --join-mode flag --no-overlay-calibration', 'changed options only, booleans as --no-x');
     assert.equal(benchCommand(defaultBenchOptions, defaultBenchOptions, ['sim']), 'npm run bench -- --agents 32 --only sim', 'a subset of sides');
   });
 });
@@ -53,7 +53,7 @@ describe('bench options', () => {
 describe('bench calibration scenarios', () => {
   const o = {
     nodes: 32, seed: 1, seeds: 3, gossipProfile: 'lan' as const, idleWindowS: 60, churnWindowS: 60, churnIntervalS: 5, churnDownS: 5,
-    warmupS: 40, runTimeoutMs: 1000, scenarioDir: '/nonexistent', outDir: '/nonexistent',
+    warmupS: 40, runTimeoutMs: 1000, overlay: false, scenarioDir: '/nonexistent', outDir: '/nonexistent',
   };
 
   it('are valid simulator scenarios with the testbed\'s N, profile, windows and churn', () => {
