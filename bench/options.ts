@@ -65,8 +65,8 @@ export const defaultBenchOptions: BenchOptions = {
   joinMode: 'api',
   // 100 ms: the resolution of every convergence and detection time.
   pollIntervalMs: 100,
-  // 60 s: an order of magnitude above either agent's expected detection time.
-  viewTimeoutS: 60,
+  // 30 s: three times Serf's detection at 32 agents (~10 s), six times Shoal's 5 s target.
+  viewTimeoutS: 30,
   // 2: one per core here; more at once only lengthens each start (a Node agent needs ~2-3 s of CPU to start).
   startConcurrency: 2,
   // 100 one at a time: latency without queueing.
