@@ -26,12 +26,13 @@ export class GatewayFailover {
 
   /**
    * `chooser` rotates the preference order (an entry agent passes its own id), so the
-   * entry agents of a cluster spread over its gateways instead of all using the first.
+   * entry agents of a cluster spread over its gateways instead of all using the first;
+   * without one the configured order is kept.
    */
   constructor(opts: GatewayFailoverOptions, gateways: readonly PeerIdStr[], chooser = '') {
     this.#opts = opts;
     const n = gateways.length;
-    const shift = n === 0 ? 0 : hash32(chooser) % n;
+    const shift = n === 0 || chooser === '' ? 0 : hash32(chooser) % n;
     this.#preferred = gateways.map((_, i) => gateways[(i + shift) % n]!);
   }
 

@@ -80,7 +80,7 @@ export const EntryRequestSchema = z.discriminatedUnion('op', [
 ]);
 export type EntryRequest = z.output<typeof EntryRequestSchema>;
 
-export const ReplySchema = z.union([
+export const ReplySchema = z.discriminatedUnion('ok', [
   z.strictObject({
     ok: z.literal(true),
     summary: ClusterSummarySchema.optional(),
