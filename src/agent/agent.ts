@@ -17,6 +17,7 @@ import { OwnerRegistry, defaultPlacementOptions, type HostProfile } from '../pla
 import { BindingStore, JobStore, MetaStore, PeerCache, Store, defaultPeerCacheOptions } from '../store/index.ts';
 import { UsageStore } from '../store/usage-store.ts';
 import { ClusterJobs, defaultClusterJobsOptions } from './cluster-jobs.ts';
+import { createFederation, type FederationParts } from './federation/wiring.ts';
 import { EventBus, defaultEventBusOptions } from './event-bus.ts';
 import { HostJobs, specDigest } from './host-jobs.ts';
 import { HostState, type HostPolicy } from './host-state.ts';
@@ -81,6 +82,7 @@ export class Agent {
   private workload: Workload | undefined;
   private mesh: Mesh | undefined;
   private placement: PlacementDriver | undefined;
+  private federation: FederationParts | undefined;
   private api: FastifyInstance | undefined;
   private recovery: RecoveryService | undefined;
   private metricsApi: FastifyInstance | undefined;
@@ -211,7 +213,26 @@ export class Agent {
     );
     await this.recovery.start();
     const rpc = new JobRpcClient(mesh.transport, JOB_RPC_TIMEOUT_MS);
-    const clusterJobs = new ClusterJobs(defaultClusterJobsOptions, { self, local: jobs, placement: this.placement, rpc, view: mesh.node, transport: mesh.transport });
+    // Federation: every agent can burst through its cluster's gateways; a gateway also serves other clusters.
+    const federation: FederationParts = (this.federation = createFederation(config, {
+      identity: this.identity,
+      clock,
+      logger,
+      registry: this.registry,
+      mesh,
+      store: this.store,
+      clusterJobs: (): ClusterJobs => clusterJobs,
+    }));
+    const clusterJobs = new ClusterJobs(defaultClusterJobsOptions, {
+      self,
+      local: jobs,
+      placement: this.placement,
+      rpc,
+      view: mesh.node,
+      transport: mesh.transport,
+      federation: federation.entry,
+    });
+    await federation.gateway?.start();
     serveJobRpc(mesh.transport, {
       jobs,
       listCell: () => clusterJobs.listCell(),
@@ -260,7 +281,7 @@ export class Agent {
       this.host?.setPolicy(hostPolicy(next));
       applied.push('host');
     }
-    for (const key of ['cluster', 'agent', 'net', 'gossip'] as const) {
+    for (const key of ['cluster', 'agent', 'net', 'gossip', 'federation'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(before[key])) needsRestart.push(key);
     }
     if (JSON.stringify(next.host.drivers) !== JSON.stringify(before.host.drivers)) needsRestart.push('host.drivers');
@@ -280,6 +301,7 @@ export class Agent {
     await this.api?.close();
     this.recovery?.stop();
     this.placement?.stop();
+    await this.federation?.gateway?.stop().catch((err: unknown) => logger.warn({ err }, 'federation gateway did not stop cleanly'));
     await this.workload?.stop();
     await this.mesh?.stop().catch((err: unknown) => logger.warn({ err }, 'mesh did not stop cleanly'));
     this.host?.stop();
@@ -440,6 +462,7 @@ export class Agent {
       },
       placement: this.placement!.node.stats,
       recovery: this.recovery?.status(),
+      federation: { entry: this.federation?.entry.info() ?? null, gateway: this.federation?.gateway?.info() ?? null },
     };
   }
 }

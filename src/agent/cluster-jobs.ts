@@ -8,6 +8,7 @@ import type { HostJobs } from './host-jobs.ts';
 import type { JobDirectory, PlacementOutcome, Placer } from './job-service.ts';
 import type { JobRpcClient } from './job-rpc.ts';
 import type { PlacementDriver } from './placement-driver.ts';
+import type { FederatedJobs } from './federation/federated-jobs.ts';
 
 /**
  * Jobs as the API sees them, wherever they run: submissions go through the placement
@@ -32,9 +33,15 @@ export class ClusterJobs implements Placer, JobDirectory {
   private readonly view: ClusterView;
 
   private readonly transport: Transport;
+  /** Bursts to other clusters and `ID@cluster` lookups; null in a cluster that is not federated. */
+  private readonly federation: FederatedJobs | null;
 
-  constructor(opts: ClusterJobsOptions, modules: { self: PeerIdStr; local: HostJobs; placement: PlacementDriver; rpc: JobRpcClient; view: ClusterView; transport: Transport }) {
+  constructor(
+    opts: ClusterJobsOptions,
+    modules: { self: PeerIdStr; local: HostJobs; placement: PlacementDriver; rpc: JobRpcClient; view: ClusterView; transport: Transport; federation?: FederatedJobs | null },
+  ) {
     this.transport = modules.transport;
+    this.federation = modules.federation ?? null;
     this.opts = opts;
     this.self = modules.self;
     this.local = modules.local;
@@ -43,7 +50,14 @@ export class ClusterJobs implements Placer, JobDirectory {
     this.view = modules.view;
   }
 
+  /** Places in this cluster, or through the federation when the spec or a local refusal calls for it. */
   async place(spec: JobSpec): Promise<PlacementOutcome> {
+    if (this.federation !== null) return this.federation.place(spec, (s) => this.placeInCluster(s));
+    return this.placeInCluster(spec);
+  }
+
+  /** Places in this cluster only: the gateway uses it for jobs other clusters send. */
+  async placeInCluster(spec: JobSpec): Promise<PlacementOutcome> {
     const outcome = await this.placement.submit(spec);
     if (outcome.type === 'placed') {
       const job = (await this.fetch(outcome.host, outcome.jobId).catch(() => undefined)) ?? placedRecord(spec, outcome);
@@ -52,14 +66,27 @@ export class ClusterJobs implements Placer, JobDirectory {
     throw outcomeError(outcome);
   }
 
-  async get(id: string, opts: { signal?: AbortSignal } = {}): Promise<JobRecord | undefined> {
+  /** `ID`, or `ID@cluster` anywhere in the federation. */
+  async get(text: string, opts: { signal?: AbortSignal } = {}): Promise<JobRecord | undefined> {
+    const { cluster, id } = this.federation?.resolve(text) ?? { cluster: undefined, id: text };
+    if (cluster !== undefined) return this.federation!.get(cluster, id);
+    return this.getInCluster(id, opts);
+  }
+
+  async getInCluster(id: string, opts: { signal?: AbortSignal } = {}): Promise<JobRecord | undefined> {
     const local = this.local.get(id);
     if (local) return local;
     const host = await this.locate(id);
     return host === undefined ? undefined : this.fetch(host, id, opts.signal);
   }
 
-  async stop(id: string, opts: { signal?: AbortSignal } = {}): Promise<JobRecord | undefined> {
+  async stop(text: string, opts: { signal?: AbortSignal } = {}): Promise<JobRecord | undefined> {
+    const { cluster, id } = this.federation?.resolve(text) ?? { cluster: undefined, id: text };
+    if (cluster !== undefined) return this.federation!.stop(cluster, id);
+    return this.stopInCluster(id, opts);
+  }
+
+  async stopInCluster(id: string, opts: { signal?: AbortSignal } = {}): Promise<JobRecord | undefined> {
     if (this.local.get(id)) return this.local.stop(id);
     const host = await this.locate(id);
     if (host === undefined) return undefined;

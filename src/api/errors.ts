@@ -1,5 +1,6 @@
 import { ShoalError } from '../core/errors.ts';
 import { PLACEMENT_ERRORS, type PlacementErrorCode } from '../placement/errors.ts';
+import { FEDERATION_ERRORS, type FederationErrorCode } from '../federation/errors.ts';
 
 /**
  * The error catalogue: every error the API returns, with its HTTP status. The body is
@@ -33,6 +34,8 @@ export interface ErrorBody {
 export function statusFor(code: string): number {
   if (code in API_ERRORS) return API_ERRORS[code as ApiErrorCode].status;
   if (code in PLACEMENT_ERRORS) return PLACEMENT_ERRORS[code as PlacementErrorCode];
+  // Federation codes (403 denied, 404 unknown cluster, 503 no gateway, …) are catalogued in src/federation/errors.ts.
+  if (code in FEDERATION_ERRORS) return FEDERATION_ERRORS[code as FederationErrorCode];
   if (code.startsWith('CONFIG_')) return 400;
   if (code.startsWith('NET_')) return 502;
   return 500;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DRIVER_NAMES, LabelsSchema } from '../core/job.ts';
+import { schemaKeyFor } from './schema-walk.ts';
 
 /**
  * The agent's configuration: one schema, every field documented, unknown keys rejected
@@ -14,6 +15,81 @@ export const ResourcesConfigSchema = z.strictObject({
   memoryMiB: z.number().int().nonnegative(),
   diskGiB: z.number().int().nonnegative(),
 });
+
+/** The loader leaves keys inside records as written (record keys are names), so accept the snake_case fields of record values here. */
+function snakeCaseFields<T extends z.ZodObject>(schema: T) {
+  return z.preprocess((v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [schemaKeyFor(schema.shape, k) ?? k, x]));
+  }, schema);
+}
+
+const clusterNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and "-"');
+const peerIdSchema = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,100}$/, 'must be a peer id (12D3KooW…)');
+const P2P_SUFFIX = /\/p2p\/([1-9A-HJ-NP-Za-km-z]{40,100})$/;
+const dialableSchema = z.string().regex(P2P_SUFFIX, 'must be a multiaddr ending in /p2p/<peer id>');
+const tenantNameSchema = z.string().min(1).max(63);
+
+export const FederationConfigSchema = z
+  .strictObject({
+    /** Run a gateway: a second libp2p node, on `listen`, that peers only with other clusters' allowlisted gateways. */
+    gateway: z.boolean().default(false),
+    /** Federation listen multiaddrs (gateways only), apart from `net.listen`. */
+    listen: z.array(z.string().min(1)).default(['/ip4/0.0.0.0/tcp/7947']),
+    /** Federation addresses to advertise instead of the listen addresses. */
+    announce: z.array(z.string().min(1)).default([]),
+    /** A private-network key shared by the federated clusters' gateways; without one the allowlist alone admits peers. */
+    networkKey: z.string().min(1).optional(),
+    /** Remote gateways to dial (federation multiaddrs ending in /p2p/<peer id>); each id must be allowlisted under `clusters`. */
+    peers: z.array(dialableSchema).default([]),
+    /** This cluster's gateways, as mesh multiaddrs ending in /p2p/<peer id>: where every agent sends jobs for other clusters. */
+    gateways: z.array(dialableSchema).max(16).default([]),
+    /** This cluster's region as other clusters see it (`constraints.region`); default `host.region`. */
+    region: z.string().min(1).max(63).optional(),
+    /** Send a job to another cluster when no local host fits. */
+    burst: z.boolean().default(true),
+    /** The allowlist: remote cluster name → the peer ids of its gateways. Any other identity is refused. */
+    clusters: z.record(clusterNameSchema, snakeCaseFields(z.strictObject({ gateways: z.array(peerIdSchema).min(1).max(16) }))).default({}),
+    /** Local governance: which remote clusters and tenants may place jobs here, and their quotas. */
+    policy: z
+      .strictObject({
+        /** Remote clusters whose jobs may run here; "*" for every allowlisted one. Default: none. */
+        acceptClusters: z.array(z.union([clusterNameSchema, z.literal('*')])).default([]),
+        /** Tenants that may place here from accepted clusters; "*" for all. */
+        allowTenants: z.array(tenantNameSchema).default(['*']),
+        /** Tenants refused whatever `allow_tenants` says. */
+        denyTenants: z.array(tenantNameSchema).default([]),
+        /** Per remote cluster: its own tenant lists and a quota on what its jobs reserve here together. */
+        clusters: z
+          .record(
+            clusterNameSchema,
+            snakeCaseFields(
+              z.strictObject({
+                allowTenants: z.array(tenantNameSchema).optional(),
+                denyTenants: z.array(tenantNameSchema).optional(),
+                maxVcpus: z.number().nonnegative().optional(),
+                maxMemoryMiB: z.number().int().nonnegative().optional(),
+              }),
+            ),
+          )
+          .default({}),
+        /** Per tenant, whichever cluster its jobs come from: a quota on what they reserve here together. */
+        tenants: z
+          .record(tenantNameSchema, snakeCaseFields(z.strictObject({ maxVcpus: z.number().nonnegative().optional(), maxMemoryMiB: z.number().int().nonnegative().optional() })))
+          .default({}),
+      })
+      .prefault({}),
+  })
+  .superRefine((f, ctx) => {
+    const listed = new Set(Object.values(f.clusters).flatMap((c) => c.gateways));
+    f.peers.forEach((addr, i) => {
+      const id = P2P_SUFFIX.exec(addr)?.[1];
+      if (id !== undefined && !listed.has(id)) {
+        ctx.addIssue({ code: 'custom', path: ['peers', i], message: `peer ${id} is not in any [federation.clusters.<name>] gateways list` });
+      }
+    });
+  })
+  .prefault({});
 
 export const ConfigSchema = z.strictObject({
   /** The cluster this agent belongs to; agents of other clusters are rejected. */
@@ -125,6 +201,9 @@ export const ConfigSchema = z.strictObject({
       targetCellSize: z.number().int().min(2).max(1024).optional(),
     })
     .prefault({}),
+
+  /** Federation with other clusters through gateways (see README, "Federation"). */
+  federation: FederationConfigSchema,
 });
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -4,8 +4,8 @@ import { formatResources, printJson } from '../output.ts';
 import { clientCommand, withClient, type ClientFlags } from './client-command.ts';
 
 export function statusCommand(): Command {
-  return clientCommand('status', 'show one job, wherever it runs')
-    .argument('<id>', 'job id')
+  return clientCommand('status', 'show one job, wherever it runs (in this cluster or, as ID@cluster, in a federated one)')
+    .argument('<id>', 'job id, or ID@cluster for a job in another federated cluster')
     .action(async (id: string, flags: ClientFlags) => {
       const { data } = await withClient(flags, (c) => c.call<JobRecord>('GET', `/v1/jobs/${encodeURIComponent(id)}`));
       if (flags.json) return printJson(data);
