@@ -232,9 +232,11 @@ export function calibrationTable(r: BenchReport, defaults: BenchOptions): Table 
     row('idle: messages received per host per s (unique)', real?.idle?.protocol?.messagesInPerS.mean, sim?.idle.uniqueMsgsInPerS, 2, 1),
     row('idle: packets received (real) vs messages incl. duplicates and control (sim)', real?.idle?.rxPacketsPerS.mean, sumOrNull(sim?.idle.msgsInPerS, sim?.idle.ctrlInPerS), 2, 1),
     row('idle: bytes received per host per s', real?.idle?.rxBytesPerS.mean, sim?.idle.bytesInPerS, 0, 1),
+    row(`idle: bytes received less ${L2_L4_HEADER_BYTES} B of Ethernet/IPv4/TCP headers per packet`, aboveTcp(real?.idle), sim?.idle.bytesInPerS, 0, 1),
     row('churn: messages received per host per s (unique)', real?.churn?.protocol?.messagesInPerS.mean, sim?.churn.uniqueMsgsInPerS, 2, 2),
     row('churn: packets received (real) vs messages incl. duplicates and control (sim)', real?.churn?.rxPacketsPerS.mean, sumOrNull(sim?.churn.msgsInPerS, sim?.churn.ctrlInPerS), 2, 2),
     row('churn: bytes received per host per s', real?.churn?.rxBytesPerS.mean, sim?.churn.bytesInPerS, 0, 2),
+    row(`churn: bytes received less ${L2_L4_HEADER_BYTES} B of Ethernet/IPv4/TCP headers per packet`, aboveTcp(real?.churn), sim?.churn.bytesInPerS, 0, 2),
   ];
   const ov = sim?.overlay ?? null;
   if (ov) {
@@ -256,6 +258,16 @@ export function calibrationTable(r: BenchReport, defaults: BenchOptions): Table 
     columns: ['figure', 'real Shoal', 'simulated', 'error', 'real: command', 'simulated: command'],
     rows,
   };
+}
+
+/** Ethernet 14 + IPv4 20 + TCP 20 + timestamp option 12: what every TCP segment on the veth carries besides its payload. */
+const L2_L4_HEADER_BYTES = 66;
+
+/** Bytes received per second above TCP (an estimate: header bytes per packet taken as fixed), to compare with the simulator's payload-and-framing bytes. */
+function aboveTcp(w: WindowResult | null | undefined): number | null {
+  const b = w?.rxBytesPerS.mean;
+  const p = w?.rxPacketsPerS.mean;
+  return b === null || b === undefined || p === null || p === undefined ? null : Math.max(0, b - p * L2_L4_HEADER_BYTES);
 }
 
 function sumOrNull(a: number | null | undefined, b: number | null | undefined): number | null {
