@@ -12,7 +12,7 @@ import { ShoalApi } from './shoal-api.ts';
 import { pollUntil } from './wait.ts';
 
 export interface ShoalClusterOptions {
-  /** The `shoal` entry point, run by this process's Node. */
+  /** The `shoal` command, run as an executable exactly as an operator runs it. */
   shoalBin: string;
   /** libp2p TCP port inside each namespace. */
   listenPort: number;
@@ -137,7 +137,8 @@ export class ShoalCluster implements AgentCluster {
     const dir = this.agentDir(index);
     const config = this.#writeConfig(index);
     await this.#ensureIdentity(index);
-    const argv = [process.execPath, this.opts.shoalBin, 'agent', '--config', config, '--data-dir', join(dir, 'data'), '--socket', this.socketPath(index)];
+    // The command users run: bin/shoal.js picks the pinned Node and its flags for agents, then execs it (same pid).
+    const argv = [this.opts.shoalBin, 'agent', '--config', config, '--data-dir', join(dir, 'data'), '--socket', this.socketPath(index)];
     if (opts.joinSeed && index !== 0) argv.push('--join', this.multiaddr(0));
     this.#procs.spawn(index, argv, join(dir, 'agent.log'));
     const api = new ShoalApi({ socketPath: this.socketPath(index), timeoutMs: this.opts.apiTimeoutMs });
