@@ -19,8 +19,8 @@ export interface AgentProcess {
   /** SIGTERM and wait for exit. */
   stop(): Promise<number | null>;
   kill9(): Promise<void>;
-  /** Starts again on the same data dir and socket. */
-  restart(extraArgs?: string[]): Promise<void>;
+  /** Starts again on the same data dir and socket; `args` replaces the start's extra arguments when given. */
+  restart(extraArgs?: string[], opts?: { args?: string[] }): Promise<void>;
 }
 
 export interface StartOptions {
@@ -49,8 +49,10 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentProcess>
     baseArgs.push('--config', join(dir, 'shoal.toml'));
   }
   let out = '';
+  let startArgs = opts.args ?? [];
   const spawnIt = (extra: string[]): ChildProcess => {
-    const proc = spawn(process.execPath, [SHOAL, ...baseArgs, ...(opts.args ?? []), ...extra], {
+    // The same runtime flags as `bin/shoal.js agent` and `npm start` give the agent.
+    const proc = spawn(process.execPath, ['--max-semi-space-size=2', SHOAL, ...baseArgs, ...startArgs, ...extra], {
       env: { ...cleanEnv(), SHOAL_LOG_LEVEL: 'debug', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -77,8 +79,9 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentProcess>
       agent.proc.kill('SIGKILL');
       await exited;
     },
-    async restart(extra = []) {
+    async restart(extra = [], restartOpts = {}) {
       await agent.stop();
+      if (restartOpts.args) startArgs = restartOpts.args;
       agent.proc = spawnIt(extra);
       await waitHealthy(agent);
     },

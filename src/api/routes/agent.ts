@@ -24,10 +24,10 @@ export function agentRoutes(modules: ApiModules): FastifyPluginAsync {
 
     app.get('/v1/agent/stats', async () => modules.info.stats());
 
-    app.post('/v1/agent/join', async (req) => {
+    app.post('/v1/agent/join', async (req, reply) => {
       const body = parseOr400(JoinBody, req.body, 'body');
       if (!modules.control.join) throw new ShoalError('AGENT_JOIN_FAILED', 'this agent runs without a mesh');
-      const result = await modules.control.join(body.addrs, { signal: abortOnClose(req.raw) });
+      const result = await modules.control.join(body.addrs, { signal: abortOnClose(reply.raw) });
       if (result.joined.length === 0) {
         throw new ShoalError('AGENT_JOIN_FAILED', `could not join any of ${body.addrs.length} address(es): ${result.failed.map((f) => `${f.addr}: ${f.error}`).join('; ')}`, result);
       }
@@ -43,9 +43,15 @@ export function parseOr400<T>(schema: z.ZodType<T>, value: unknown, where: strin
   throw new ShoalError('API_BAD_REQUEST', `invalid ${where}: ${issues.map((i) => `${i.path || where}: ${i.message}`).join('; ')}`, { issues });
 }
 
-/** An AbortSignal that fires when the client goes away, so long calls stop working for nobody. */
-export function abortOnClose(raw: { once(ev: 'close', fn: () => void): unknown }): AbortSignal {
+/**
+ * An AbortSignal that fires when the client goes away before the answer, so long calls stop
+ * working for nobody. It watches the response: a request's own 'close' fires as soon as its
+ * body has been read.
+ */
+export function abortOnClose(res: { once(ev: 'close', fn: () => void): unknown; readonly writableFinished: boolean }): AbortSignal {
   const ctl = new AbortController();
-  raw.once('close', () => ctl.abort(new ShoalError('API_CLIENT_GONE', 'client closed the connection')));
+  res.once('close', () => {
+    if (!res.writableFinished) ctl.abort(new ShoalError('API_CLIENT_GONE', 'client closed the connection'));
+  });
   return ctl.signal;
 }

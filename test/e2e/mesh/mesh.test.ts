@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { cellTopic, encodeRecord, type HostRecord } from '../../../src/gossip/index.ts';
 import { Libp2pTransport } from '../../../src/net/index.ts';
-import { curl, startAgent, stopAllAgents, type AgentProcess } from '../../helpers/agent-process.ts';
+import { cli, curl, startAgent, stopAllAgents, type AgentProcess } from '../../helpers/agent-process.ts';
 import { agentToml, keyInCell, members, selfOf, startCluster, writeNetworkKey, type TestCluster } from '../../helpers/cluster.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 
@@ -151,6 +151,33 @@ describe('the mesh: 12 real agents on loopback in 4 cells', function () {
     const stoppedAt = Date.now();
     await waitFor(() => mates.every((a) => members(a).find((m) => m.id === id)?.status === 'left'), { timeoutMs: LEAVE_MS, what: `cell mates to mark ${id} left` });
     console.log(`      leave known to the cell after ${Date.now() - stoppedAt} ms`);
+  });
+
+  it('rejoins from its peer cache after a restart without any --join, and joins at runtime with shoal join', async () => {
+    const agent = agentsInCell(1)[1]!;
+    const id = idOf(agent);
+    const incarnation = selfOf(agent).incarnation;
+    const mates = agentsInCell(1).filter((a) => a !== agent);
+    await agent.restart([], { args: [] }); // no bootstrap list: only what it cached
+    await waitFor(
+      () => mates.every((a) => {
+        const m = members(a).find((x) => x.id === id);
+        return m?.status === 'alive' && m.incarnation > incarnation;
+      }),
+      { timeoutMs: 20_000, what: `${id} back from its peer cache` },
+    );
+
+    // A fresh agent started alone joins at runtime through the CLI.
+    const late = await startAgent({ configToml: agentToml({ size: 1, cellBits: CELL_BITS }, cluster.keyFile, 0) });
+    const lateId = selfOf(late).id;
+    const r = cli(['join', cluster.seedAddr], { address: late.address });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /joined 1 peer/);
+    const lateCell = selfOf(late).cell;
+    await waitFor(() => cluster.agents.filter((a) => a.proc.exitCode === null && selfOf(a).cell === lateCell).every((a) => members(a).some((m) => m.id === lateId && m.status === 'alive')), {
+      timeoutMs: 20_000,
+      what: 'the runtime-joined agent to be alive in its cell',
+    });
   });
 
   it('keeps out an agent with a different network key: it cannot even connect', async () => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import { Agent } from '../../../agent/agent.ts';
 import { createLogger } from '../../../agent/logger.ts';
 import { systemClock } from '../../../net/system-clock.ts';
@@ -24,7 +25,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     return;
   }
 
-  const logger = createLogger({ level: config.log.level });
+  const logger = await createLogger({ level: config.log.level });
   const agent = new Agent(
     { config, paths, socketGroupId: config.agent.socketGroup ? groupId(config.agent.socketGroup) : undefined },
     { clock: systemClock, rng: new SeededRng(randomInt(2 ** 32)), logger, loadIdentity: loadOrCreateIdentity },
@@ -51,7 +52,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   await stopped;
 }
 
-function reload(agent: Agent, sources: ConfigSources, logger: ReturnType<typeof createLogger>): void {
+function reload(agent: Agent, sources: ConfigSources, logger: Logger): void {
   let next: Config;
   try {
     next = loadConfig({ ...sources, env: process.env });
