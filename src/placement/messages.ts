@@ -109,8 +109,12 @@ export const SubmitMessageSchema = z.strictObject({
   avoid: peers,
   /** The job id a previous owner announced for this key. */
   jobIdHint: jobId.optional(),
-  /** Re-place an existing job (evacuation, drain): same job id and key, a higher epoch, never on `fromHost`. */
-  replace: z.strictObject({ jobId, fromHost: peer, fromEpoch: epoch, driver }).optional(),
+  /**
+   * Re-place an existing job (evacuation, drain): same job id and key, a higher epoch, never on
+   * `fromHost`. With `bindOnly`, nothing moves: the key owner only learns that the job lives on
+   * `fromHost` at `fromEpoch` (its previous owner failed and the binding was lost with it).
+   */
+  replace: z.strictObject({ jobId, fromHost: peer, fromEpoch: epoch, driver, bindOnly: z.boolean().optional() }).optional(),
 });
 
 /** From the owner: it coordinates the job `jobId`. Without `jobId`: a contact forwarded the submit to `owner`. */

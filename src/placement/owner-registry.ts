@@ -205,6 +205,41 @@ export class OwnerRegistry {
     return { type: 'start', binding: placing, previous };
   }
 
+  /**
+   * A host (or an evacuator standing in for a failed one) tells the key owner where a job lives:
+   * adopted when this owner has no binding for the key (its previous owner failed), moved
+   * forward when the binding is older. Never starts a placement. Returns the binding as it now
+   * stands, or a conflict when the key is bound to another job or spec.
+   */
+  bind(req: ReplaceRequest, now: Millis): { readonly type: 'bound' | 'conflict'; readonly binding: Binding } {
+    const existing = this.byKey.get(registryKey(req.tenant, req.key));
+    if (existing === undefined) {
+      const other = this.byJob.get(req.jobId);
+      if (other !== undefined) return { type: 'conflict', binding: other };
+      const b: Binding = {
+        tenant: req.tenant,
+        key: req.key,
+        keyHash: req.keyHash,
+        jobId: req.jobId,
+        specDigest: req.specDigest,
+        state: 'placed',
+        host: req.fromHost,
+        epoch: req.fromEpoch,
+        driver: req.driver,
+        updatedAtMs: now,
+      };
+      this.put(b);
+      return { type: 'bound', binding: b };
+    }
+    if (existing.jobId !== req.jobId || existing.specDigest !== req.specDigest) return { type: 'conflict', binding: existing };
+    if (existing.state === 'placed' && !this.running.has(existing.jobId) && existing.epoch < req.fromEpoch) {
+      const b: Binding = { ...existing, host: req.fromHost, epoch: req.fromEpoch, updatedAtMs: now };
+      this.put(b);
+      return { type: 'bound', binding: b };
+    }
+    return { type: 'bound', binding: existing };
+  }
+
   /** A re-placement was refused or failed: the job stays bound where it was; the epochs it tried are not reused. */
   restore(previous: Binding, triedEpoch: number): void {
     this.running.delete(previous.jobId);

@@ -22,7 +22,7 @@ import { PLACEMENT_PROTOCOL_VERSION } from './messages.ts';
 import type { PlacementMetrics, PlacementStats } from './metrics.ts';
 import { emptyPlacementStats } from './metrics.ts';
 import type { PlacementOptions } from './options.ts';
-import { OwnerRegistry, type Binding } from './owner-registry.ts';
+import { OwnerRegistry, type Binding, type ReplaceRequest } from './owner-registry.ts';
 import { PlacementAttempt, type AttemptAnswer, type AttemptModules, type AttemptOutcome } from './placement-attempt.ts';
 import { REFUSAL_REASONS } from './feasibility.ts';
 import { ReservationOverlay } from './reservation-overlay.ts';
@@ -668,10 +668,12 @@ export class PlacementNode {
       this.answerSubmit(waiter, { type: 'failed', code: 'PLACEMENT_BAD_REQUEST', message: `job id ${target.jobId} does not belong to key "${msg.key}"`, asks: 0 }, now);
       return;
     }
-    const r = this.registry.beginReplace(
-      { tenant: msg.tenant, key: msg.key, keyHash, specDigest: msg.specDigest, jobId: target.jobId, fromHost: target.fromHost, fromEpoch: target.fromEpoch, driver: target.driver },
-      now,
-    );
+    const req = { tenant: msg.tenant, key: msg.key, keyHash, specDigest: msg.specDigest, jobId: target.jobId, fromHost: target.fromHost, fromEpoch: target.fromEpoch, driver: target.driver };
+    if (target.bindOnly === true) {
+      this.onBind(waiter, msg, req, now);
+      return;
+    }
+    const r = this.registry.beginReplace(req, now);
     switch (r.type) {
       case 'conflict':
         this.answerSubmit(
@@ -733,6 +735,28 @@ export class PlacementNode {
       if (m === undefined || m.status !== 'alive') out.add(p);
     }
     return out.size === 0 ? null : out;
+  }
+
+  /** `bindOnly`: record where the job lives (durably), answer with the binding as it stands. */
+  private onBind(waiter: Waiter, msg: SubmitMessage, req: ReplaceRequest, now: Millis): void {
+    const r = this.registry.bind(req, now);
+    const b = r.binding;
+    if (r.type === 'conflict') {
+      this.answerSubmit(waiter, { type: 'failed', code: 'PLACEMENT_IDEMPOTENCY_CONFLICT', message: `idempotency key "${msg.key}" of tenant ${msg.tenant} is bound to job ${b.jobId}, not to job ${req.jobId} with this spec`, asks: 0 }, now);
+      return;
+    }
+    if (b.state !== 'placed' || b.host === null || b.driver === null) {
+      this.answerSubmit(waiter, { type: 'failed', code: 'PLACEMENT_TIMEOUT', message: `job ${b.jobId} is being placed; ask again`, asks: 0 }, now);
+      return;
+    }
+    if (this.bindingStore === null) {
+      this.answerSubmit(waiter, placedOutcome(b, true, 0), now);
+      return;
+    }
+    this.bindingStore.save(b, (_err, t) => {
+      this.answerSubmit(waiter, placedOutcome(b, true, 0), t);
+      this.drain(t);
+    });
   }
 
   private answerSubmit(w: Waiter, outcome: SubmitOutcome, now: Millis): void {

@@ -154,6 +154,16 @@ export class EvacuationRunner {
     const entry = this.m.holder.entry(owner, job.jobId);
     this.record(owner, job.jobId, { type: 'lost', host: null, epoch: job.epoch, reason, atMs: now, by: this.m.self });
     this.m.events.emit('job.lost', { jobId: job.jobId, name: entry?.record.spec.name, host: owner, reason });
+    // The key owner may have failed with the host: make sure a binding leads `shoal status` to the host (and so to its holders).
+    const r = entry?.record;
+    if (r !== undefined && job.replaceable) {
+      this.m.placement
+        .replace(r.spec, { jobId: r.id, fromHost: owner, fromEpoch: r.epoch, driver: r.driver, bindOnly: true })
+        .then((o) => {
+          if (o.type !== 'placed') this.m.logger.debug({ jobId: r.id, outcome: o }, 'could not bind a lost job at its key owner');
+        })
+        .catch(() => undefined);
+    }
   }
 
   private finished(report: EvacuationReport): void {

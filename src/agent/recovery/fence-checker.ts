@@ -43,6 +43,8 @@ export interface FenceCheckerModules {
   /** A newer placement was learned: a key owner that holds an older binding updates it. */
   onSuperseded: (jobId: string, host: PeerIdStr, epoch: number) => void;
   onFenced: ((source: string) => void) | null;
+  /** The key owner has no binding for a job running here (its previous owner failed): tell it where the job lives. */
+  rebind: (record: JobRecord) => Promise<unknown>;
   events: EventBus;
   logger: Logger;
 }
@@ -145,7 +147,11 @@ export class FenceChecker {
           unanswered++;
           continue;
         }
-        if (loc.type !== 'found' || loc.host === null) continue;
+        if (loc.type === 'not-found') {
+          await this.m.rebind(cur).catch((err: unknown) => this.m.logger.debug({ jobId: job.id, err: errorMessage(err) }, 'rebind failed'));
+          continue;
+        }
+        if (loc.host === null) continue;
         if (loc.state === 'placed' && (await this.fenceIf(job.id, loc.host, loc.epoch, 'key-owner'))) fenced++;
       }
     };

@@ -115,6 +115,7 @@ export class RecoveryService {
         if (b !== undefined) void modules.bindings.save(b).catch((err: unknown) => logger.warn({ err: errorMessage(err), jobId }, 'could not persist an updated binding'));
       },
       onFenced: (source) => this.metrics?.jobsFenced.inc({ source }),
+      rebind: (r) => modules.placement.replace(r.spec, { jobId: r.id, fromHost: self, fromEpoch: r.epoch, driver: r.driver, bindOnly: true }),
       events: modules.events,
       logger: logger.child({ component: 'fencing' }),
     });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ShoalError } from '../../core/errors.ts';
 import { errorBody } from '../errors.ts';
 import type { ApiModules } from '../modules.ts';
-import { abortOnClose, parseOr400 } from './agent.ts';
+import { parseOr400 } from './agent.ts';
 
 /**
  * Drain and recovery status. `POST /v1/agent/drain {host, cancel}` works on any agent: the
@@ -34,13 +34,22 @@ function isRecoveryCode(code: string): code is keyof typeof RECOVERY_API_ERRORS 
   return code in RECOVERY_API_ERRORS;
 }
 
+/** Aborts when the client goes away before the answer: the request's own 'close' fires as soon as its body is read. */
+function abortOnHangUp(res: { once(ev: 'close', fn: () => void): unknown; readonly writableFinished: boolean }): AbortSignal {
+  const ctl = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) ctl.abort(new ShoalError('API_CLIENT_GONE', 'client closed the connection'));
+  });
+  return ctl.signal;
+}
+
 export function drainRoutes(modules: ApiModules): FastifyPluginAsync {
   return async (app) => {
     app.post('/v1/agent/drain', async (req, reply) => {
       const body = parseOr400(DrainBody, req.body, 'body');
       try {
         if (!modules.control.drain) throw new ShoalError('RECOVERY_UNAVAILABLE', 'this agent runs without a mesh: there is nothing to drain to');
-        return await modules.control.drain(body.host, body.cancel, { signal: abortOnClose(req.raw) });
+        return await modules.control.drain(body.host, body.cancel, { signal: abortOnHangUp(reply.raw) });
       } catch (err) {
         if (err instanceof ShoalError && isRecoveryCode(err.code)) return reply.code(RECOVERY_API_ERRORS[err.code]).send(errorBody(err.code, err.message, err.details));
         throw err;

@@ -112,6 +112,8 @@ interface Watch {
   plan: Plan | null;
   /** An evacuation finished for the current outage: nothing more to do until the host is up again. */
   done: boolean;
+  /** The last evacuation this node finished for this owner. */
+  last: EvacuationReport | null;
   mark: number;
 }
 
@@ -129,6 +131,7 @@ export interface WatchStatus {
   readonly replaced: number;
   readonly lost: number;
   readonly lastRetryReason: string | null;
+  readonly last: EvacuationReport | null;
 }
 
 interface QueuedResult {
@@ -174,7 +177,7 @@ export class Evacuator {
       for (const owner of this.m.replicas.owners()) {
         let w = this.watches.get(owner);
         if (w === undefined) {
-          w = { owner, seen: false, downSinceMs: null, left: false, plan: null, done: false, mark };
+          w = { owner, seen: false, downSinceMs: null, left: false, plan: null, done: false, last: null, mark };
           this.watches.set(owner, w);
         }
         w.mark = mark;
@@ -235,6 +238,7 @@ export class Evacuator {
         replaced: p === null ? 0 : p.replaced,
         lost: p === null ? 0 : p.lost,
         lastRetryReason,
+        last: w.last,
       });
     }
     return out;
@@ -382,10 +386,8 @@ export class Evacuator {
     this.stats.evacuationsCompleted++;
     this.m.metrics?.evacuations.inc({ result: 'completed' });
     this.m.metrics?.evacuationSeconds.observe({}, Math.max(0, now - p.downSinceMs) / 1000);
-    this.m.outbox.finished(
-      { owner: w.owner, downSinceMs: p.downSinceMs, startedAtMs: p.startedAtMs, finishedAtMs: now, replaced: p.replaced, lost: p.lost, abandoned: p.abandoned },
-      now,
-    );
+    w.last = { owner: w.owner, downSinceMs: p.downSinceMs, startedAtMs: p.startedAtMs, finishedAtMs: now, replaced: p.replaced, lost: p.lost, abandoned: p.abandoned };
+    this.m.outbox.finished(w.last, now);
   }
 
   private cancel(w: Watch): void {

@@ -154,6 +154,26 @@ describe('recovery: re-placement through the key owner', function () {
     assert.ok(moved.epoch >= first.epoch + 2, `an epoch above the refused try's (${first.epoch + 1}), got ${moved.epoch}`);
   });
 
+  it('bindOnly re-binds a job at a key owner that lost track of it, without moving anything', () => {
+    const h = new PlacementHarness({ hosts: 5, cellBits: 0, seed: SEED + 6 });
+    const s = spec({ idempotencyKey: 'rebind-1' });
+    const first = placeOne(h, s);
+    for (const x of h.hosts) x.node.registry.forget(first.jobId);
+    const target = { jobId: first.jobId, fromHost: first.host, fromEpoch: first.epoch, driver: first.driver, bindOnly: true };
+    const r = h.replace(0, s, target);
+    h.runUntil(() => r.outcome !== null, 10_000);
+    const bound = placed(r.outcome, 'bindOnly');
+    assert.deepEqual([bound.host, bound.epoch, bound.duplicate], [first.host, first.epoch, true], 'the binding names where the job lives');
+    assert.deepEqual(holdersOf(h, first.jobId), [{ peer: first.host, epoch: first.epoch, up: true }], 'nothing was placed or moved');
+    const loc = h.locate(3, first.jobId);
+    h.runUntil(() => loc.outcome !== null, 10_000);
+    assert.equal(loc.outcome!.type === 'found' && loc.outcome!.host, first.host, 'locate finds it again');
+    // An older copy cannot pull the binding back.
+    const stale = h.replace(1, s, { ...target, fromHost: h.hosts.find((x) => x.peer !== first.host)!.peer, fromEpoch: first.epoch });
+    h.runUntil(() => stale.outcome !== null, 10_000);
+    assert.equal(placed(stale.outcome, 'stale bindOnly').host, first.host, 'a bind at the same epoch does not move the binding');
+  });
+
   it('refuses a re-placement whose job id does not belong to the key, or whose spec differs', () => {
     const h = new PlacementHarness({ hosts: 4, cellBits: 0, seed: SEED + 5 });
     const s = spec({ idempotencyKey: 'k-a' });
