@@ -1,5 +1,5 @@
 import type { Millis } from '../core/clock.ts';
-import { hash32 } from '../core/hash.ts';
+import { hash32, mix32 } from '../core/hash.ts';
 import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr } from '../core/transport.ts';
 import type { HostRecord, MemberView } from '../gossip/records.ts';
@@ -47,17 +47,6 @@ function peerHashOf(record: HostRecord): number {
     peerHashes.set(record, h);
   }
   return h;
-}
-
-/** murmur3's finaliser: a bijection on 32 bits with full avalanche. */
-function mix32(x: number): number {
-  let h = x >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 export function rendezvousWeight(peer: PeerIdStr, keyHash: number): number {
