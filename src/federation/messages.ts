@@ -75,8 +75,8 @@ export const EntryRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ v, op: z.literal('stop'), cluster: clusterName, id: jobId }),
   /** Which cluster a key was burst to, if any: checked before placing a keyed job locally. */
   z.strictObject({ v, op: z.literal('lookup'), tenant: z.string().min(1).max(63), key: z.string().min(1).max(128) }),
-  /** A sibling gateway's copy of a burst binding, so a retry through this gateway goes to the same cluster. */
-  z.strictObject({ v, op: z.literal('bind'), tenant: z.string().min(1).max(63), key: z.string().min(1).max(128), cluster: clusterName }),
+  /** A sibling gateway's copy of a burst binding (null: the binding is gone), so a retry through this gateway goes to the same cluster. */
+  z.strictObject({ v, op: z.literal('bind'), tenant: z.string().min(1).max(63), key: z.string().min(1).max(128), cluster: clusterName.nullable() }),
 ]);
 export type EntryRequest = z.output<typeof EntryRequestSchema>;
 

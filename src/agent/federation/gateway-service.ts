@@ -190,7 +190,8 @@ export class GatewayService {
       case 'lookup':
         return { ok: true, cluster: this.bindings.get(keyToken(req.tenant, req.key))?.cluster ?? null };
       case 'bind':
-        await this.keepBinding({ tenant: req.tenant, key: req.key, cluster: req.cluster, boundAtMs: this.modules.clock.now() });
+        if (req.cluster === null) await this.forgetBinding(req.tenant, req.key);
+        else await this.keepBinding({ tenant: req.tenant, key: req.key, cluster: req.cluster, boundAtMs: this.modules.clock.now() });
         return { ok: true };
     }
   }
@@ -407,9 +408,19 @@ export class GatewayService {
   /** Synced here, then copied to the sibling gateways (best effort, bounded), before the job crosses. */
   private async bindKey(binding: BurstBinding): Promise<void> {
     await this.keepBinding(binding);
+    await this.copyToSiblings(binding.tenant, binding.key, binding.cluster);
+  }
+
+  /** Nothing was created in the bound cluster: forget the binding here and at the siblings. */
+  private async dropBinding(tenant: string, key: string): Promise<void> {
+    await this.forgetBinding(tenant, key);
+    await this.copyToSiblings(tenant, key, null);
+  }
+
+  private async copyToSiblings(tenant: string, key: string, cluster: string | null): Promise<void> {
     if (this.siblings.length === 0) return;
     const { clock, mesh, metrics } = this.modules;
-    const bytes = encodeFederationMessage({ v: FEDERATION_WIRE_VERSION, op: 'bind', tenant: binding.tenant, key: binding.key, cluster: binding.cluster }, this.opts.federation.maxMessageBytes);
+    const bytes = encodeFederationMessage({ v: FEDERATION_WIRE_VERSION, op: 'bind', tenant, key, cluster }, this.opts.federation.maxMessageBytes);
     const now = clock.now();
     // A sibling that just failed is skipped for its back-off: a burst must not wait on it each time.
     await Promise.all(
@@ -436,7 +447,7 @@ export class GatewayService {
     this.bindings.set(token, binding);
   }
 
-  private async dropBinding(tenant: string, key: string): Promise<void> {
+  private async forgetBinding(tenant: string, key: string): Promise<void> {
     const token = keyToken(tenant, key);
     if (!this.bindings.delete(token)) return;
     await this.modules.store.remove(tenant, key).catch((err: unknown) => this.modules.logger.warn({ err: errorMessage(err) }, 'could not remove a burst binding'));

@@ -126,6 +126,8 @@ export interface FederationStatsView {
     remotes: RemoteView[];
     summary?: { hosts: number };
     connectedGateways: string[];
+    /** Burst bindings held (own and copies from sibling gateways). */
+    bindings: number;
     stats: { refusedPeers: number; burstsPlaced: number; remotePlaced: number; remoteRefused: number; summariesReceived: number };
   } | null;
 }
