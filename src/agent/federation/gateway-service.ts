@@ -171,6 +171,8 @@ export class GatewayService {
       remotes,
       summary: this.summary,
       bindings: this.bindings.size,
+      /** Per remote cluster, the gateway that answered last (failover moves it). */
+      remoteActive: Object.fromEntries([...this.remoteFailover].map(([cluster, f]) => [cluster, f.active ?? null])),
       quota: { remoteJobs: this.ledger.jobs, inFlight: this.ledger.pending },
       stats: this.stats,
     };

@@ -241,4 +241,26 @@ describe('federation: three clusters of 4 real agents with their own keys and 2 
     assert.equal(again.status, 200, JSON.stringify(again.error ?? again.job));
     assert.equal(again.job.id, bigJob.id, 'the same key is the same job, through the other gateway');
   });
+
+  it("killing the gateway of B that A's gateway uses: A's gateway fails over to B's other one", async function () {
+    this.timeout(120_000);
+    const aGateway = a.agents.slice(0, a.spec.gateways).find((g) => g.proc.exitCode === null && g.proc.signalCode === null)!;
+    const usedB = federationStats(aGateway)!.gateway!.remoteActive.b;
+    const index = b.gatewayIds.indexOf(usedB ?? '');
+    assert.ok(index >= 0, `A's gateway talked to one of B's gateways (active: ${usedB})`);
+    await b.agents[index]!.kill9();
+    // B's own placement must first see the dead host as failed: that is B's business, not federation's.
+    const survivors = b.agents.filter((_, i) => i !== index);
+    await waitFor(() => survivors.every((s) => members(s).some((m) => m.id === b.ids[index] && m.status === 'failed')), {
+      timeoutMs: 60_000,
+      what: "B's other agents to mark the killed gateway failed",
+      intervalMs: 250,
+    });
+    const r = submit(a.agents[3]!, { resources: BIG, idempotencyKey: 'after-remote-kill' });
+    assert.equal(r.status, 201, `bursting into B must go on through B's other gateway: ${JSON.stringify(r.error ?? r.job)}`);
+    assert.ok(r.job.id.endsWith('@b'));
+    assert.equal(federationStats(aGateway)!.gateway!.remoteActive.b, b.gatewayIds[1 - index], "A's gateway now uses B's surviving gateway");
+    const status = curl(c.agents[3]!.socket, 'GET', `/v1/jobs/${r.job.id}`);
+    assert.equal(status.status, 200, `C also reaches B through its surviving gateway: ${status.raw}`);
+  });
 });

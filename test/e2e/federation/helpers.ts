@@ -128,6 +128,7 @@ export interface FederationStatsView {
     connectedGateways: string[];
     /** Burst bindings held (own and copies from sibling gateways). */
     bindings: number;
+    remoteActive: Record<string, string | null>;
     stats: { refusedPeers: number; burstsPlaced: number; remotePlaced: number; remoteRefused: number; summariesReceived: number };
   } | null;
 }
