@@ -384,3 +384,50 @@ export function renderText(r: BenchReport, defaults: BenchOptions): string {
   }
   return out.join('\n');
 }
+
+export const README_START = '<!-- BENCH:START -->';
+export const README_END = '<!-- BENCH:END -->';
+
+/**
+ * The short table for the project README (issue 9): a few headline figures, each with its
+ * command. It replaces whatever sits between README_START and README_END; a README without
+ * both markers is left alone (returns null).
+ */
+export function readmeBlock(r: BenchReport, defaults: BenchOptions): string {
+  const o = r.options;
+  const both = `\`${benchCommand(o, defaults, ['serf', 'shoal'])}\``;
+  const shoalOnly = `\`${benchCommand(o, defaults, ['shoal'])}\``;
+  const rows: string[][] = [];
+  const cmp = (figure: string, get: (s: SideResult) => Figure, digits = 2): void => {
+    const a = r.shoal ? get(r.shoal) : null;
+    const b = r.serf ? get(r.serf) : null;
+    rows.push([figure, cell(a, digits), cell(b, digits), figureVerdict(a, b).verdict, both]);
+  };
+  cmp(`join of ${o.agents} agents: all views complete (s)`, (s) => waitFigure(s.formation));
+  cmp('kill -9: failed at every agent (s)', (s) => waitFigure(s.detection?.failed));
+  cmp('idle: bytes received per agent per s', (s) => s.idle?.rxBytesPerS.mean, 0);
+  cmp('idle: CPU per agent (% of a core)', (s) => s.idle?.cpuPercent.mean);
+  cmp('idle: RSS per agent (MB)', (s) => s.idle?.rssMb.mean, 1);
+  const seq = r.shoal?.placement?.sequential ?? null;
+  const con = r.shoal?.placement?.concurrent ?? null;
+  rows.push([`placement through one socket, ${o.placementAgents} agents: p50 / p99 (ms)`, `${num(seq?.latencyMs.p50, 1)} / ${num(seq?.latencyMs.p99, 1)}`, '', '', shoalOnly]);
+  rows.push([`placements/s with ${o.placementConcurrency} in flight`, num(con?.placementsPerS, 1), '', '', shoalOnly]);
+  const lines = [
+    README_START,
+    `Latest \`npm run bench\` figures (${r.finishedAt.toISOString().slice(0, 10)}, ${r.machine.cores}-core ${r.machine.cpuModel}; all figures and the method: [bench/RESULTS.md](bench/RESULTS.md)).`,
+    '',
+    '| figure | Shoal | Serf | verdict | command |',
+    '|---|---|---|---|---|',
+    ...rows.map((row) => `| ${row.map(mdEscape).join(' | ')} |`),
+    README_END,
+  ];
+  return lines.join('\n');
+}
+
+/** `readme` with its bench block replaced, or null when it has no (well-ordered) pair of markers. */
+export function replaceReadmeBlock(readme: string, block: string): string | null {
+  const a = readme.indexOf(README_START);
+  const b = readme.indexOf(README_END);
+  if (a < 0 || b < a) return null;
+  return readme.slice(0, a) + block + readme.slice(b + README_END.length);
+}

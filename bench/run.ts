@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -7,7 +7,7 @@ import { machineFacts } from './machine-facts.ts';
 import { cleanupTestbed, Testbed } from './netns.ts';
 import { BENCH_SIDES, defaultBenchOptions, validateBenchOptions, type BenchOptions, type BenchSide } from './options.ts';
 import { BenchProgress } from './progress.ts';
-import { allProblems, benchCommand, renderMarkdown, renderText, type BenchReport } from './report.ts';
+import { allProblems, benchCommand, readmeBlock, renderMarkdown, renderText, replaceReadmeBlock, README_START, type BenchReport } from './report.ts';
 import { defaultSerfClusterOptions, SerfCluster } from './serf-cluster.ts';
 import { defaultShoalClusterOptions, ShoalCluster } from './shoal-cluster.ts';
 import { runPlacement, runSide, type Budget, type SideHooks } from './side-run.ts';
@@ -202,6 +202,17 @@ async function main(): Promise<number> {
   const resultsPath = resolve(REPO, o.resultsFile);
   writeFileSync(resultsPath, renderMarkdown(report, defaultBenchOptions));
   process.stdout.write(`\nwrote ${resultsPath}\n`);
+  // The README's short table, when the README has the markers for it (a full run only: a partial one would blank figures).
+  if (o.only.length === BENCH_SIDES.length) {
+    const readmePath = join(REPO, 'README.md');
+    const readme = readFileSync(readmePath, 'utf8');
+    const updated = replaceReadmeBlock(readme, readmeBlock(report, defaultBenchOptions));
+    if (updated === null) process.stdout.write(`README.md has no ${README_START} block: its short table was not updated\n`);
+    else if (updated !== readme) {
+      writeFileSync(readmePath, updated);
+      process.stdout.write(`updated the figures in ${readmePath}\n`);
+    }
+  }
   if (o.keepWorkDir || problems.length > 0) process.stdout.write(`work dir kept: ${workDir}\n`);
   else rmSync(workDir, { recursive: true, force: true });
   return problems.length === 0 ? 0 : 1;

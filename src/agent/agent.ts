@@ -281,7 +281,7 @@ export class Agent {
       this.host?.setPolicy(hostPolicy(next));
       applied.push('host');
     }
-    for (const key of ['cluster', 'agent', 'net', 'gossip', 'federation'] as const) {
+    for (const key of ['cluster', 'agent', 'net', 'gossip', 'federation', 'recovery'] as const) {
       if (JSON.stringify(next[key]) !== JSON.stringify(before[key])) needsRestart.push(key);
     }
     if (JSON.stringify(next.host.drivers) !== JSON.stringify(before.host.drivers)) needsRestart.push('host.drivers');

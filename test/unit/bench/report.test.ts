@@ -73,3 +73,14 @@ describe('bench calibration scenarios', () => {
     assert.equal(churn.duration_s, 55, 'crashes stop when the last restart would fall outside the window, as in the testbed');
   });
 });
+
+describe('bench README block', () => {
+  it('replaces only what sits between the markers, and leaves a README without them alone', async () => {
+    const { replaceReadmeBlock, README_START, README_END } = await import('../../../bench/report.ts');
+    const readme = `# Shoal\n\nintro\n\n${README_START}\nold table\n${README_END}\n\n## Next\n`;
+    const block = `${README_START}\nnew table\n${README_END}`;
+    assert.equal(replaceReadmeBlock(readme, block), `# Shoal\n\nintro\n\n${block}\n\n## Next\n`, 'the old table is replaced, the rest kept');
+    assert.equal(replaceReadmeBlock('# Shoal\n', block), null, 'no markers: no change');
+    assert.equal(replaceReadmeBlock(`${README_END}\n${README_START}`, block), null, 'markers in the wrong order: no change');
+  });
+});
