@@ -98,7 +98,7 @@ export function validateBenchOptions(o: BenchOptions): void {
   };
   int('agents', 3, 1000);
   int('placementAgents', 2, 1000);
-  if (o.placementAgents > o.agents) bad('placementAgents', `must not exceed --agents (${o.agents}), got ${o.placementAgents}`);
+  if (o.only.includes('shoal') && o.placementAgents > o.agents) bad('placementAgents', `must not exceed --agents (${o.agents}), got ${o.placementAgents}`);
   int('budgetS', 60, 24 * 3600);
   int('idleWindowS', 5, 3600);
   int('churnWindowS', 5, 3600);
