@@ -67,10 +67,20 @@ export class DrainController {
   private readonly stuck = new Map<string, { name: string; reason: string }>();
   private loop: Promise<void> | null = null;
   private announcedDrained = false;
+  private stopped = false;
+  private sleep: { cancel(): void; wake(): void } | null = null;
 
   constructor(opts: DrainOptions, modules: DrainModules) {
     this.opts = opts;
     this.m = modules;
+  }
+
+  /** The agent stops: no more moves, no pending timer. */
+  stop(): void {
+    this.stopped = true;
+    this.generation++;
+    this.sleep?.cancel();
+    this.sleep?.wake();
   }
 
   /** Restores the persisted flag at start. */
@@ -116,7 +126,7 @@ export class DrainController {
   }
 
   private kick(): void {
-    if (this.loop !== null) return;
+    if (this.loop !== null || this.stopped) return;
     const gen = this.generation;
     this.loop = this.run(gen)
       .catch((err: unknown) => this.m.logger.error({ err: errorMessage(err) }, 'drain loop failed'))
@@ -146,7 +156,11 @@ export class DrainController {
       if (this.stuck.size > 0) {
         round++;
         const delay = Math.min(this.opts.retryMaxMs, this.opts.retryInitialMs * 2 ** Math.min(10, round - 1));
-        await new Promise<void>((resolve) => this.m.clock.schedule(delay, resolve));
+        await new Promise<void>((resolve) => {
+          const timer = this.m.clock.schedule(delay, resolve);
+          this.sleep = { cancel: () => timer.cancel(), wake: resolve };
+        });
+        this.sleep = null;
       }
     }
   }

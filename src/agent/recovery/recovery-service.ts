@@ -181,6 +181,7 @@ export class RecoveryService {
     this.fence.stop();
     this.replicator.stop();
     this.runner.stop();
+    this.drainer.stop();
   }
 
   /** Member events of the own cell; `self` events are refutations: this host was thought dead. */
