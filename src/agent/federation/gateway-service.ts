@@ -424,22 +424,27 @@ export class GatewayService {
     const { clock, mesh, metrics } = this.modules;
     const bytes = encodeFederationMessage({ v: FEDERATION_WIRE_VERSION, op: 'bind', tenant, key, cluster }, this.opts.federation.maxMessageBytes);
     const now = clock.now();
-    // A sibling that just failed is skipped for its back-off: a burst must not wait on it each time.
-    await Promise.all(
-      this.siblings
-        .filter((s) => this.siblingFailover.isReady(s.peer, now))
-        .map(async (s) => {
-          try {
-            if (!mesh.connectedPeers().includes(s.peer)) await mesh.dial(s.peer, s.addrs, { signal: AbortSignal.timeout(this.opts.federation.shortRequestTimeoutMs) });
-            await mesh.request(s.peer, FEDERATION_ENTRY_PROTOCOL, bytes, { timeoutMs: this.opts.federation.shortRequestTimeoutMs });
-            this.siblingFailover.succeeded(s.peer);
-          } catch (err) {
-            this.siblingFailover.failed(s.peer, clock.now());
-            metrics?.failovers.inc({ side: 'sibling' });
-            this.modules.logger.debug({ sibling: s.peer, err: errorMessage(err) }, 'could not copy a burst binding to a sibling gateway');
-          }
-        }),
-    );
+    const connected = new Set(mesh.connectedPeers());
+    const awaited: Promise<void>[] = [];
+    for (const s of this.siblings) {
+      // A sibling that just failed is skipped for its back-off: a burst must not wait on it each time.
+      if (!this.siblingFailover.isReady(s.peer, now)) continue;
+      const copy = (async () => {
+        try {
+          if (!connected.has(s.peer)) await mesh.dial(s.peer, s.addrs, { signal: AbortSignal.timeout(this.opts.federation.shortRequestTimeoutMs) });
+          await mesh.request(s.peer, FEDERATION_ENTRY_PROTOCOL, bytes, { timeoutMs: this.opts.federation.shortRequestTimeoutMs });
+          this.siblingFailover.succeeded(s.peer);
+        } catch (err) {
+          this.siblingFailover.failed(s.peer, clock.now());
+          metrics?.failovers.inc({ side: 'sibling' });
+          this.modules.logger.debug({ sibling: s.peer, err: errorMessage(err) }, 'could not copy a burst binding to a sibling gateway');
+        }
+      })();
+      // A connected sibling answers in milliseconds: wait for it. One we must dial first may be
+      // dead (libp2p then retries for seconds): copy in the background instead of holding the burst.
+      if (connected.has(s.peer)) awaited.push(copy);
+    }
+    await Promise.all(awaited);
   }
 
   private async keepBinding(binding: BurstBinding): Promise<void> {

@@ -169,6 +169,9 @@ describe('federation: three clusters of 4 real agents with their own keys and 2 
     const unknown = curl(a.agents[2]!.socket, 'GET', `/v1/jobs/${bigJob.id.slice(0, -2)}@zz`);
     assert.equal(unknown.status, 404);
     assert.equal((unknown.body as ErrorBody).error.code, 'FEDERATION_UNKNOWN_CLUSTER');
+    const bad = curl(a.agents[2]!.socket, 'GET', `/v1/jobs/${bigJob.id.slice(0, -2)}@B`);
+    assert.equal(bad.status, 400, bad.raw);
+    assert.equal((bad.body as ErrorBody).error.code, 'FEDERATION_INVALID_ADDRESS');
     const own = curl(a.agents[2]!.socket, 'GET', `/v1/jobs/${bigJob.id.slice(0, -2)}@a`);
     assert.equal(own.status, 404, '@a is this cluster: looked up here, not found');
     assert.equal((own.body as ErrorBody).error.code, 'JOB_NOT_FOUND');
@@ -188,6 +191,9 @@ describe('federation: three clusters of 4 real agents with their own keys and 2 
     const cli403 = cli(['submit', '-'], { address: a.agents[3]!.address, input: JSON.stringify({ name: 'x', kind: 'vm', resources: BIG, tenant: 'acme', constraints: { cluster: 'b' } }) });
     assert.equal(cli403.code, 1, 'the CLI exits 1 on a policy refusal');
     assert.ok(cli403.stderr.includes('cluster b does not accept tenant acme from cluster a'), cli403.stderr);
+    const forged = submit(a.agents[2]!, { resources: BIG, labels: { 'shoal.federation/origin': 'c' }, constraints: { cluster: 'b' } });
+    assert.equal(forged.status, 400, 'a caller cannot claim another origin cluster');
+    assert.equal(forged.error.code, 'JOB_INVALID_SPEC');
     const bToC = submit(b.agents[2]!, { resources: { vcpus: 1, memoryMiB: 512 }, idempotencyKey: 'b-to-c', constraints: { cluster: 'c' } });
     assert.equal(bToC.status, 403);
     assert.equal(bToC.error.message, 'cluster c does not accept jobs from cluster b', "C's summary already said so: no request crossed");
