@@ -10,20 +10,17 @@ import {
   QuotaLedger,
   RemoteDirectory,
   acceptsCluster,
-  burstFailure,
+  BurstAttempt,
   decideAdmission,
   decodeFederationMessage,
   emptyFederationStats,
   encodeFederationMessage,
   globalAddress,
   hasQuota,
-  isDefinitiveRefusal,
   keyToken,
   originOf,
-  rankClusters,
   summarizeCluster,
   tagOrigin,
-  type ClusterRefusal,
   type ClusterSummary,
   type EntryRequest,
   type FederationMetrics,
@@ -198,57 +195,38 @@ export class GatewayService {
     }
   }
 
-  /** Sends a job this cluster cannot (or must not) run to another cluster. */
+  /** Sends a job this cluster cannot (or must not) run to another cluster (decisions: `BurstAttempt`). */
   async burst(spec: JobSpec): Promise<Reply> {
     const { clock } = this.modules;
     const fed = this.opts.federation;
-    const deadline = clock.now() + fed.burstBudgetMs;
     const key = spec.idempotencyKey;
     if (key === undefined) return { ok: false, code: 'JOB_INVALID_SPEC', message: 'a job sent to another cluster needs an idempotency key' };
-    const token = keyToken(spec.tenant, key);
-    const refusals: ClusterRefusal[] = [];
-    const tried = new Set<string>();
-    const bound = this.bindings.get(token)?.cluster;
-    let ranked: string[] | undefined;
-    const next = (): string | undefined => {
-      if (bound !== undefined && !tried.has(bound)) return bound;
-      if (ranked === undefined) {
-        const ranking = rankClusters(
-          spec,
-          { self: this.opts.cluster, federated: this.directory.clusters, now: clock.now(), maxSummaryAgeMs: fed.maxSummaryAgeMs, weakClusterWeight: fed.weakClusterWeight },
-          this.directory.states(),
-        );
-        ranked = ranking.candidates.map((c) => c.cluster);
-        refusals.push(...ranking.refusals);
-      }
-      while (ranked.length > 0) {
-        const c = ranked.shift()!;
-        if (!tried.has(c)) return c;
-      }
-      return undefined;
-    };
-    for (let cluster = next(); cluster !== undefined && tried.size < fed.maxClustersTried; cluster = next()) {
-      if (clock.now() >= deadline) break;
-      tried.add(cluster);
+    const deadline = clock.now() + fed.burstBudgetMs;
+    const attempt = new BurstAttempt(
+      spec,
+      {
+        self: this.opts.cluster,
+        federated: this.directory.clusters,
+        maxSummaryAgeMs: fed.maxSummaryAgeMs,
+        weakClusterWeight: fed.weakClusterWeight,
+        maxClustersTried: fed.maxClustersTried,
+        deadline,
+      },
+      this.directory.states(),
+      this.bindings.get(keyToken(spec.tenant, key))?.cluster,
+    );
+    for (let cluster = attempt.nextCluster(clock.now()); cluster !== null; cluster = attempt.nextCluster(clock.now())) {
       try {
         await this.bindKey({ tenant: spec.tenant, key, cluster, boundAtMs: clock.now() });
       } catch (err) {
         return this.burstDone(errorReply(err));
       }
       const reply = await this.callCluster(cluster, { v: FEDERATION_WIRE_VERSION, op: 'place', spec }, deadline);
-      if (reply.ok) {
-        return this.burstDone({ ok: true, job: reply.job ? globalJob(reply.job, cluster) : null, created: reply.created ?? true, cluster });
-      }
-      const definitive = isDefinitiveRefusal(reply.code) || (reply.code === 'FEDERATION_UNAVAILABLE' && reply.details?.ambiguous === false);
-      if (!definitive) {
-        // The job may exist there now: keep the binding, so a retry of the key goes there again.
-        return this.burstDone({ ok: false, code: reply.code, message: `cluster ${cluster}: ${reply.message}`, details: { ...reply.details, cluster, ambiguous: reply.code !== 'JOB_IDEMPOTENCY_CONFLICT' } });
-      }
-      refusals.push({ cluster, code: reply.code, message: reply.message });
+      const verdict = attempt.onReply(reply.ok && reply.job ? { ...reply, job: globalJob(reply.job, cluster) } : reply);
+      if (verdict.type === 'done') return this.burstDone(verdict.reply);
       await this.dropBinding(spec.tenant, key);
     }
-    const failure = burstFailure(refusals, { self: this.opts.cluster, named: spec.constraints.cluster, region: spec.constraints.region, federated: this.directory.clusters });
-    return this.burstDone({ ok: false, code: failure.code, message: failure.message, details: { refusals, ambiguous: false } });
+    return this.burstDone(attempt.failure());
   }
 
   private burstDone(reply: Reply): Reply {
