@@ -31,6 +31,9 @@ import { Replicator, defaultReplicatorOptions, type ReplicatorOptions } from './
  * job store.
  */
 
+/** Hosts asked for a failed host's record before answering "not found". */
+const MAX_LOOKUP_ASKS = 8;
+
 export interface RecoveryServiceOptions {
   recovery: RecoveryOptions;
   fence: FenceCheckerOptions;
@@ -269,7 +272,11 @@ export class RecoveryService {
     const view = this.m.view;
     const cell = cellOfHash(hash32(owner), view.cellBits);
     if (cell === view.ownCell) {
-      for (const peer of replicaHolders(owner, view.cellMembers(), this.opts.recovery.replicas + 1)) {
+      // The holders the owner chose (zone-aware, if its record is still in the view), then plain successors.
+      const k = this.opts.recovery.replicas;
+      const zone = view.cellMember(owner)?.record.zone;
+      const candidates = new Set([...replicaHolders(owner, view.cellMembers(), k, zone), ...replicaHolders(owner, view.cellMembers(), MAX_LOOKUP_ASKS, '\u0000')]);
+      for (const peer of [...candidates].slice(0, MAX_LOOKUP_ASKS)) {
         if (peer === this.m.self) continue;
         const r = await this.client.lookup(peer, owner, jobId, 1).catch(() => null);
         if (r !== null) return r;

@@ -7,9 +7,10 @@ import type { MemberStatus, MemberView } from '../../gossip/records.ts';
  *
  * A cell's ring orders its members by `hash32(peer id)` (ties by id). A host's replica holders
  * are the first `k` members after it on the ring that are up (alive or suspect: a suspicion is
- * often refuted, and moving replicas on every suspicion would churn). Every member of the cell
- * computes the same list from the same view. The position of a host depends on its id alone,
- * so the successors of a failed host can be found after gossip has forgotten it.
+ * often refuted, and moving replicas on every suspicion would churn), preferring other zones
+ * than the host's. Every member of the cell computes the same list from the same view. The
+ * position of a host depends on its id alone, so the successors of a failed host can be found
+ * after gossip has forgotten it.
  */
 
 export function isUp(status: MemberStatus | undefined): boolean {
@@ -28,16 +29,26 @@ function before(a: RingEntry, b: RingEntry): boolean {
 /**
  * The `k` up members that follow `owner` on the ring of `members` (the owner's cell), in ring
  * order, the owner excluded. Fewer when the cell has fewer up members.
+ *
+ * Zone-aware: walking the ring from the owner, members of another zone than the owner come
+ * first (each zone once, then any other zone), and the owner's own zone only when the cell has
+ * no one else. So a zone failure takes a host's replicas with it only when the whole cell is in
+ * that zone: with holders picked by hash alone, a 10% zone failure would kill the owner and both
+ * holders of ~1% of its hosts. `ownerZone` defaults to the owner's record in `members`.
  */
-export function replicaHolders(owner: PeerIdStr, members: Iterable<MemberView>, k: number): PeerIdStr[] {
+export function replicaHolders(owner: PeerIdStr, members: Iterable<MemberView>, k: number, ownerZone?: string): PeerIdStr[] {
   if (k <= 0) return [];
   const start: RingEntry = { peer: owner, hash: hash32(owner) };
-  const ring: RingEntry[] = [];
+  const ring: (RingEntry & { zone: string })[] = [];
+  let zoneOfOwner = ownerZone;
   for (const m of members) {
-    if (!isUp(m.status)) continue;
     const peer = m.record.origin;
-    if (peer === owner) continue;
-    ring.push({ peer, hash: hash32(peer) });
+    if (peer === owner) {
+      zoneOfOwner ??= m.record.zone;
+      continue;
+    }
+    if (!isUp(m.status)) continue;
+    ring.push({ peer, hash: hash32(peer), zone: m.record.zone });
   }
   ring.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
   // First entry after the owner's position, wrapping around.
@@ -49,8 +60,28 @@ export function replicaHolders(owner: PeerIdStr, members: Iterable<MemberView>, 
     }
   }
   const out: PeerIdStr[] = [];
-  for (let i = 0; i < ring.length && out.length < k; i++) out.push(ring[(first + i) % ring.length]!.peer);
-  return out;
+  const picked = new Set<number>();
+  const zones = new Set<string>();
+  // Pass 0: a new zone, not the owner's; pass 1: any zone but the owner's; pass 2: anyone.
+  for (let pass = 0; pass < 3 && out.length < k; pass++) {
+    for (let i = 0; i < ring.length && out.length < k; i++) {
+      const j = (first + i) % ring.length;
+      if (picked.has(j)) continue;
+      const e = ring[j]!;
+      if (pass < 2 && zoneOfOwner !== undefined && e.zone === zoneOfOwner) continue;
+      if (pass === 0 && zones.has(e.zone)) continue;
+      picked.add(j);
+      zones.add(e.zone);
+      out.push(e.peer);
+    }
+  }
+  // Ring order, whatever pass picked them: the evacuator is the first up one in this order.
+  return out.sort((a, b) => ringDistance(start, a, ring) - ringDistance(start, b, ring));
+}
+
+function ringDistance(start: RingEntry, peer: PeerIdStr, ring: readonly RingEntry[]): number {
+  const e = ring.find((x) => x.peer === peer)!;
+  return ((e.hash - start.hash) >>> 0) + (e.hash === start.hash && e.peer < start.peer ? 2 ** 32 : 0);
 }
 
 /**

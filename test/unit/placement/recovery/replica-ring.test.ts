@@ -47,6 +47,37 @@ describe('recovery: replica holders on the cell ring', () => {
     assert.deepEqual(replicaHolders('a', cell(['a']), 2), [], 'a lone host has no holder');
   });
 
+  it('prefer other zones than the owner\'s, one zone each, and stay in ring order', () => {
+    const ring = ringOrder(ids);
+    const owner = ring[0]!;
+    // Successors 1-3 share the owner's zone a; 4 is in b, 5 in b, 6 in c.
+    const zoneOf = (id: string): string => (id === owner || id === ring[1] || id === ring[2] || id === ring[3] ? 'a' : id === ring[4] || id === ring[5] ? 'b' : 'c');
+    const members = ids.map((id) => member(record(id, { zone: zoneOf(id) })));
+    assert.deepEqual(replicaHolders(owner, members, 2), [ring[4], ring[6]], 'the first successor of each other zone');
+    const twoZones = ids.map((id) => member(record(id, { zone: id === ring[4] || id === ring[5] ? 'b' : 'a' })));
+    assert.deepEqual(replicaHolders(owner, twoZones, 2), [ring[4], ring[5]], 'a zone may hold both when only one other zone exists');
+    const oneZone = ids.map((id) => member(record(id, { zone: 'a' })));
+    assert.deepEqual(replicaHolders(owner, oneZone, 2), [ring[1], ring[2]], 'a single-zone cell falls back to plain successors');
+    const mixed = ids.map((id) => member(record(id, { zone: id === ring[3] ? 'b' : 'a' })));
+    assert.deepEqual(replicaHolders(owner, mixed, 2), [ring[1], ring[3]], 'the other-zone member first, then the nearest successor, listed in ring order');
+  });
+
+  it('property: a zone failure never takes an owner together with all its holders while the cell has members elsewhere', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 4, maxLength: 40 }), fc.nat(), (zones, pick) => {
+        const peers = zones.map((_, i) => `p${i}`);
+        const members = peers.map((id, i) => member(record(id, { zone: `z${zones[i]}` })));
+        const o = pick % peers.length;
+        const holders = replicaHolders(peers[o]!, members, 2);
+        const elsewhere = zones.filter((z, i) => i !== o && z !== zones[o]).length;
+        const sameZoneHolders = holders.filter((h) => zones[Number(h.slice(1))] === zones[o]).length;
+        assert.ok(elsewhere === 0 || sameZoneHolders < holders.length, `owner ${o} in zone ${zones[o]} has every holder in its zone: ${holders}`);
+        if (elsewhere >= 2) assert.equal(sameZoneHolders, 0, `two members exist elsewhere, yet a holder shares the owner's zone: ${holders}`);
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+
   it('property: every view with the same up members gives the same holders, whatever the iteration order', () => {
     console.log(`      fast-check seed ${SEED}`);
     fc.assert(
