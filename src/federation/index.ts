@@ -55,4 +55,4 @@ export {
   type RemoteRequest,
   type Reply,
 } from './messages.ts';
-export { emptyFederationStats, type FederationMetrics, type FederationStats } from './metrics.ts';
+export { emptyFederationStats, outcomeLabel, type FederationMetrics, type FederationStats } from './metrics.ts';

@@ -35,3 +35,35 @@ export interface FederationStats {
 export function emptyFederationStats(): FederationStats {
   return { burstsPlaced: 0, burstsRefused: 0, burstsFailed: 0, remotePlaced: 0, remoteRefused: 0, summariesSent: 0, summariesReceived: 0, refusedPeers: 0, failovers: 0 };
 }
+
+/** Codes another cluster may answer with that are worth their own label; anything else is `other`. */
+const KNOWN_OUTCOMES = new Set([
+  'FEDERATION_DENIED',
+  'FEDERATION_QUOTA_EXCEEDED',
+  'FEDERATION_NOT_ALLOWED',
+  'FEDERATION_UNKNOWN_CLUSTER',
+  'FEDERATION_NOT_CONFIGURED',
+  'FEDERATION_UNAVAILABLE',
+  'FEDERATION_INVALID_ADDRESS',
+  'FEDERATION_BAD_MESSAGE',
+  'JOB_UNPLACEABLE',
+  'JOB_INVALID_SPEC',
+  'JOB_IDEMPOTENCY_CONFLICT',
+  'JOB_PLACEMENT_FAILED',
+  'JOB_HOST_UNREACHABLE',
+  'PLACEMENT_TIMEOUT',
+  'PLACEMENT_OWNER_UNREACHABLE',
+  'PLACEMENT_OVERLOADED',
+  'STORE_WRITE_FAILED',
+  'NET_TIMEOUT',
+  'NET_UNREACHABLE',
+  'NET_STREAM_FAILED',
+  'NET_REMOTE_ERROR',
+  'NET_NO_HANDLER',
+  'INTERNAL',
+]);
+
+/** A metric label for an outcome code: codes come from other clusters too, so the label set is closed. */
+export function outcomeLabel(code: string): string {
+  return KNOWN_OUTCOMES.has(code) ? code : 'other';
+}

@@ -8,6 +8,7 @@ import {
   decodeFederationMessage,
   decodeReply,
   encodeFederationMessage,
+  outcomeLabel,
   type FederationMetrics,
   type FederationStats,
   type RemoteDirectory,
@@ -121,7 +122,7 @@ export class FederationChannel {
       } catch (err) {
         reply = errorReply(err);
       }
-      this.modules.metrics?.remoteServed.inc({ op: req.op, outcome: reply.ok ? 'ok' : reply.code });
+      this.modules.metrics?.remoteServed.inc({ op: req.op, outcome: reply.ok ? 'ok' : outcomeLabel(reply.code) });
       return this.encode(reply);
     });
     await transport.start();

@@ -18,6 +18,7 @@ import {
   globalAddress,
   hasQuota,
   keyToken,
+  outcomeLabel,
   originOf,
   summarizeCluster,
   tagOrigin,
@@ -233,7 +234,7 @@ export class GatewayService {
     if (reply.ok) this.stats.burstsPlaced++;
     else if (reply.details?.ambiguous === true) this.stats.burstsFailed++;
     else this.stats.burstsRefused++;
-    this.modules.metrics?.bursts.inc({ outcome: reply.ok ? (reply.created === false ? 'duplicate' : 'placed') : reply.code });
+    this.modules.metrics?.bursts.inc({ outcome: reply.ok ? (reply.created === false ? 'duplicate' : 'placed') : outcomeLabel(reply.code) });
     return reply;
   }
 
@@ -351,13 +352,13 @@ export class GatewayService {
       try {
         const reply = await this.channel.request(gw, req, Math.min(this.opts.federation.remoteRequestTimeoutMs, left));
         failover.succeeded(gw);
-        metrics?.remoteSent.inc({ op: req.op, outcome: reply.ok ? 'ok' : reply.code });
+        metrics?.remoteSent.inc({ op: req.op, outcome: reply.ok ? 'ok' : outcomeLabel(reply.code) });
         return reply;
       } catch (err) {
         failover.failed(gw, clock.now());
         this.stats.failovers++;
         metrics?.failovers.inc({ side: 'remote' });
-        metrics?.remoteSent.inc({ op: req.op, outcome: err instanceof ShoalError ? err.code : 'error' });
+        metrics?.remoteSent.inc({ op: req.op, outcome: err instanceof ShoalError ? outcomeLabel(err.code) : 'other' });
         if (possiblyDelivered(err)) ambiguous = true;
         problems.push(`${shortId(gw)}: ${errorMessage(err)}`);
         this.modules.logger.warn({ cluster, gateway: gw, op: req.op, err: errorMessage(err) }, 'remote gateway failed; trying the next');
@@ -475,12 +476,12 @@ export class GatewayService {
             this.opts.federation.shortRequestTimeoutMs,
           );
           this.stats.summariesSent++;
-          metrics?.remoteSent.inc({ op: 'summary', outcome: reply.ok ? 'ok' : reply.code });
+          metrics?.remoteSent.inc({ op: 'summary', outcome: reply.ok ? 'ok' : outcomeLabel(reply.code) });
           if (reply.ok && reply.summary !== undefined && this.directory.onSummary(gw, reply.summary, reply.acceptsYou ?? false, clock.now()) === 'new') {
             this.stats.summariesReceived++;
           }
         } catch (err) {
-          metrics?.remoteSent.inc({ op: 'summary', outcome: err instanceof ShoalError ? err.code : 'error' });
+          metrics?.remoteSent.inc({ op: 'summary', outcome: err instanceof ShoalError ? outcomeLabel(err.code) : 'other' });
           this.modules.logger.debug({ cluster, gateway: gw, err: errorMessage(err) }, 'summary exchange failed');
         }
       }),

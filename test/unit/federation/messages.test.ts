@@ -9,6 +9,7 @@ import {
   decodeFederationMessage,
   decodeReply,
   encodeFederationMessage,
+  outcomeLabel,
   type RemoteRequest,
 } from '../../../src/federation/index.ts';
 import { FC_SEED, bucket, clusterSummary, fcParams, spec } from './fixtures.ts';
@@ -68,5 +69,11 @@ describe('federation: wire messages', () => {
       }),
       fcParams(300),
     );
+  });
+
+  it('metric labels for outcome codes stay a closed set, whatever another cluster answers', () => {
+    assert.equal(outcomeLabel('FEDERATION_DENIED'), 'FEDERATION_DENIED');
+    assert.equal(outcomeLabel('JOB_UNPLACEABLE'), 'JOB_UNPLACEABLE');
+    assert.equal(outcomeLabel('JOB_' + 'X'.repeat(40)), 'other', 'an invented code must not become a label value');
   });
 });
