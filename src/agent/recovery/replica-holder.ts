@@ -37,7 +37,7 @@ export interface PushBody {
 export class ReplicaHolder implements ReplicaSource {
   private readonly store: ReplicaStore;
   private readonly clock: Clock;
-  private readonly owners_ = new Map<PeerIdStr, OwnerReplicas>();
+  private readonly byOwner = new Map<PeerIdStr, OwnerReplicas>();
   private readonly writes = new Mutex();
 
   constructor(modules: { store: ReplicaStore; clock: Clock }) {
@@ -47,12 +47,12 @@ export class ReplicaHolder implements ReplicaSource {
 
   async load(): Promise<void> {
     const { sets, entries } = await this.store.load();
-    for (const s of sets) this.owners_.set(s.owner, { holders: s.holders, entries: new Map() });
+    for (const s of sets) this.byOwner.set(s.owner, { holders: s.holders, entries: new Map() });
     for (const e of entries) {
-      let o = this.owners_.get(e.owner);
+      let o = this.byOwner.get(e.owner);
       if (o === undefined) {
         o = { holders: [], entries: new Map() };
-        this.owners_.set(e.owner, o);
+        this.byOwner.set(e.owner, o);
       }
       o.entries.set(e.record.id, e);
     }
@@ -61,22 +61,22 @@ export class ReplicaHolder implements ReplicaSource {
   /** Entries held, over all owners. */
   get size(): number {
     let n = 0;
-    for (const o of this.owners_.values()) n += o.entries.size;
+    for (const o of this.byOwner.values()) n += o.entries.size;
     return n;
   }
 
   // ── ReplicaSource ────────────────────────────────────────────────────────────────────────
 
   owners(): Iterable<PeerIdStr> {
-    return this.owners_.keys();
+    return this.byOwner.keys();
   }
 
   holdersOf(owner: PeerIdStr): readonly PeerIdStr[] {
-    return this.owners_.get(owner)?.holders ?? [];
+    return this.byOwner.get(owner)?.holders ?? [];
   }
 
   *jobsOf(owner: PeerIdStr): Iterable<ReplicaJob> {
-    const o = this.owners_.get(owner);
+    const o = this.byOwner.get(owner);
     if (o === undefined) return;
     for (const e of o.entries.values()) {
       const r = e.record;
@@ -92,7 +92,7 @@ export class ReplicaHolder implements ReplicaSource {
   }
 
   entry(owner: PeerIdStr, jobId: string): ReplicaEntry | undefined {
-    return this.owners_.get(owner)?.entries.get(jobId);
+    return this.byOwner.get(owner)?.entries.get(jobId);
   }
 
   /** The record as a lookup shows it (a lost job says lost). */
@@ -104,7 +104,7 @@ export class ReplicaHolder implements ReplicaSource {
   /** Re-placement outcomes recorded for `owner`'s jobs. */
   replacedOutcomes(owner: PeerIdStr): { jobId: string; outcome: ReplicaOutcome }[] {
     const out: { jobId: string; outcome: ReplicaOutcome }[] = [];
-    for (const e of this.owners_.get(owner)?.entries.values() ?? []) {
+    for (const e of this.byOwner.get(owner)?.entries.values() ?? []) {
       if (e.outcome !== null && e.outcome.type === 'replaced') out.push({ jobId: e.record.id, outcome: e.outcome });
     }
     return out;
@@ -115,7 +115,7 @@ export class ReplicaHolder implements ReplicaSource {
   /** An owner's push. Returns the notices for copies that were replaced while it was away. */
   applyPush(owner: PeerIdStr, body: PushBody): Promise<FenceNotice[]> {
     return this.writes.run(async () => {
-      const current = this.owners_.get(owner);
+      const current = this.byOwner.get(owner);
       const entries = new Map(current?.entries ?? []);
       const put: ReplicaEntry[] = [];
       const del: { owner: PeerIdStr; jobId: string }[] = [];
@@ -138,7 +138,7 @@ export class ReplicaHolder implements ReplicaSource {
       }
       const set = { owner, holders: [...body.holders], updatedAtMs: this.clock.now() };
       await this.store.write({ sets: [set], put, del }, `replicas of ${owner}`);
-      this.owners_.set(owner, { holders: set.holders, entries });
+      this.byOwner.set(owner, { holders: set.holders, entries });
       return fence;
     });
   }
@@ -146,17 +146,17 @@ export class ReplicaHolder implements ReplicaSource {
   /** The owner dropped this holder: its replicas go. */
   forget(owner: PeerIdStr): Promise<void> {
     return this.writes.run(async () => {
-      const o = this.owners_.get(owner);
+      const o = this.byOwner.get(owner);
       if (o === undefined) return;
       await this.store.write({ dropSets: [owner], del: [...o.entries.keys()].map((jobId) => ({ owner, jobId })) }, `forgetting replicas of ${owner}`);
-      this.owners_.delete(owner);
+      this.byOwner.delete(owner);
     });
   }
 
   /** An evacuator's outcomes for a failed owner's jobs (jobs this holder does not hold are skipped). */
   recordOutcomes(owner: PeerIdStr, outcomes: readonly { jobId: string; outcome: ReplicaOutcome }[]): Promise<void> {
     return this.writes.run(async () => {
-      const o = this.owners_.get(owner);
+      const o = this.byOwner.get(owner);
       if (o === undefined) return;
       const put: ReplicaEntry[] = [];
       for (const { jobId, outcome } of outcomes) {

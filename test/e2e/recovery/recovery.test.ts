@@ -27,7 +27,7 @@ const HOST = { vcpus: 32, memoryMiB: 65536, diskGiB: 100 };
 const EVACUATE_AFTER_MS = 3_000;
 const FENCE_CHECK_INTERVAL_MS = 10_000;
 /** Failure detection on loopback is 2-3 s; a loaded 2-core box running other suites needs margin. */
-const DETECTION_BOUND_MS = 8_000;
+const DETECTION_BOUND_MS = 10_000;
 /** Stated in the README: jobs run again within detection + evacuate_after_ms + re-placement (20 jobs at 50/s) + a reconcile pass. */
 const EVACUATION_BOUND_MS = DETECTION_BOUND_MS + EVACUATE_AFTER_MS + 20 * 20 + 4_000;
 /** Stated in the README: after a heal, two copies run at most fence_check_interval_ms (plus a locate and a reconcile pass). */
