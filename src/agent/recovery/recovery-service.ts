@@ -166,7 +166,8 @@ export class RecoveryService {
 
   /** Loads replicas, serves the protocol, restores a drain, starts replication and evacuation. */
   async start(): Promise<void> {
-    await this.holder.load();
+    const { skipped } = await this.holder.load();
+    if (skipped > 0) this.m.logger.error({ skipped }, 'replica entries in the store did not parse and were skipped');
     this.m.transport.handle(RECOVERY_PROTOCOL, (from, data) => this.serve(from, decodeRecoveryRequest(data)));
     this.drainer.restore(await this.m.store.draining());
     this.unsubscribe = this.m.jobs.onChange(() => this.replicator.changed());

@@ -15,6 +15,7 @@ import {
 } from '../../placement/recovery/index.ts';
 import type { ReplicaStore } from '../../store/replica-store.ts';
 import { Mutex } from '../mutex.ts';
+import { JobRecordSchema } from './protocol.ts';
 
 /**
  * The replicas this agent holds for other hosts: an in-memory mirror of the replica store,
@@ -45,10 +46,22 @@ export class ReplicaHolder implements ReplicaSource {
     this.clock = modules.clock;
   }
 
-  async load(): Promise<void> {
+  /** Loads what the store holds; an entry that does not parse is skipped (and reported), never fatal. */
+  async load(): Promise<{ skipped: number }> {
     const { sets, entries } = await this.store.load();
-    for (const s of sets) this.byOwner.set(s.owner, { holders: s.holders, entries: new Map() });
+    let skipped = 0;
+    for (const s of sets) {
+      if (typeof s?.owner !== 'string' || !Array.isArray(s.holders)) {
+        skipped++;
+        continue;
+      }
+      this.byOwner.set(s.owner, { holders: s.holders, entries: new Map() });
+    }
     for (const e of entries) {
+      if (typeof e?.owner !== 'string' || !JobRecordSchema.safeParse(e.record).success) {
+        skipped++;
+        continue;
+      }
       let o = this.byOwner.get(e.owner);
       if (o === undefined) {
         o = { holders: [], entries: new Map() };
@@ -56,6 +69,7 @@ export class ReplicaHolder implements ReplicaSource {
       }
       o.entries.set(e.record.id, e);
     }
+    return { skipped };
   }
 
   /** Entries held, over all owners. */

@@ -71,6 +71,19 @@ describe('recovery: replica holder on level', () => {
     assert.equal([...fourth.owners()].length, 0, 'forget removes the owner for good');
   });
 
+  it('skips an entry that does not parse instead of failing to start', async () => {
+    const h = new ReplicaHolder({ store: new ReplicaStore(store), clock });
+    await h.load();
+    await h.applyPush('owner-f', { holders: ['me'], records: [rec('good')], removed: [] });
+    await store.sublevel('replicas').put('owner-f\u0000bad', { owner: 'owner-f', record: { id: 'bad', epoch: 'x' } });
+    await store.sublevel('replica-sets').put('junk', 42);
+    await store.close();
+    store = await Store.open(dir);
+    const again = new ReplicaHolder({ store: new ReplicaStore(store), clock });
+    assert.deepEqual(await again.load(), { skipped: 2 }, 'two bad values reported');
+    assert.deepEqual([...again.jobsOf('owner-f')].map((j) => j.jobId), ['good'], 'the good entry is kept');
+  });
+
   it('marks replaceable only jobs with a placement id and a key, and wantsRunning only live ones', async () => {
     const h = new ReplicaHolder({ store: new ReplicaStore(store), clock });
     await h.load();
