@@ -6,7 +6,7 @@ import { Libp2pTransport } from '../../../src/net/index.ts';
 import { cli, curl, stopAllAgents, type AgentProcess } from '../../helpers/agent-process.ts';
 import { members } from '../../helpers/cluster.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
-import { federationStats, startFederation, type FederatedCluster } from './helpers.ts';
+import { federationStats, removeFederationKeys, startFederation, type FederatedCluster } from './helpers.ts';
 
 /**
  * Three clusters of four real agents on loopback, each with its own network key and two
@@ -84,7 +84,10 @@ describe('federation: three clusters of 4 real agents with their own keys and 2 
     await meshConverged([a, b, c]);
     await federated([a, b, c]);
   });
-  after(() => stopAllAgents());
+  after(async () => {
+    await stopAllAgents();
+    removeFederationKeys();
+  });
 
   it('an agent of cluster A cannot join B\'s mesh', () => {
     const join = curl(a.agents[3]!.socket, 'POST', '/v1/agent/join', { addrs: [b.meshAddrs[0]] });

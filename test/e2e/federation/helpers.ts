@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { curl, startAgent, tempDir, type AgentProcess } from '../../helpers/agent-process.ts';
@@ -53,6 +54,13 @@ interface Plan {
   fedPorts: number[];
 }
 
+/** Key directories made by `startFederation` (agent dirs are removed by `stopAllAgents`). */
+const keyDirs: string[] = [];
+
+export function removeFederationKeys(): void {
+  for (const d of keyDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 function tomlList(items: readonly string[]): string {
   return `[${items.map((s) => JSON.stringify(s)).join(', ')}]`;
 }
@@ -84,7 +92,9 @@ export async function startFederation(specs: FederatedClusterSpec[]): Promise<Fe
       meshPorts.push(await freePort());
       fedPorts.push(await freePort());
     }
-    plans.push({ spec, keyFile: writeNetworkKey(tempDir('shoal-fed-key-')), dirs, gatewayIds, meshPorts, fedPorts });
+    const keyDir = tempDir('shoal-fed-key-');
+    keyDirs.push(keyDir);
+    plans.push({ spec, keyFile: writeNetworkKey(keyDir), dirs, gatewayIds, meshPorts, fedPorts });
   }
   const clusters: FederatedCluster[] = [];
   for (const plan of plans) {
