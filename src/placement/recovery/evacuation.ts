@@ -101,6 +101,8 @@ interface Plan {
   replaced: number;
   lost: number;
   abandoned: number;
+  /** Why the latest re-placement that did not land failed (no capacity, owner unreachable). */
+  lastRetryReason: string | null;
 }
 
 interface Watch {
@@ -222,8 +224,6 @@ export class Evacuator {
     const out: WatchStatus[] = [];
     for (const w of this.watches.values()) {
       const p = w.plan;
-      let lastRetryReason: string | null = null;
-      if (p !== null) for (const pj of p.inFlight.values()) if (pj.lastReason !== '') lastRetryReason = pj.lastReason;
       const status = this.m.statusOf(w.owner);
       out.push({
         owner: w.owner,
@@ -237,7 +237,7 @@ export class Evacuator {
         inFlight: p === null ? 0 : p.inFlight.size,
         replaced: p === null ? 0 : p.replaced,
         lost: p === null ? 0 : p.lost,
-        lastRetryReason,
+        lastRetryReason: p === null ? null : p.lastRetryReason,
         last: w.last,
       });
     }
@@ -312,6 +312,7 @@ export class Evacuator {
       replaced: 0,
       lost: 0,
       abandoned: 0,
+      lastRetryReason: null,
     };
     const lose: { job: ReplicaJob; reason: string }[] = [];
     for (const job of this.m.replicas.jobsOf(w.owner)) {
@@ -363,6 +364,7 @@ export class Evacuator {
       case 'retry': {
         pj.tries++;
         pj.lastReason = r.result.reason;
+        p.lastRetryReason = r.result.reason;
         this.stats.retries++;
         this.m.metrics?.replaceResults.inc({ result: 'retry' });
         const delay = Math.min(this.opts.retryMaxMs, this.opts.retryInitialMs * 2 ** Math.min(20, pj.tries - 1));

@@ -187,6 +187,7 @@ describe('recovery: the evacuation state machine', () => {
     assert.deepEqual(gaps, [1000, 2000, 4000, 4000], 'back-off 1 s, 2 s, 4 s, capped at retryMaxMs');
     assert.equal(f.finished.length, 0, 'a job nobody can take keeps the evacuation open');
     assert.equal(f.evacuator.status()[0]!.pending, 1, 'and shows as pending');
+    assert.equal(f.evacuator.status()[0]!.lastRetryReason, 'no host with 4 vCPUs free', 'with the reason it could not be placed');
   });
 
   it('spaces re-placement starts by maxReplacementsPerSec', () => {
