@@ -180,7 +180,7 @@ export const ConfigSchema = z.strictObject({
       evacuateLeftAfterMs: z.number().int().min(0).max(86_400_000).default(300_000),
       /** How often this host asks whether its jobs were re-placed while it was away (also on every rejoin): bounds two running copies after a partition heals. */
       fenceCheckIntervalMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
-      /** At start, how long jobs wait for that answer before they start anyway (a lone host never gets one); 0 does not wait. */
+      /** At start, how long jobs wait for that answer before they start anyway (a host with no connection at all stops waiting after 3 s); 0 does not wait. */
       startFenceTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
       /** Re-placements one evacuator runs at once. */
       maxConcurrentReplacements: z.number().int().min(1).max(1_024).default(8),

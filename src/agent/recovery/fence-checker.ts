@@ -40,6 +40,8 @@ export interface FenceCheckerModules {
   holders: () => readonly PeerIdStr[];
   /** Up members of the own cell other than self (the boot check waits for one). */
   peersUp: () => number;
+  /** Open connections to any peer: none after `LONELY_AFTER_MS` means a standalone host, not a slow join. */
+  connections: () => number;
   /** A newer placement was learned: a key owner that holds an older binding updates it. */
   onSuperseded: (jobId: string, host: PeerIdStr, epoch: number) => void;
   onFenced: ((source: string) => void) | null;
@@ -48,6 +50,9 @@ export interface FenceCheckerModules {
   events: EventBus;
   logger: Logger;
 }
+
+/** A booting agent with no connection at all after this is alone (a one-host install): its jobs start without waiting further. */
+const LONELY_AFTER_MS = 3_000;
 
 /** The job is meant to run here: worth checking. */
 function checkable(r: JobRecord, self: PeerIdStr): boolean {
@@ -73,8 +78,9 @@ export class FenceChecker {
     this.running = true;
     const jobs = [...this.m.records()].filter((r) => checkable(r, this.m.self));
     if (jobs.length > 0 && this.opts.startTimeoutMs > 0) {
-      const deadline = this.m.clock.now() + this.opts.startTimeoutMs;
-      await this.waitFor(() => this.m.peersUp() > 0, deadline);
+      const startedAt = this.m.clock.now();
+      const deadline = startedAt + this.opts.startTimeoutMs;
+      await this.waitFor(() => this.m.peersUp() > 0 || (this.m.connections() === 0 && this.m.clock.now() - startedAt >= LONELY_AFTER_MS), deadline);
       if (this.m.peersUp() > 0) {
         // A rejoining host's view fills over a few sync rounds; a short settle lets key owners be found.
         await this.waitFor(() => false, Math.min(deadline, this.m.clock.now() + 1_000));

@@ -113,6 +113,7 @@ export class RecoveryService {
         for (const m of view.cellMembers()) if (m.record.origin !== self && isUp(m.status)) n++;
         return n;
       },
+      connections: () => modules.transport.connectedPeers().length,
       onSuperseded: (jobId, host, epoch) => {
         const b = modules.registry.supersede(jobId, host, epoch, clock.now());
         if (b !== undefined) void modules.bindings.save(b).catch((err: unknown) => logger.warn({ err: errorMessage(err), jobId }, 'could not persist an updated binding'));
