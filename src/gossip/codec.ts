@@ -131,6 +131,72 @@ function seal<T>(msg: T, body: unknown[], limit: number): Encoded<T> {
   return { msg, bytes };
 }
 
+/**
+ * Packed tuples of immutable summaries and records, keyed by the object. A seed answers many
+ * joiners with the same pages of summaries, a digest repeats its district's summaries, and the
+ * simulator shares one decoded object among 100k nodes: each is packed once. msgpack is
+ * context-free, so header ++ packed elements is byte for byte what packing the whole body gives.
+ */
+const packedSummaries = new WeakMap<CellSummary, Uint8Array>();
+const packedRecords = new WeakMap<HostRecord, Uint8Array>();
+
+/** A copy: packr reuses its buffer on the next call. */
+function packCopy(value: unknown): Uint8Array {
+  return new Uint8Array(packr.pack(value));
+}
+
+function packedSummary(s: CellSummary): Uint8Array {
+  let b = packedSummaries.get(s);
+  if (b === undefined) {
+    b = packCopy(summaryTuple(s));
+    packedSummaries.set(s, b);
+  }
+  return b;
+}
+
+function packedRecord(r: HostRecord): Uint8Array {
+  let b = packedRecords.get(r);
+  if (b === undefined) {
+    b = packCopy(recordTuple(r));
+    packedRecords.set(r, b);
+  }
+  return b;
+}
+
+/** The msgpack array header for `n` elements. */
+function arrayHeader(n: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(0x90 | n);
+  if (n < 0x10000) return Uint8Array.of(0xdc, n >>> 8, n & 0xff);
+  return Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+/** The elements of a short array, without its header: for splicing scalars between packed parts. */
+function packElements(values: unknown[]): Uint8Array {
+  if (values.length >= 16) throw new Error('packElements: at most 15 values');
+  return packCopy(values).subarray(1);
+}
+
+/** Like seal, for a body already packed in parts (concatenated in order). */
+function sealParts<T>(msg: T, parts: readonly Uint8Array[], typeName: string, limit: number): Encoded<T> {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  if (n + 4 > limit) {
+    throw new ShoalError('GOSSIP_TOO_LARGE', `a ${typeName} message of ${n + 4} bytes exceeds its ${limit}-byte limit`, { bytes: n + 4, limit });
+  }
+  const bytes = new Uint8Array(n + 4);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  const crc = crc32(bytes, 0, n);
+  bytes[n] = crc >>> 24;
+  bytes[n + 1] = (crc >>> 16) & 0xff;
+  bytes[n + 2] = (crc >>> 8) & 0xff;
+  bytes[n + 3] = crc & 0xff;
+  return { msg, bytes };
+}
+
 function recordTuple(r: HostRecord): unknown[] {
   return [
     r.origin,
@@ -178,16 +244,20 @@ export function encodeEvents(cluster: string, origin: string, events: readonly M
 }
 
 export function encodeSummary(summary: CellSummary): Encoded<SummaryMsg> {
-  return seal({ type: 'summary', summary }, [WIRE_VERSION, TYPE_CODES.summary, ...summaryTuple(summary)], MESSAGE_LIMITS.summary);
+  // [version, type, ...tuple]: the cached tuple's elements follow the two envelope fields.
+  const tuple = packedSummary(summary);
+  return sealParts({ type: 'summary', summary }, [arrayHeader(10), packElements([WIRE_VERSION, TYPE_CODES.summary]), tuple.subarray(1)], String(TYPE_CODES.summary), MESSAGE_LIMITS.summary);
 }
 
 export function encodeDigest(d: Omit<DigestMsg, 'type'>): Encoded<DigestMsg> {
   const msg: DigestMsg = { type: 'digest', ...d };
-  return seal(
-    msg,
-    [WIRE_VERSION, TYPE_CODES.digest, d.cluster, d.reporter, d.cellBits, d.districtBits, d.district, d.issuedAtMs, d.full, d.summaries.map(summaryTuple)],
-    MESSAGE_LIMITS.digest,
-  );
+  const parts: Uint8Array[] = [
+    arrayHeader(10),
+    packElements([WIRE_VERSION, TYPE_CODES.digest, d.cluster, d.reporter, d.cellBits, d.districtBits, d.district, d.issuedAtMs, d.full]),
+    arrayHeader(d.summaries.length),
+  ];
+  for (const s of d.summaries) parts.push(packedSummary(s));
+  return sealParts(msg, parts, String(TYPE_CODES.digest), MESSAGE_LIMITS.digest);
 }
 
 /**
@@ -259,22 +329,18 @@ const STATUS_CODES: Record<MemberStatus, number> = { alive: 0, suspect: 1, faile
 const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'failed', 'left'];
 
 export function encodeSyncResp(m: Omit<SyncRespMsg, 'type'>): Encoded<SyncRespMsg> {
-  return seal(
-    { type: 'sync-resp', ...m },
-    [
-      WIRE_VERSION,
-      TYPE_CODES['sync-resp'],
-      m.cluster,
-      m.cellBits,
-      m.estimatedSize,
-      m.cell,
-      m.members.map((x) => [recordTuple(x.record), STATUS_CODES[x.status], x.statusIncarnation]),
-      m.summaries.map(summaryTuple),
-      m.nextCursor,
-      m.inSync,
-    ],
-    MESSAGE_LIMITS['sync-resp'],
-  );
+  const parts: Uint8Array[] = [
+    arrayHeader(10),
+    packElements([WIRE_VERSION, TYPE_CODES['sync-resp'], m.cluster, m.cellBits, m.estimatedSize, m.cell]),
+    arrayHeader(m.members.length),
+  ];
+  for (const x of m.members) {
+    parts.push(arrayHeader(3), packedRecord(x.record), packElements([STATUS_CODES[x.status], x.statusIncarnation]));
+  }
+  parts.push(arrayHeader(m.summaries.length));
+  for (const s of m.summaries) parts.push(packedSummary(s));
+  parts.push(packElements([m.nextCursor, m.inSync]));
+  return sealParts({ type: 'sync-resp', ...m }, parts, String(TYPE_CODES['sync-resp']), MESSAGE_LIMITS['sync-resp']);
 }
 
 // ---------------------------------------------------------------------------------------

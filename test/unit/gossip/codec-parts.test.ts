@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import {
+  decodeDirect,
+  decodeTopicMessage,
+  encodeDigest,
+  encodeSummary,
+  encodeSyncResp,
+  globalTopic,
+  type CellSummary,
+  type SyncMember,
+} from '../../../src/gossip/index.ts';
+import { CLUSTER, districtTopicOf, record, seal, summary, unseal } from './fixtures.ts';
+
+/**
+ * Summaries, digests and sync answers are assembled from cached packed tuples (codec.ts).
+ * They must be byte for byte what packing the whole body at once gives: peers running an
+ * older build, and every checksum, depend on it.
+ */
+function canonical(bytes: Uint8Array): Uint8Array {
+  return seal(unseal(bytes));
+}
+
+function summaries(n: number, cellBits: number, membersPerCell: number): CellSummary[] {
+  const out: CellSummary[] = [];
+  for (let i = 0; i < n; i++) {
+    const members = Array.from({ length: membersPerCell }, (_, k) => `peer-${i}-${k}`);
+    out.push(summary(members[0]!, cellBits, 1_000 + i, members));
+  }
+  return out;
+}
+
+describe('gossip codec: spliced encodings', () => {
+  it('a summary equals its whole-body packing, also on a cached second encoding', () => {
+    for (const s of summaries(5, 4, 7)) {
+      const first = encodeSummary(s);
+      const again = encodeSummary(s);
+      assert.deepEqual(first.bytes, canonical(first.bytes), 'a spliced summary must equal packing the whole body');
+      assert.deepEqual(again.bytes, first.bytes, 'the cached packing must give the same bytes');
+      assert.deepEqual(decodeTopicMessage(districtTopicOf(s.reporter, 4), first.bytes).msg, first.msg, 'summary round trip');
+    }
+  });
+
+  it('digests of 0, 1, 15, 16 and 40 summaries (fixarray and array16 headers)', () => {
+    const all = summaries(40, 8, 3);
+    for (const n of [0, 1, 15, 16, 40]) {
+      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peer-r', cellBits: 8, districtBits: 0, district: 0, issuedAtMs: 123_456, full: n % 2 === 0, summaries: all.slice(0, n) });
+      assert.deepEqual(d.bytes, canonical(d.bytes), `a digest of ${n} summaries must equal packing the whole body`);
+      if (n > 0) assert.deepEqual(decodeTopicMessage(globalTopic(CLUSTER), d.bytes).msg.type, 'digest', `a digest of ${n} summaries must decode`);
+    }
+  });
+
+  it('sync answers with 0, 3, 17 members and 0, 16, 64 summaries', () => {
+    const ss = summaries(64, 10, 2);
+    for (const nm of [0, 3, 17]) {
+      const members: SyncMember[] = Array.from({ length: nm }, (_, i) => ({
+        record: record(`m${i}`, { seq: i * 1000, incarnation: i === 2 ? 2 ** 40 : 3 }),
+        status: (['alive', 'suspect', 'failed', 'left'] as const)[i % 4]!,
+        statusIncarnation: i === 2 ? 2 ** 40 : 3,
+      }));
+      for (const ns of [0, 16, 64]) {
+        const m = { cluster: CLUSTER, cellBits: 10, estimatedSize: 48_123, cell: 517, members, summaries: ss.slice(0, ns), nextCursor: ns === 64 ? 2 ** 10 + 300 : -1, inSync: nm === 0 };
+        const enc = encodeSyncResp(m);
+        assert.deepEqual(enc.bytes, canonical(enc.bytes), `a sync answer of ${nm} members and ${ns} summaries must equal packing the whole body`);
+        const dec = decodeDirect(enc.bytes).msg;
+        assert.equal(dec.type, 'sync-resp', 'the answer decodes as a sync answer');
+        if (dec.type === 'sync-resp') {
+          assert.equal(dec.members.length, nm, 'every member decodes');
+          assert.equal(dec.summaries.length, ns, 'every summary decodes');
+          assert.equal(dec.nextCursor, m.nextCursor, 'the cursor survives');
+        }
+      }
+    }
+  });
+});
