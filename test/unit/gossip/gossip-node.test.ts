@@ -6,6 +6,10 @@ import { GossipHarness } from '../../mocks/gossip-harness.ts';
 
 const SEED = Number(process.env.GOSSIP_SEED ?? 1);
 const ids = (n: number, prefix = 'n'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+/** An id whose cell at `bits` is `cell`. */
+const peerInCell = (cell: number, bits: number, prefix: string): string => {
+  for (let i = 0; ; i++) if (hashPrefix(`${prefix}${i}`, bits) === cell) return `${prefix}${i}`;
+};
 
 /** Each up node sees exactly the up nodes of its cell as alive, and a summary of every non-empty cell with the right count. */
 function converged(h: GossipHarness): boolean {
@@ -317,5 +321,24 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     for (const id of all.slice(20)) h.leave(id); // 20 left: 5 per cell < 8, merge to 1 bit (10 per cell)
     const took = h.runUntil(() => h.upNodes.every((n) => n.cellBits === 1) && converged(h), 120_000, 'merge to 1 bit', 500);
     console.log(`      70 of 90 left; merged to 1 bit and converged after ${took} ms`);
+  });
+
+  it('a newcomer in a district\'s first cell publishes no digest before it has synced with its cell', () => {
+    // 7 bits: 2 districts of 64 cells. Cell 0 is district 0's first cell and already has a member.
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 7 } });
+    const first = [...ids(40, 'f'), peerInCell(0, 7, 'old')];
+    for (const id of first) h.add(id, { seeds: id === 'f0' ? [] : ['f0'] });
+    h.run(30_000);
+    assert.ok(h.node('f0').knownSummaries() > 5, `the seed must know summaries to hand out, knows ${h.node('f0').knownSummaries()}`);
+    const newcomers = [peerInCell(0, 7, 'new'), peerInCell(64, 7, 'new')];
+    const digestsFrom = new Map<string, number>();
+    h.onPublish = (from, _topic, payload) => {
+      if ((payload.msg as { type: string }).type === 'digest') digestsFrom.set(from, (digestsFrom.get(from) ?? 0) + 1);
+    };
+    for (const id of newcomers) h.add(id, { seeds: ['f0'] });
+    h.run(3_000);
+    // Before the fix each newcomer believed itself its district's reporter (rank 0 of a cell it
+    // knew only itself of) and published a digest as soon as the seed's summaries arrived.
+    for (const id of newcomers) assert.equal(digestsFrom.get(id) ?? 0, 0, `${id} published a digest within 3 s of joining, before syncing with its cell`);
   });
 });
