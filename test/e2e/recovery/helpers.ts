@@ -49,10 +49,16 @@ export function liveCopies(agents: AgentProcess[]): Map<string, { agent: number;
   return byKey;
 }
 
-/** Submits `n` jobs that prefer the host labelled `idx = prefer` (weight 100 outranks any policy score). */
-export function submitJobs(via: AgentProcess, prefix: string, n: number, prefer: number, extra: Record<string, unknown> = {}): JobView[] {
+/**
+ * Submits jobs that prefer the host labelled `idx = prefer` (weight 100 outranks any policy
+ * score) until `n` of them landed on `target` (a busy host may time an admission out and the
+ * job land elsewhere: such strays are stopped and submitted again under a new key). Returns the
+ * `n` jobs on the target; with `target` null, the first `n` wherever they landed.
+ */
+export function submitJobs(via: AgentProcess, prefix: string, n: number, prefer: number, extra: Record<string, unknown> = {}, target: string | null = null): JobView[] {
   const out: JobView[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; out.length < n; i++) {
+    assert.ok(i < 3 * n, `${prefix}: only ${out.length} of ${3 * n} jobs landed on the preferred host`);
     const r = curl(via.socket, 'POST', '/v1/jobs', {
       name: `${prefix}-${i}`,
       kind: 'vm',
@@ -62,7 +68,9 @@ export function submitJobs(via: AgentProcess, prefix: string, n: number, prefer:
       ...extra,
     });
     assert.equal(r.status, 201, `submit ${prefix}-${i}: ${r.raw}`);
-    out.push(r.body as JobView);
+    const job = r.body as JobView;
+    if (target === null || job.host === target) out.push(job);
+    else assert.equal(curl(via.socket, 'DELETE', `/v1/jobs/${job.id}`).status, 200, `stop the stray ${job.id}`);
   }
   return out;
 }

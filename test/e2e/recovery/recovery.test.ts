@@ -63,8 +63,8 @@ describe('recovery on 5 real agents: kill -9, return, partition, drain', functio
 
   it('kill -9 of a host running 20 jobs: all 20 run elsewhere within the bound, each once; evacuate: false jobs show lost from any agent', async function () {
     this.timeout(120_000);
-    const jobs = submitJobs(agents[0]!, 'evac', 20, F);
-    const keep = submitJobs(agents[1]!, 'pinned', 2, F, { evacuate: false });
+    const jobs = submitJobs(agents[0]!, 'evac', 20, F, {}, cluster.ids[F]!);
+    const keep = submitJobs(agents[1]!, 'pinned', 2, F, { evacuate: false }, cluster.ids[F]!);
     assert.ok([...jobs, ...keep].every((j) => j.host === cluster.ids[F]), 'the label preference put every job on the victim');
     moved = jobs.map((j) => j.spec.idempotencyKey);
     pinned = keep.map((j) => ({ id: j.id, key: j.spec.idempotencyKey }));
@@ -139,7 +139,7 @@ describe('recovery on 5 real agents: kill -9, return, partition, drain', functio
   it('a partition (SIGSTOP past evacuation) then a heal: at most one running copy of each job once the bound has passed', async function () {
     this.timeout(150_000);
     const P = 3;
-    const keys = submitJobs(agents[0]!, 'part', 5, P).map((j) => j.spec.idempotencyKey);
+    const keys = submitJobs(agents[0]!, 'part', 5, P, {}, cluster.ids[P]!).map((j) => j.spec.idempotencyKey);
     await waitRunning(agents[P]!, 5, 'the partitioned host to run its 5 jobs');
     await waitReplicated(agents[P]!, 'its records to reach its holders');
     const others = agents.filter((_, i) => i !== P);
@@ -175,7 +175,7 @@ describe('recovery on 5 real agents: kill -9, return, partition, drain', functio
     this.timeout(120_000);
     const D = 4;
     const dId = cluster.ids[D]!;
-    const keys = submitJobs(agents[0]!, 'drain', 6, D).map((j) => j.spec.idempotencyKey);
+    const keys = submitJobs(agents[0]!, 'drain', 6, D, {}, dId).map((j) => j.spec.idempotencyKey);
     await waitRunning(agents[D]!, 6, 'the host to drain to run its 6 jobs');
     // It may also run jobs evacuated to it by the earlier tests: a drain moves those too.
     const onD = localJobs(agents[D]!).filter((j) => j.state === 'running').map((j) => j.spec.idempotencyKey);
@@ -207,7 +207,7 @@ describe('recovery on 5 real agents: kill -9, return, partition, drain', functio
       timeoutMs: 20_000,
       what: 'the cancelled drain to reach gossip',
     });
-    const after = submitJobs(agents[0]!, 'after-cancel', 1, D)[0]!;
+    const after = submitJobs(agents[0]!, 'after-cancel', 1, D, {}, dId)[0]!;
     assert.equal(after.host, dId, 'placements land on the host again after --cancel');
     assert.equal(cli(['drain', 'nosuchhost'], { address: agents[0]!.address }).code, 1, 'an unknown host is an error');
     assert.equal(curl(agents[0]!.socket, 'POST', '/v1/agent/drain', { host: 'nosuchhost' }).status, 404, 'RECOVERY_UNKNOWN_HOST is a 404');
@@ -237,7 +237,7 @@ describe('recovery on 4 real agents: an evacuator killed in the middle of its ev
   it('the next replica holder completes the evacuation: every job runs once', async function () {
     this.timeout(150_000);
     const G = 1;
-    const keys = submitJobs(agents[0]!, 'mid', 20, G).map((j) => j.spec.idempotencyKey);
+    const keys = submitJobs(agents[0]!, 'mid', 20, G, {}, cluster.ids[G]!).map((j) => j.spec.idempotencyKey);
     await waitRunning(agents[G]!, 20, 'the victim to run its 20 jobs');
     await waitReplicated(agents[G]!, 'its records to reach both holders');
     const t0 = Date.now();
