@@ -12,6 +12,7 @@ import type { Scenario } from '../scenario/schema.ts';
 import { ShoalHostModel } from '../shoal/shoal-model.ts';
 import { SyntheticHostModel } from '../bench/synthetic-model.ts';
 import { World, defaultWorldOptions, type WorldOptions } from '../world/world.ts';
+import { tuneHeapForSimulation } from '../engine/heap-tuning.ts';
 import type { HostModel } from './host-model.ts';
 import { LoadGenerator } from './load-generator.ts';
 import { ConvergenceObserver, DetectionObserver } from './observers.ts';
@@ -68,6 +69,7 @@ export function worldOptionsFor(s: Scenario, hostCapacity: number): WorldOptions
  * seed, so the same scenario and seed give the same trace hash and the same figures.
  */
 export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResult {
+  tuneHeapForSimulation();
   const wallStart = performance.now();
   const log = opts.log ?? (() => {});
   const factory = opts.modelFactory ?? modelFactories.get(scenario.protocol);
