@@ -22,7 +22,7 @@ import { newGossipCounters, type GossipCounters, type GossipMetrics, type Traffi
 import type { GossipOptions } from './options.ts';
 import { PublishPacer } from './pacer.ts';
 import type { CellSummary, Contact, HostRecord, MemberView } from './records.ts';
-import { applyPatch, initialRecord, recordChanged, type SelfPatch } from './self-record.ts';
+import { applyPatch, initialRecord, recordChanged, recordLostFit, type SelfPatch } from './self-record.ts';
 import { summarizeCell, summaryChanged } from './summary.ts';
 import { SummaryStore, heapKey } from './summary-store.ts';
 import { SYNC_ASK_ELSEWHERE, encodeSyncAnswer } from './sync-response.ts';
@@ -148,6 +148,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private published: HostRecord | null = null;
   private lastRecordAtMs = -Infinity;
   private lastRecordBytes = 160;
+  /** The draft lost room for a standard shape since the last publication: publish at the min interval, past the pacer. */
+  private recordUrgent = false;
   private cellPacer!: PublishPacer;
 
   // Roles from the ring.
@@ -264,6 +266,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.membership.setSelf(this.draft, now);
     if (!this.started || this.stopped) return;
     if (this.published && recordChanged(this.published, this.draft, this.opts.significantFreeFraction)) {
+      // Lost room for a standard shape: peers routing on the old record would be turned down.
+      if (recordLostFit(this.published, this.draft)) this.recordUrgent = true;
       const at = Math.max(now, this.lastRecordAtMs + this.opts.recordMinIntervalMs);
       if (at < this.timers[T_RECORD]!) this.timers[T_RECORD] = at;
     }
@@ -720,13 +724,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.published = record;
     this.membership.setSelf(record, now);
     this.lastRecordAtMs = now;
+    this.recordUrgent = false;
     // Back-off when overloaded: an unhealthy node (Lifeguard awareness) refreshes less often.
     this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs) * this.awareness.factor;
   }
 
   private recordTimer(now: Millis): void {
     this.timers[T_RECORD] = Infinity;
-    this.publishRecord(now, false);
+    this.publishRecord(now, this.recordUrgent);
   }
 
   /** Someone says we are suspect or failed at `incarnation`: outbid it and tell the cell at once. */

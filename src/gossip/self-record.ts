@@ -97,3 +97,15 @@ export function recordChanged(published: HostRecord, draft: HostRecord, fraction
 export function recordDiffers(published: HostRecord, draft: HostRecord): boolean {
   return published.jobs !== draft.jobs || !sameResources(published.free, draft.free) || recordChanged(published, draft, 0);
 }
+
+/**
+ * Whether the draft can no longer take a standard shape the published record says it can:
+ * peers acting on the published record would be turned down. Such news is not held back by
+ * the topic's pacer (it is charged, as a debt); it happens at most once per shape and axis
+ * each time the host fills up, so it cannot flood the cell.
+ */
+export function recordLostFit(published: HostRecord, draft: HostRecord): boolean {
+  for (const shape of SUMMARY_SHAPES) if (fitsIn(shape, published.free) && !fitsIn(shape, draft.free)) return true;
+  return false;
+}
+
