@@ -22,7 +22,7 @@ import { newGossipCounters, type GossipCounters, type GossipMetrics, type Traffi
 import type { GossipOptions } from './options.ts';
 import { PublishPacer } from './pacer.ts';
 import type { CellSummary, Contact, HostRecord, MemberView } from './records.ts';
-import { applyPatch, initialRecord, recordChanged, recordLostFit, type SelfPatch } from './self-record.ts';
+import { applyPatch, initialRecord, recordChanged, recordShrank, type SelfPatch } from './self-record.ts';
 import { summarizeCell, summaryChanged } from './summary.ts';
 import { SummaryStore, heapKey } from './summary-store.ts';
 import { SYNC_ASK_ELSEWHERE, encodeSyncAnswer } from './sync-response.ts';
@@ -148,7 +148,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private published: HostRecord | null = null;
   private lastRecordAtMs = -Infinity;
   private lastRecordBytes = 160;
-  /** The draft lost room for a standard shape since the last publication: publish at the min interval, past the pacer. */
+  /** The draft advertises significantly less room than the last publication: publish at the min interval, past the pacer. */
   private recordUrgent = false;
   private cellPacer!: PublishPacer;
 
@@ -266,8 +266,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.membership.setSelf(this.draft, now);
     if (!this.started || this.stopped) return;
     if (this.published && recordChanged(this.published, this.draft, this.opts.significantFreeFraction)) {
-      // Lost room for a standard shape: peers routing on the old record would be turned down.
-      if (recordLostFit(this.published, this.draft)) this.recordUrgent = true;
+      // Less room than peers believe: routing on the old record would be turned down.
+      if (recordShrank(this.published, this.draft, this.opts.significantFreeFraction)) this.recordUrgent = true;
       const at = Math.max(now, this.lastRecordAtMs + this.opts.recordMinIntervalMs);
       if (at < this.timers[T_RECORD]!) this.timers[T_RECORD] = at;
     }

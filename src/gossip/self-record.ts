@@ -99,13 +99,20 @@ export function recordDiffers(published: HostRecord, draft: HostRecord): boolean
 }
 
 /**
- * Whether the draft can no longer take a standard shape the published record says it can:
- * peers acting on the published record would be turned down. Such news is not held back by
- * the topic's pacer (it is charged, as a debt); it happens at most once per shape and axis
- * each time the host fills up, so it cannot flood the cell.
+ * Whether the draft advertises significantly LESS than the published record: a standard shape
+ * stopped fitting, or an axis of free capacity fell by `fraction` of its capacity. Peers routing
+ * on the published record would be turned down, or would pack a host that is no longer there,
+ * so this news is not held back by the topic's pacer (it is charged, as a debt). It is bounded
+ * without the pacer: a host going from empty to full produces at most 1/fraction such changes
+ * per axis plus one per shape, and must gain room (paced news) before it can shrink again.
  */
-export function recordLostFit(published: HostRecord, draft: HostRecord): boolean {
-  for (const shape of SUMMARY_SHAPES) if (fitsIn(shape, published.free) && !fitsIn(shape, draft.free)) return true;
+export function recordShrank(published: HostRecord, draft: HostRecord, fraction: number): boolean {
+  const a = published.free;
+  const b = draft.free;
+  const c = draft.capacity;
+  if (a.vcpus - b.vcpus >= fraction * c.vcpus && b.vcpus < a.vcpus) return true;
+  if (a.memoryMiB - b.memoryMiB >= fraction * c.memoryMiB && b.memoryMiB < a.memoryMiB) return true;
+  if (a.diskGiB - b.diskGiB >= fraction * c.diskGiB && b.diskGiB < a.diskGiB) return true;
+  for (const shape of SUMMARY_SHAPES) if (fitsIn(shape, a) && !fitsIn(shape, b)) return true;
   return false;
 }
-

@@ -86,7 +86,7 @@ export class HostSelector {
       }
       tally.addFeasible();
       const empty = free.vcpus >= rec.capacity.vcpus && free.memoryMiB >= rec.capacity.memoryMiB && free.diskGiB >= rec.capacity.diskGiB;
-      this.offer(m, hostScore(demand, rec.capacity, free, rec.labels), ctx.rng.next(), empty);
+      this.offer(m, hostScore(demand, rec.capacity, free, rec.labels, empty), ctx.rng.next(), empty);
     }
     return this.draw(ctx.rng);
   }

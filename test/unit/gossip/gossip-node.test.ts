@@ -79,7 +79,7 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     console.log(`      converged after ${took} ms (simulated)`);
   });
 
-  it('a host that loses room for a standard shape republishes past its spent pacer; other changes wait for their share', () => {
+  it('a host whose room shrinks significantly republishes past its spent pacer; growth waits for its share', () => {
     // A cell topic of 0.05 msgs/s shared by 3 hosts: once its burst is spent, a host gets one record per minute.
     const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 2, cellTopic: { msgsPerSec: 0.05, bytesPerSec: 700, burstMessages: 3 } } });
     for (const id of ids(12)) h.add(id, { seeds: id === 'n0' ? [] : ['n0'] });
@@ -89,22 +89,25 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     const mates = cellMates(h, target);
     assert.ok(mates.length >= 1, 'n5 must have cell-mates');
     const seen = (): number | undefined => mates[0]!.cellMemberMap().get(target)?.record.free.vcpus;
-    // Spend the burst with significant changes that keep every shape fitting (free stays â‰¥ 32 vCPUs on a 64).
     const cap = { vcpus: 64, memoryMiB: 262144, diskGiB: 2048 };
     const free = (vcpus: number) => ({ vcpus, memoryMiB: 262144, diskGiB: 2048 });
-    h.act(target, (n) => n.updateSelf({ capacity: cap, free: free(60) }, h.now));
-    h.runUntil(() => seen() === 60, 120_000, 'the new capacity published');
-    for (const v of [56, 52, 48, 44, 40]) {
+    h.act(target, (n) => n.updateSelf({ capacity: cap, free: free(40) }, h.now));
+    h.runUntil(() => seen() === 40, 120_000, 'the new capacity published');
+    // Spend the burst with significant growth (jobs ending): paced news.
+    for (const v of [44, 48, 52, 56, 60]) {
       h.act(target, (n) => n.updateSelf({ free: free(v) }, h.now));
       h.run(600);
     }
-    h.act(target, (n) => n.updateSelf({ free: free(36) }, h.now));
+    h.act(target, (n) => n.updateSelf({ free: free(64) }, h.now));
     h.run(3000);
-    assert.notEqual(seen(), 36, 'with its burst spent, a change that loses no shape waits for the pacer');
-    // 36 â†’ 20 vCPUs: the 32-vCPU shape no longer fits. Peers routing on the old record would be turned down.
+    assert.notEqual(seen(), 64, 'with its burst spent, growth waits for the pacer');
+    const believed = seen()!;
+    assert.ok(believed >= 40, `peers believe at least 40 free vCPUs, saw ${believed}`);
+    // Down to 20 vCPUs: far below what peers believe, and the 32-vCPU shape no longer fits.
+    // Peers routing on the old record would be turned down: it goes out at the min interval.
     h.act(target, (n) => n.updateSelf({ free: free(20) }, h.now));
-    const took = h.runUntil(() => seen() === 20, 1500, 'the lost fit seen by a cell-mate within the min interval');
-    console.log(`      lost fit seen after ${took} ms`);
+    const took = h.runUntil(() => seen() === 20, 1500, 'the shrink seen by a cell-mate within the min interval');
+    console.log(`      shrink seen after ${took} ms`);
   });
 
   it('a capacity change reaches the cell within 2 s and every summary within 10 s', () => {

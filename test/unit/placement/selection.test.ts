@@ -141,6 +141,15 @@ describe('placement scoring', () => {
     assert.ok(hostScore(idle, cap, b, {}) > hostScore(idle, cap, a, {}), 'spread scores the idle host higher');
   });
 
+  it('binpack opens an empty host only after every used one, and the largest empty host first', () => {
+    const d = demandOf(spec({ policy: 'binpack' }));
+    const small = { vcpus: 16, memoryMiB: 65536, diskGiB: 500 };
+    const large = { vcpus: 128, memoryMiB: 524288, diskGiB: 4000 };
+    const almostEmpty = { vcpus: 127, memoryMiB: 524288, diskGiB: 4000 };
+    assert.ok(hostScore(d, large, almostEmpty, {}, false) > hostScore(d, small, small, {}, true), 'a used host, however empty, beats an empty one');
+    assert.ok(hostScore(d, large, large, {}, true) > hostScore(d, small, small, {}, true), 'the largest empty host opens first');
+  });
+
   it('adds value preferences and numeric label preferences', () => {
     assert.equal(preferenceScore([{ label: 'energy', value: 'hydro', weight: 5 }], { energy: 'hydro' }), 5, 'value match adds its weight');
     assert.equal(preferenceScore([{ label: 'energy', value: 'hydro', weight: 5 }], { energy: 'coal' }), 0, 'a mismatch adds nothing');
@@ -152,6 +161,12 @@ describe('placement scoring', () => {
     assert.ok(hostScore(d, cap, cap, { price: '0.1' }) > hostScore(d, cap, { vcpus: 2, memoryMiB: 2048, diskGiB: 20 }, { price: '0.5' }), 'a cheaper host outranks a fuller but pricier one');
   });
 });
+
+/** Holds nothing yet: binpack opens such hosts last, the largest first (scoring.ts). */
+function isEmpty(m: MemberView): boolean {
+  const { capacity: c, free: f } = m.record;
+  return f.vcpus >= c.vcpus && f.memoryMiB >= c.memoryMiB && f.diskGiB >= c.diskGiB;
+}
 
 describe(`placement host selection (fast-check seed ${FC_SEED})`, () => {
   it('always chooses a feasible host, and chooses none only when none is feasible', () => {
@@ -167,7 +182,7 @@ describe(`placement host selection (fast-check seed ${FC_SEED})`, () => {
           assert.equal(feasible.length, 0, 'no host chosen although one is feasible');
         } else {
           assert.equal(hostRefusal(d, chosen.record, chosen.record.free, chosen.status), null, `chosen host ${chosen.record.origin} is not feasible`);
-          const score = (m: MemberView) => hostScore(d, m.record.capacity, m.record.free, m.record.labels);
+          const score = (m: MemberView) => hostScore(d, m.record.capacity, m.record.free, m.record.labels, isEmpty(m));
           const better = feasible.filter((m) => score(m) > score(chosen)).length;
           assert.ok(better < topK, `chosen host must be among the top ${topK} (it has ${better} strictly better hosts)`);
         }
@@ -189,7 +204,12 @@ describe(`placement host selection (fast-check seed ${FC_SEED})`, () => {
           for (const s of selector.lastSampled) {
             assert.equal(hostRefusal(d, s.record, s.record.free, s.status), null, 'only feasible hosts are sampled');
             if (policy === 'spread') assert.ok(after(chosen) <= after(s), `spread chose fullness ${after(chosen)} over sampled ${after(s)}`);
-            else assert.ok(after(chosen) >= after(s), `binpack chose fullness ${after(chosen)} over sampled ${after(s)}`);
+            else if (!isEmpty(chosen)) assert.ok(isEmpty(s) || after(chosen) >= after(s), `binpack chose fullness ${after(chosen)} over sampled used host ${after(s)}`);
+            else {
+              // An empty host is opened only when no sampled host is in use, and the largest first.
+              assert.ok(isEmpty(s), `binpack opened an empty host although sampled ${s.record.origin} is in use`);
+              assert.ok(after(chosen) <= after(s), `binpack opened an empty host left at fullness ${after(chosen)} over a larger one (${after(s)})`);
+            }
           }
         }),
         fcParams(300),
