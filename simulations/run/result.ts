@@ -101,6 +101,23 @@ function q(h: Histogram, p: number, scale = 1): number | null {
   return v === null ? null : v / scale;
 }
 
+/** Seconds over which peak rates are averaged. */
+export const RATE_WINDOW_S = 5;
+
+/** The highest mean of `window` consecutive values (of all of them when fewer); null when empty. */
+export function maxMovingMean(values: readonly number[], window: number): number | null {
+  if (values.length === 0) return null;
+  const w = Math.min(window, values.length);
+  let sum = 0;
+  for (let i = 0; i < w; i++) sum += values[i]!;
+  let best = sum;
+  for (let i = w; i < values.length; i++) {
+    sum += values[i]! - values[i - w]!;
+    if (sum > best) best = sum;
+  }
+  return best / w;
+}
+
 /** Scores a finished run: per-second series, distributions and the scalar metrics assertions read. */
 export function summarise(inp: SummaryInput): RunResult {
   const { scenario: s, world, model, detection, convergence, load } = inp;
@@ -124,7 +141,9 @@ export function summarise(inp: SummaryInput): RunResult {
   const [steadyFrom, steadyTo] = s.metrics.steady_window_s ?? [s.metrics.warmup_s, firstEventS];
   const steady = traffic.filter((x) => x.t >= steadyFrom && x.t < steadyTo && x.hosts > 0);
   const after = traffic.filter((x) => x.t >= Math.max(steadyTo, s.metrics.warmup_s) && x.hosts > 0);
-  const peakOf = (rows: typeof traffic, f: (x: (typeof traffic)[0]) => number): number | null => (rows.length === 0 ? null : Math.max(...rows.map(f)));
+  // Rates are RATE_WINDOW_S moving averages: a 1-s peak of a bursty but steady load (heartbeats
+  // of hosts started together) is already ~2× its mean, so it would not tell a storm from noise.
+  const peakOf = (rows: typeof traffic, f: (x: (typeof traffic)[0]) => number): number | null => maxMovingMean(rows.map(f), RATE_WINDOW_S);
   const steadyMsgs = meanOf(steady.map((x) => x.msgsInMean));
   const steadyBytes = meanOf(steady.map((x) => x.bytesInMean));
   const steadyCtrl = meanOf(steady.map((x) => x.ctrlInMean));
@@ -162,6 +181,8 @@ export function summarise(inp: SummaryInput): RunResult {
     peak_bytes_in_per_host_s: peakBytes,
     peak_all_in_per_host_s: peakAll,
     peak_to_steady_msgs: ratio(peakMsgs, steadyMsgs),
+    // The same ratio inside the undisturbed steady window: what the load's own burstiness gives.
+    steady_peak_to_mean_msgs: ratio(peakOf(steady, (x) => x.msgsInMean), steadyMsgs),
     peak_to_steady_bytes: ratio(peakBytes, steadyBytes),
     peak_to_steady_all: ratio(peakAll, steadyMsgs === null || steadyCtrl === null ? null : steadyMsgs + steadyCtrl),
     peak_msgs_in_p99: peakOf(after, (x) => x.msgsInP99),

@@ -325,7 +325,8 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     assert.ok(p(0.5) <= 5000, `median detection ${p(0.5)} ms must stay within the 5 s target even in a correlated failure`);
     h.run(10_000);
     for (const n of h.upNodes) for (const m of n.cellMembers()) if (!victims.includes(m.record.origin)) assert.equal(m.status, 'alive', `${n.self} falsely sees ${m.record.origin} as ${m.status}`);
-    assert.ok(events <= victims.length * 0.75, `storm control: ${events} events messages for ${victims.length} deaths (one suspicion and one failure per death would be ${2 * victims.length})`);
+    // 36 before accusers handed a dead aggregator's work to its stand-ins instead of publishing it themselves.
+    assert.ok(events <= victims.length / 2, `storm control: ${events} events messages for ${victims.length} deaths (one suspicion and one failure per death would be ${2 * victims.length})`);
   });
 
   it('cells split one bit at a time as the cluster grows, and the cluster follows', () => {
