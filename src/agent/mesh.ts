@@ -62,7 +62,14 @@ export interface MeshModules {
 
 export interface JoinResult {
   joined: string[];
-  failed: { addr: string; error: string }[];
+  /** `retrying`: the address names its peer, so gossip keeps trying it with back-off (like Consul's retry_join). */
+  failed: { addr: string; error: string; retrying: boolean }[];
+}
+
+/** The peer id an address ends with (`…/p2p/<id>`), or null. */
+function peerIdOf(addr: string): string | null {
+  const m = /\/p2p\/([1-9A-HJ-NP-Za-km-z]+)$/.exec(addr);
+  return m ? m[1]! : null;
 }
 
 export class Mesh {
@@ -151,7 +158,11 @@ export class Mesh {
     this.runner?.poke();
   }
 
-  /** Dials each address (a multiaddr with /p2p/<id>) and syncs with the peers that answered. */
+  /**
+   * Dials each address and syncs with the peers that answered. An address that names its
+   * peer (`…/p2p/<id>`) and did not answer stays a seed that gossip keeps retrying with
+   * back-off: a seed busy with many joiners at once (a rack powering on) times some out.
+   */
   async join(addrs: readonly string[], opts: { signal?: AbortSignal } = {}): Promise<JoinResult> {
     const result: JoinResult = { joined: [], failed: [] };
     const seeds: { peer: PeerIdStr; addrs: string[] }[] = [];
@@ -162,7 +173,9 @@ export class Mesh {
           seeds.push({ peer, addrs: [addr] });
           result.joined.push(peer);
         } catch (err) {
-          result.failed.push({ addr, error: errorMessage(err) });
+          const peer = peerIdOf(addr);
+          if (peer !== null && peer !== this.modules.identity.peerId) seeds.push({ peer, addrs: [addr] });
+          result.failed.push({ addr, error: errorMessage(err), retrying: peer !== null });
         }
       }),
     );

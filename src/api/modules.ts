@@ -18,7 +18,7 @@ export interface AgentInfo {
 
 /** Runtime actions on the agent (joining peers, draining); optional until the mesh runs. */
 export interface AgentControl {
-  join?(addrs: string[], opts: { signal?: AbortSignal }): Promise<{ joined: string[]; failed: { addr: string; error: string }[] }>;
+  join?(addrs: string[], opts: { signal?: AbortSignal }): Promise<{ joined: string[]; failed: { addr: string; error: string; retrying: boolean }[] }>;
   drain?(host: string, cancel: boolean, opts: { signal?: AbortSignal }): Promise<Record<string, unknown>>;
   /** Metered usage summed per job or per tenant (`GET /v1/usage`). */
   usage?(query: UsageQuery): Promise<readonly UsageRow[]>;

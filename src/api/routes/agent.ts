@@ -29,7 +29,8 @@ export function agentRoutes(modules: ApiModules): FastifyPluginAsync {
       if (!modules.control.join) throw new ShoalError('AGENT_JOIN_FAILED', 'this agent runs without a mesh');
       const result = await modules.control.join(body.addrs, { signal: abortOnClose(reply.raw) });
       if (result.joined.length === 0) {
-        throw new ShoalError('AGENT_JOIN_FAILED', `could not join any of ${body.addrs.length} address(es): ${result.failed.map((f) => `${f.addr}: ${f.error}`).join('; ')}`, result);
+        const retrying = result.failed.some((f) => f.retrying) ? ' (the agent keeps retrying the addresses that name their peer)' : '';
+        throw new ShoalError('AGENT_JOIN_FAILED', `could not join any of ${body.addrs.length} address(es): ${result.failed.map((f) => `${f.addr}: ${f.error}`).join('; ')}${retrying}`, result);
       }
       return result;
     });

@@ -6,9 +6,9 @@ export function joinCommand(): Command {
   return clientCommand('join', 'join this agent to peers at runtime (multiaddrs ending in /p2p/<peer id>)')
     .argument('<addr...>', 'peer multiaddrs')
     .action(async (addrs: string[], flags: ClientFlags) => {
-      const { data } = await withClient(flags, (c) => c.call<{ joined: string[]; failed: { addr: string; error: string }[] }>('POST', '/v1/agent/join', { addrs }));
+      const { data } = await withClient(flags, (c) => c.call<{ joined: string[]; failed: { addr: string; error: string; retrying?: boolean }[] }>('POST', '/v1/agent/join', { addrs }));
       if (flags.json) return printJson(data);
       process.stdout.write(`joined ${data.joined.length} peer(s)\n`);
-      for (const f of data.failed) process.stdout.write(`failed ${f.addr}: ${f.error}\n`);
+      for (const f of data.failed) process.stdout.write(`failed ${f.addr}: ${f.error}${f.retrying ? ' (retrying in the background)' : ''}\n`);
     });
 }

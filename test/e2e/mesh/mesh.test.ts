@@ -178,6 +178,30 @@ describe('the mesh: 12 real agents on loopback in 4 cells', function () {
       timeoutMs: 20_000,
       what: 'the runtime-joined agent to be alive in its cell',
     });
+    await late.stop();
+  });
+
+  it('keeps retrying a join address whose peer did not answer, and joins once it does', async () => {
+    // The seed is frozen (SIGSTOP): the dial times out, as with a seed busy with a rack of joiners.
+    const seed = agentsInCell(0)[0]!;
+    const lonely = await startAgent({ configToml: agentToml({ size: 1, cellBits: CELL_BITS }, cluster.keyFile, 0) });
+    const lonelyId = selfOf(lonely).id;
+    const seedAddr = loopbackAddr(seed);
+    seed.proc.kill('SIGSTOP');
+    let r: ReturnType<typeof cli>;
+    try {
+      r = cli(['join', seedAddr], { address: lonely.address });
+    } finally {
+      seed.proc.kill('SIGCONT');
+    }
+    assert.equal(r.code, 1, `the join must fail while the seed is frozen: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr + r.stdout, /keeps retrying/);
+    const lonelyCell = selfOf(lonely).cell;
+    await waitFor(() => cluster.agents.filter((a) => a.proc.exitCode === null && selfOf(a).cell === lonelyCell).every((a) => members(a).some((m) => m.id === lonelyId && m.status === 'alive')), {
+      timeoutMs: 40_000,
+      what: 'the agent whose join failed to be alive in its cell once the seed answers again',
+    });
+    await lonely.stop();
   });
 
   it('keeps out an agent with a different network key: it cannot even connect', async () => {
