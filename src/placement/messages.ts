@@ -38,6 +38,7 @@ export type PlacementMessageType = (typeof PLACEMENT_MESSAGE_TYPES)[number];
 const v = z.literal(PLACEMENT_PROTOCOL_VERSION);
 const peer = z.string().min(1).max(128);
 const peers = z.array(peer).max(64);
+const addrs = z.array(z.string().min(1).max(256)).max(8);
 const reqId = z.number().int().min(0).max(0xffffffff);
 const jobId = z.string().min(1).max(128);
 const epoch = z.number().int().min(1).max(0x7fffffff);
@@ -100,6 +101,8 @@ export const SubmitMessageSchema = z.strictObject({
   id: reqId,
   /** The entry agent: the owner answers it directly, whoever forwarded the submit. */
   entry: peer,
+  /** The entry's addresses: an owner in another cell has no connection to it, nor its record. */
+  entryAddrs: addrs.optional(),
   tenant,
   key,
   spec: JobSpecSchema,
@@ -140,7 +143,7 @@ export const AdmitResultMessageSchema = z.strictObject({ v, t: z.literal('admit-
 
 export const ReleaseMessageSchema = z.strictObject({ v, t: z.literal('release'), jobId, epoch });
 
-export const LocateMessageSchema = z.strictObject({ v, t: z.literal('locate'), id: reqId, entry: peer, jobId, hops, avoid: peers });
+export const LocateMessageSchema = z.strictObject({ v, t: z.literal('locate'), id: reqId, entry: peer, entryAddrs: addrs.optional(), jobId, hops, avoid: peers });
 export const LocateResultMessageSchema = z.strictObject({
   v,
   t: z.literal('locate-result'),

@@ -180,6 +180,8 @@ export class PlacementNode {
   private readonly local: Inbound[] = [];
   /** Job id → the request (entry/id) that created it, so that request's own resends are not told "duplicate". Bounded. */
   private readonly creators = new Map<string, string>();
+  /** Addresses entries sent with their submits and locates, to answer them from another cell (bounded, oldest first out). */
+  private readonly entryAddrs = new Map<PeerIdStr, readonly string[]>();
   private draining = false;
   private nextId: number;
 
@@ -360,6 +362,7 @@ export class PlacementNode {
   private handle(from: PeerIdStr, msg: PlacementMessage, now: Millis): void {
     switch (msg.t) {
       case 'submit':
+        this.learnEntry(msg.entry, msg.entryAddrs);
         return this.onSubmit(from, msg, now);
       case 'submit-ack': {
         const s = this.entries.get(msg.id);
@@ -398,6 +401,7 @@ export class PlacementNode {
         }
         return;
       case 'locate':
+        this.learnEntry(msg.entry, msg.entryAddrs);
         return this.onLocate(from, msg, now);
       case 'locate-result': {
         const s = this.entries.get(msg.id);
@@ -411,13 +415,26 @@ export class PlacementNode {
     }
   }
 
+  private learnEntry(entry: PeerIdStr, addrs: readonly string[] | undefined): void {
+    if (addrs === undefined || addrs.length === 0 || entry === this.self) return;
+    this.entryAddrs.delete(entry);
+    this.entryAddrs.set(entry, addrs);
+    if (this.entryAddrs.size > MAX_ENTRY_ADDRS_REMEMBERED) this.entryAddrs.delete(this.entryAddrs.keys().next().value!);
+  }
+
+  /** Our own addresses, sent with submits and locates so the owner can answer us from another cell. */
+  private ownAddrs(): { entryAddrs?: string[] } {
+    const addrs = this.view.cellMember(this.self)?.record.addrs;
+    return addrs !== undefined && addrs.length > 0 ? { entryAddrs: addrs.slice(0, 8) } : {};
+  }
+
   private post(to: PeerIdStr, msg: PlacementMessage, now: Millis, addrs?: readonly string[]): void {
     if (to === this.self) {
       this.local.push({ from: to, msg });
       return;
     }
     try {
-      this.outbox.send(to, msg, addrs);
+      this.outbox.send(to, msg, addrs ?? this.entryAddrs.get(to));
     } catch (err) {
       this.sendFailed(to, msg, err, now);
     }
@@ -489,6 +506,7 @@ export class PlacementNode {
       t: 'submit',
       id: s.id,
       entry: this.self,
+      ...this.ownAddrs(),
       tenant: s.tenant,
       key: s.key,
       spec: s.spec,
@@ -561,7 +579,7 @@ export class PlacementNode {
     const to = route.type === 'self' ? this.self : route.to;
     s.target = to;
     this.arm(s, now + this.opts.submitAckTimeoutMs);
-    const msg: LocateMessage = { v: PLACEMENT_PROTOCOL_VERSION, t: 'locate', id: s.id, entry: this.self, jobId: s.jobId, hops: 0, avoid: this.listed(s.avoid) };
+    const msg: LocateMessage = { v: PLACEMENT_PROTOCOL_VERSION, t: 'locate', id: s.id, entry: this.self, ...this.ownAddrs(), jobId: s.jobId, hops: 0, avoid: this.listed(s.avoid) };
     this.post(to, msg, now, route.type === 'contact' ? route.addrs : undefined);
   }
 
@@ -999,6 +1017,8 @@ export class PlacementNode {
 }
 
 /** Request ids that created a job, remembered to answer their resends correctly. */
+/** Entries whose addresses an owner remembers (each answer goes out within seconds of the request). */
+const MAX_ENTRY_ADDRS_REMEMBERED = 1024;
 const MAX_CREATORS_REMEMBERED = 4_096;
 
 function requestKey(w: Waiter): string {
