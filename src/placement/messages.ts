@@ -38,7 +38,9 @@ export type PlacementMessageType = (typeof PLACEMENT_MESSAGE_TYPES)[number];
 const v = z.literal(PLACEMENT_PROTOCOL_VERSION);
 const peer = z.string().min(1).max(128);
 const peers = z.array(peer).max(64);
-const addrs = z.array(z.string().min(1).max(256)).max(8);
+/** Addresses an entry sends with its requests (the first few of its record's). */
+export const MAX_ENTRY_ADDRS = 8;
+const addrs = z.array(z.string().min(1).max(256)).max(MAX_ENTRY_ADDRS);
 const reqId = z.number().int().min(0).max(0xffffffff);
 const jobId = z.string().min(1).max(128);
 const epoch = z.number().int().min(1).max(0x7fffffff);

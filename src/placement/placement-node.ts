@@ -18,7 +18,7 @@ import type {
   SubmitMessage,
   SubmitOutcome,
 } from './messages.ts';
-import { PLACEMENT_PROTOCOL_VERSION } from './messages.ts';
+import { MAX_ENTRY_ADDRS, PLACEMENT_PROTOCOL_VERSION } from './messages.ts';
 import type { PlacementMetrics, PlacementStats } from './metrics.ts';
 import { emptyPlacementStats } from './metrics.ts';
 import type { PlacementOptions } from './options.ts';
@@ -425,7 +425,7 @@ export class PlacementNode {
   /** Our own addresses, sent with submits and locates so the owner can answer us from another cell. */
   private ownAddrs(): { entryAddrs?: string[] } {
     const addrs = this.view.cellMember(this.self)?.record.addrs;
-    return addrs !== undefined && addrs.length > 0 ? { entryAddrs: addrs.slice(0, 8) } : {};
+    return addrs !== undefined && addrs.length > 0 ? { entryAddrs: addrs.slice(0, MAX_ENTRY_ADDRS) } : {};
   }
 
   private post(to: PeerIdStr, msg: PlacementMessage, now: Millis, addrs?: readonly string[]): void {
@@ -1016,9 +1016,9 @@ export class PlacementNode {
   }
 }
 
-/** Request ids that created a job, remembered to answer their resends correctly. */
 /** Entries whose addresses an owner remembers (each answer goes out within seconds of the request). */
 const MAX_ENTRY_ADDRS_REMEMBERED = 1024;
+/** Request ids that created a job, remembered to answer their resends correctly. */
 const MAX_CREATORS_REMEMBERED = 4_096;
 
 function requestKey(w: Waiter): string {
