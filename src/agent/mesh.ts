@@ -20,6 +20,7 @@ import {
   ProtocolRunner,
   createNetMetrics,
   createProtocolRunnerMetrics,
+  peerIdInAddr,
   readSwarmKeyFile,
   writeSwarmKeyFile,
   type Identity,
@@ -64,12 +65,6 @@ export interface JoinResult {
   joined: string[];
   /** `retrying`: the address names its peer, so gossip keeps trying it with back-off (like Consul's retry_join). */
   failed: { addr: string; error: string; retrying: boolean }[];
-}
-
-/** The peer id an address ends with (`…/p2p/<id>`), or null. */
-function peerIdOf(addr: string): string | null {
-  const m = /\/p2p\/([1-9A-HJ-NP-Za-km-z]+)$/.exec(addr);
-  return m ? m[1]! : null;
 }
 
 export class Mesh {
@@ -173,7 +168,7 @@ export class Mesh {
           seeds.push({ peer, addrs: [addr] });
           result.joined.push(peer);
         } catch (err) {
-          const peer = peerIdOf(addr);
+          const peer = peerIdInAddr(addr);
           if (peer !== null && peer !== this.modules.identity.peerId) seeds.push({ peer, addrs: [addr] });
           result.failed.push({ addr, error: errorMessage(err), retrying: peer !== null });
         }

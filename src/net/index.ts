@@ -52,3 +52,4 @@ export type {
   RunnerHandler,
 } from './protocol-runner.ts';
 export { SystemClock, systemClock } from './system-clock.ts';
+export { peerIdInAddr } from './addr.ts';

@@ -15,7 +15,7 @@ import {
   type RemoteRequest,
   type Reply,
 } from '../../federation/index.ts';
-import { Libp2pTransport, readSwarmKeyFile, type Identity } from '../../net/index.ts';
+import { Libp2pTransport, peerIdInAddr, readSwarmKeyFile, type Identity } from '../../net/index.ts';
 
 /**
  * The federation channel: a second libp2p node, on its own listen address, that talks only
@@ -55,8 +55,6 @@ export interface FederationChannelModules {
 /** Answers one request from an allowlisted remote gateway. */
 export type RemoteHandler = (from: PeerIdStr, cluster: string, req: RemoteRequest, signal: AbortSignal) => Promise<Reply>;
 
-const P2P_SUFFIX = /\/p2p\/([^/]+)$/;
-
 export class FederationChannel {
   private readonly opts: FederationChannelOptions;
   private readonly modules: FederationChannelModules;
@@ -69,8 +67,8 @@ export class FederationChannel {
     this.opts = opts;
     this.modules = modules;
     for (const addr of opts.peers) {
-      const id = P2P_SUFFIX.exec(addr)?.[1];
-      if (id === undefined) continue;
+      const id = peerIdInAddr(addr);
+      if (id === null) continue;
       const list = this.peerAddrs.get(id) ?? [];
       list.push(addr);
       this.peerAddrs.set(id, list);

@@ -1,4 +1,5 @@
 import type { PeerIdStr } from '../../core/transport.ts';
+import { peerIdInAddr } from '../../net/addr.ts';
 
 /** A cluster's gateways as its agents reach them over the mesh. */
 export interface GatewayAddress {
@@ -9,14 +10,12 @@ export interface GatewayAddress {
 /** Entry agents → a gateway of their own cluster, over the cluster's mesh (same private network). */
 export const FEDERATION_ENTRY_PROTOCOL = '/shoal/federation/entry/1.0.0';
 
-const P2P_SUFFIX = /\/p2p\/([^/]+)$/;
-
 /** Groups `[federation] gateways` multiaddrs by peer id, in config order (the config schema already checked the suffix). */
 export function parseGatewayAddrs(multiaddrs: readonly string[]): GatewayAddress[] {
   const byPeer = new Map<PeerIdStr, string[]>();
   for (const addr of multiaddrs) {
-    const peer = P2P_SUFFIX.exec(addr)?.[1];
-    if (peer === undefined) continue;
+    const peer = peerIdInAddr(addr);
+    if (peer === null) continue;
     const list = byPeer.get(peer) ?? [];
     list.push(addr);
     byPeer.set(peer, list);
