@@ -811,12 +811,16 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (!agg || agg.record.origin === this.self) {
       this.aggregate(target, inc, this.self, now);
     } else {
-      this.send(agg.record.origin, encodeAccuse(target, inc));
-      this.stats.accusationsSent++;
+      this.sendAccusation(agg.record.origin, target, inc);
       if (status === 'alive' && !this.fallbacks.has(target)) this.awaitAnnouncement(target, 0, now);
     }
     // The ring moved past the accused member: the one behind it lost a monitor, probe it now.
     this.fd.probeNewSuccessors(now);
+  }
+
+  private sendAccusation(to: PeerIdStr, target: PeerIdStr, incarnation: number): void {
+    this.send(to, encodeAccuse(target, incarnation));
+    this.stats.accusationsSent++;
   }
 
   private awaitAnnouncement(target: PeerIdStr, rank: number, now: Millis): void {
@@ -876,8 +880,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         this.aggregate(target, inc, this.self, now);
         continue;
       }
-      this.send(standIn.record.origin, encodeAccuse(target, inc));
-      this.stats.accusationsSent++;
+      this.sendAccusation(standIn.record.origin, target, inc);
       this.awaitAnnouncement(target, rank, now);
     }
     for (const f of this.fallbacks.values()) if (f.atMs < this.timers[T_FALLBACK]!) this.timers[T_FALLBACK] = f.atMs;
