@@ -117,7 +117,9 @@ describe('the mesh: 12 real agents on loopback in 4 cells', function () {
       const victimView = members(target).find((m) => m.id === victim)!;
       assert.notEqual(victimView.incarnation, 999, 'the forged incarnation must never be applied');
       assert.equal(victimView.status, 'alive');
-      assert.equal(victimView.free.vcpus, 16, "the victim's capacity is what it said itself");
+      // The victim may hold the earlier test's probe job, so compare with its own word, not a constant.
+      const victimSelf = members(cluster.agents[cluster.ids.indexOf(victim)]!).find((m) => m.id === victim)!;
+      assert.deepEqual(victimView.free, victimSelf.free, "the victim's capacity is what it said itself");
     } finally {
       await rogue.stop();
     }

@@ -244,12 +244,15 @@ describe('recovery on 4 real agents: an evacuator killed in the middle of its ev
     await agents[G]!.kill9();
     const gId = cluster.ids[G]!;
     const others = [0, 2, 3];
-    const evacuator = await waitFor(
-      () =>
-        others.find((i) => {
-          const w = recoveryOf(agents[i]!).evacuations.find((e) => e.owner === gId);
+    // Wrapped in an object: agent 0 may be the evacuator, and waitFor takes a bare 0 for "not yet".
+    const { evacuator } = await waitFor(
+      () => {
+        const i = others.find((j) => {
+          const w = recoveryOf(agents[j]!).evacuations.find((e) => e.owner === gId);
           return w !== undefined && w.evacuating && w.replaced >= 2;
-        }),
+        });
+        return i === undefined ? undefined : { evacuator: i };
+      },
       { timeoutMs: 60_000, intervalMs: 20, what: 'an evacuator to have re-placed 2 jobs' },
     );
     const progress = recoveryOf(agents[evacuator]!).evacuations.find((e) => e.owner === gId)!;
