@@ -12,7 +12,7 @@ import { runScenario, type Progress } from './run/run-scenario.ts';
 import { formatAssertion, formatNumber } from './scenario/assertions.ts';
 import { loadScenarioFile } from './scenario/load.ts';
 import type { Scenario } from './scenario/schema.ts';
-import { parseSweepArg, type SweepAxis } from './sweep/grid.ts';
+import { expandGrid, parseSweepArg, type SweepAxis } from './sweep/grid.ts';
 import { formatSweepTable, runSweep } from './sweep/run-sweep.ts';
 
 export interface SimCommandOptions {
@@ -21,6 +21,7 @@ export interface SimCommandOptions {
   seed?: number;
   out: string;
   sweep: SweepAxis[];
+  set: SweepAxis[];
   durationS?: number;
   baselines: boolean;
   workers?: number;
@@ -53,6 +54,7 @@ export function createSimCommand(): Command {
     .option('--duration-s <s>', 'simulated seconds (overrides the scenario)', positiveNumber('--duration-s'))
     .option('--out <dir>', 'directory for the JSON and HTML reports', 'sim-out')
     .option('--sweep <key=v1,v2,...>', 'sweep a parameter (repeatable; the grid is their product)', (v: string, prev: SweepAxis[]) => [...prev, parseSweepArg(v)], [] as SweepAxis[])
+    .option('--set <key=value>', 'set one scenario option, e.g. load.rate_per_s=40000 (repeatable; validated like the file)', (v: string, prev: SweepAxis[]) => [...prev, parseSetArg(v)], [] as SweepAxis[])
     .option('--workers <n>', 'parallel sweep replicas (default: one per core)', positiveInt('--workers'))
     .option('--no-baselines', 'skip the flat-gossip baseline run')
     .option('--calibrate', 'first compare the gossipsub model with real libp2p nodes on 127.0.0.1 (deliveries, duplicates, latency)')
@@ -61,9 +63,17 @@ export function createSimCommand(): Command {
     });
 }
 
-/** Applies command-line overrides to a scenario. */
-export function withOverrides(s: Scenario, o: { nodes?: number | undefined; seed?: number | undefined; durationS?: number | undefined }): Scenario {
-  return { ...s, nodes: o.nodes ?? s.nodes, seed: o.seed ?? s.seed, duration_s: o.durationS ?? s.duration_s };
+/** Applies command-line overrides to a scenario: `--set` keys first, then the named flags. */
+export function withOverrides(s: Scenario, o: { nodes?: number | undefined; seed?: number | undefined; durationS?: number | undefined; set?: readonly SweepAxis[] | undefined }): Scenario {
+  const set = o.set !== undefined && o.set.length > 0 ? expandGrid(s, o.set)[0]!.scenario : s;
+  return { ...set, nodes: o.nodes ?? set.nodes, seed: o.seed ?? set.seed, duration_s: o.durationS ?? set.duration_s };
+}
+
+/** `--set key=value`: a sweep axis with exactly one value. */
+function parseSetArg(arg: string): SweepAxis {
+  const axis = parseSweepArg(arg);
+  if (axis.values.length !== 1) throw new InvalidArgumentError(`--set ${arg}: one value only (use --sweep for several)`);
+  return axis;
 }
 
 const out = (line: string): void => {
@@ -98,7 +108,7 @@ export async function simAction(opts: SimCommandOptions): Promise<number> {
   const rerun = opts.sweep.length === 0 ? rerunWithHeap(scenario.nodes) : null;
   if (rerun !== null) return rerun;
   out(`shoal sim: scenario ${scenario.name} (${opts.scenario}), seed ${scenario.seed}, ${scenario.nodes} hosts, ${scenario.duration_s} s, protocol ${scenario.protocol}`);
-  out(`config: ${JSON.stringify({ start: scenario.start, events: scenario.events, load: scenario.load ?? null, gossip: scenario.gossip, gossip_profile: scenario.gossip_profile, gossipsub: scenario.gossipsub, network: scenario.network, topology: scenario.topology, placement: scenario.placement })}`);
+  out(`config: ${JSON.stringify({ start: scenario.start, events: scenario.events, load: scenario.load ?? null, gossip: scenario.gossip, gossip_profile: scenario.gossip_profile, gossipsub: scenario.gossipsub, network: scenario.network, topology: scenario.topology, placement: scenario.placement, recovery: scenario.recovery ?? null })}`);
   const dir = resolve(opts.out);
   mkdirSync(dir, { recursive: true });
 
@@ -202,6 +212,13 @@ const SUMMARY_METRICS = [
   'packing_ratio',
   'overcommitted_hosts',
   'duplicate_jobs',
+  'recovery_jobs_on_down_hosts',
+  'recovery_replaced',
+  'recovery_jobs_missing',
+  'recovery_jobs_running_twice',
+  'recovery_job_downtime_p50_s',
+  'recovery_job_downtime_p99_s',
+  'recovery_all_running_after_s',
   'corrupt_forwarders',
   'handler_errors',
   'events_per_wall_s',

@@ -129,6 +129,8 @@ export const ScenarioSchema = z.strictObject({
   /** Gossip profile the overrides apply to. */
   gossip_profile: z.enum(['lan', 'wan', 'large']).default('large'),
   placement: optionTable.default({}),
+  /** Replicated job records and evacuation of failed hosts (src/placement/recovery); absent = off. Keys override its defaults. */
+  recovery: optionTable.optional(),
   hosts: HostsSchema.prefault({}),
   flat: z.strictObject({ interval_ms: z.number().positive().default(5000) }).prefault({}),
   events: z.array(EventSchema).default([]),

@@ -26,13 +26,15 @@ import {
 import type { Histogram } from '../metrics/histogram.ts';
 import type { CorruptInjection, HostModel, PlacementAudit, PlacementDriver, PlacementResult, RunHooks } from '../run/host-model.ts';
 import type { Truth } from '../run/truth.ts';
-import { partialOverrides } from '../scenario/options-override.ts';
+import { overrideOptions, partialOverrides } from '../scenario/options-override.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { SIM_CLUSTER, SIM_DRIVERS } from '../workload/host-records.ts';
 import { HOST_SHAPE_MIXES, hostCapacity, pickWeighted } from '../workload/shapes.ts';
 import type { HostContext, World } from '../world/world.ts';
+import { recoveryOptions, defaultRecoveryOptions } from '../../src/placement/recovery/index.ts';
 import { PlacementPayload, UndecodablePayload } from './payloads.ts';
 import { ShoalSimNode } from './shoal-sim-node.ts';
+import { SimRecovery } from './sim-recovery.ts';
 
 /** Own-record versions remembered per host, to tell how stale a peer's copy is. */
 const VERSION_RING = 8;
@@ -58,12 +60,16 @@ class SimAdmission implements HostAdmission {
     if (r.type === 'rejected') this.model.admitRejections.set(r.reason ?? r.code, (this.model.admitRejections.get(r.reason ?? r.code) ?? 0) + 1);
     if (r.type === 'accepted' && !r.duplicate) {
       this.model.admissions.push({ host: this.host, jobId: r.jobId, resources: req.spec.resources });
+      this.model.recovery?.admitted(this.host, r.jobId, req.spec);
       this.publishLoad(now);
     }
     done(r, now);
   }
   release(jobId: string, epoch: number, now: Millis): void {
-    if (this.ledger.release(jobId, epoch)) this.publishLoad(now);
+    if (this.ledger.release(jobId, epoch)) {
+      this.model.recovery?.changed(this.host);
+      this.publishLoad(now);
+    }
   }
   private publishLoad(now: Millis): void {
     this.model.noteFreeChange(this.host, now);
@@ -140,6 +146,8 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
   readonly gossipOpts: GossipOptions;
   readonly placementOpts: PlacementOptions;
   readonly placement: PlacementDriver;
+  /** Replicas and evacuation (issue 7), when the scenario has a `[recovery]` table. */
+  readonly recovery: SimRecovery | null;
   /** Non-duplicate admissions in order (for best-fit and the audit). */
   readonly admissions: { host: number; jobId: string; resources: Resources }[] = [];
   /** Admissions hosts refused, by reason (stale views show up here). */
@@ -169,6 +177,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     const overrides = partialOverrides(defaultGossipOptions, scenario.gossip, 'gossip');
     this.gossipOpts = resolveGossipOptions({ cluster: SIM_CLUSTER, expectedClusterSize: scenario.nodes, ...overrides }, scenario.gossip_profile);
     this.placementOpts = placementOptions(partialOverrides(defaultPlacementOptions, scenario.placement, 'placement'));
+    this.recovery = scenario.recovery === undefined ? null : new SimRecovery(recoveryOptions(overrideOptions(defaultRecoveryOptions, scenario.recovery, 'recovery')));
     this.placement = {
       submit: (entry, spec, now, done) => this.submit(entry, spec, now, done),
       release: (host, jobId, now) => this.release(host, jobId, now),
@@ -191,6 +200,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     this.versionHead = new Uint8Array(cap);
     this.freeChangeAt = new Float64Array(cap * CHANGE_RING).fill(NaN);
     this.freeChangeHead = new Uint8Array(cap);
+    this.recovery?.bind(world, truth, this.ledgers);
   }
 
   /** A host's free capacity changed at `nowMs` (the truth routers' views are compared with). */
@@ -239,8 +249,14 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     if (ctx.seeds.length > 0) gossip.join(ctx.seeds.map((peer) => ({ peer, addrs: [] })), ctx.nowMs);
     const hooks = this.hooks!;
     const self = ctx.self;
+    let node: ShoalSimNode | null = null;
     gossip.onMemberEvent((ev) => {
-      if (ev.peer !== self) hooks.memberEvent(i, ev.peer, ev.status, ev.previous, ev.atMs);
+      if (ev.peer === self) return;
+      hooks.memberEvent(i, ev.peer, ev.status, ev.previous, ev.atMs);
+      if (node?.evacuator) {
+        node.evacuator.onMemberEvent(ev.peer, ev.status, ev.atMs);
+        node.kickEvacuator();
+      }
     });
     const max = this.placementOpts.maxMessageBytes;
     const outbox = ctx.outbox;
@@ -253,7 +269,9 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       bindings: null,
       metrics: null,
     });
-    return new ShoalSimNode(gossip, placement);
+    node = new ShoalSimNode(gossip, placement);
+    if (this.recovery !== null) node.evacuator = this.recovery.attach(i, gossip, placement, ctx.nowMs);
+    return node;
   }
 
   // ---- observation ----
@@ -444,6 +462,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     if (i === undefined) return false;
     const ledger = this.ledgers[i];
     if (ledger === undefined || !ledger.release(jobId)) return false;
+    this.recovery?.changed(i);
     this.noteFreeChange(i, nowMs);
     const node = w.hosts[i];
     if (node !== null && node !== undefined && w.alive[i]) {
@@ -473,6 +492,8 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       reserved += r.vcpus;
       if (r.vcpus > cap.vcpus || r.memoryMiB > cap.memoryMiB || r.diskGiB > cap.diskGiB) overcommitted++;
       if (l.size > 0) used++;
+      // A down host's copies do not run; if it comes back with them, they count again.
+      if (!w.alive[i]) continue;
       for (const res of l.reservations()) keys.set(`${res.tenant}/${res.key}`, (keys.get(`${res.tenant}/${res.key}`) ?? 0) + 1);
     }
     let duplicates = 0;
@@ -544,6 +565,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       placement_forwards_total: p.forwards,
       placement_releases_total: p.releases,
       ...reasons,
+      ...this.recovery?.finalMetrics(),
     };
   }
 }

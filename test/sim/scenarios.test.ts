@@ -87,3 +87,23 @@ describe('sim scenarios at 1,000 hosts (real gossip and placement code)', functi
     assert.equal(metric(r, 'placement_unanswered'), 0, `every request must get an answer (${why(r)})`);
   });
 });
+
+describe('sim: recovery of a failed zone (the unchanged Evacuator on every host)', function () {
+  this.timeout(240_000);
+
+  it('every job of a failed zone runs again once, also when evacuators fail mid-way', () => {
+    const base = load('recovery-zone-failure', { nodes: 500, duration_s: 160 });
+    // A second, random failure lands while the first zone's evacuations run (grace ends ~103 s).
+    const s: Scenario = { ...base, events: [...base.events, { at_s: 104, action: 'crash-fraction', fraction: 0.03, by: 'random' }] };
+    const r = run(s);
+    assert.equal(metric(r, 'handler_errors'), 0, `protocol code must not throw (${why(r)})`);
+    const onDown = metric(r, 'recovery_jobs_on_down_hosts');
+    assert.ok(onDown > 300, `the failed hosts must hold jobs to move, held ${onDown} (${why(r)})`);
+    assert.equal(metric(r, 'recovery_jobs_missing'), 0, `no job of a failed host may be left without a live copy (${why(r)})`);
+    assert.equal(metric(r, 'recovery_jobs_running_twice'), 0, `no job may run twice (${why(r)})`);
+    assert.equal(metric(r, 'duplicate_jobs'), 0, `one key, one live job (${why(r)})`);
+    assert.ok(metric(r, 'recovery_replaced') >= onDown, `each job on a down host was re-placed (${metric(r, 'recovery_replaced')} of ${onDown}) (${why(r)})`);
+    assert.ok(metric(r, 'recovery_all_running_after_s') <= 45, `jobs ran again within 45 s of the first failure, took ${metric(r, 'recovery_all_running_after_s')} s (${why(r)})`);
+    console.log(`      seed ${r.seed}: ${onDown} jobs on failed hosts, all running again ${metric(r, 'recovery_all_running_after_s').toFixed(1)} s after the first failure (p50 downtime ${metric(r, 'recovery_job_downtime_p50_s').toFixed(1)} s)`);
+  });
+});
