@@ -157,6 +157,7 @@ export class SimRecovery {
       const l = this.ledgers[h];
       if (l === undefined || w.alive[h]) continue;
       for (const r of l.reservations()) {
+        if (this.specs.get(r.jobId)?.evacuate === false) continue; // reported lost, by its spec's wish
         toMove++;
         if ((liveCopies.get(`${r.tenant}/${r.key}`) ?? 0) === 0) missing++;
       }
@@ -195,7 +196,8 @@ export class SimRecovery {
     const settled = prev?.settled ?? new Set<string>();
     const jobs: ReplicaJob[] = [];
     for (const r of ledger.reservations()) {
-      jobs.push({ jobId: r.jobId, epoch: r.epoch, evacuate: true, replaceable: this.specs.has(r.jobId), wantsRunning: true, settled: false });
+      const spec = this.specs.get(r.jobId);
+      jobs.push({ jobId: r.jobId, epoch: r.epoch, evacuate: spec?.evacuate !== false, replaceable: spec !== undefined, wantsRunning: true, settled: false });
     }
     if (prev !== undefined) {
       for (const p of prev.holders) if (!holders.includes(p)) this.heldBy(p)?.delete(owner);
