@@ -13,8 +13,7 @@ import { BurstRecorder } from './burst-recorder.ts';
 import { FederatedSimNode } from './federated-node.ts';
 import { FederationRpc, type RpcLinks, type TrafficClass, type TrafficTap } from './rpc.ts';
 import type { FederationSpec } from './schema.ts';
-import type { EntryOutcome } from './sim-entry.ts';
-import { SimEntry } from './sim-entry.ts';
+import { SimEntry, type EntryOutcome } from './sim-entry.ts';
 import { SimGateway } from './sim-gateway.ts';
 
 const CLASSES: readonly TrafficClass[] = ['summary', 'burst', 'lookup'];

@@ -3,8 +3,8 @@ import { z } from 'zod';
 /**
  * `[federation]` in a scenario file: the world's hosts form several clusters (one per
  * topology region), each with its own gossip mesh and placement, joined by gateways that run
- * src/federation's decisions. See simulations/federation/README section in
- * simulations/README.md and src/federation/README.md ("Simulator").
+ * src/federation's decisions. See simulations/README.md ("Federation") and
+ * src/federation/README.md ("Simulator").
  */
 
 const seconds = z.number().nonnegative();

@@ -8,6 +8,7 @@ import {
   acceptsCluster,
   decideAdmission,
   decodeReply,
+  emptyFederationStats,
   encodeFederationMessage,
   globalAddress,
   keyToken,
@@ -57,7 +58,7 @@ export interface SimGatewayModules {
 type Respond = (reply: Reply) => void;
 
 export class SimGateway {
-  readonly stats: FederationStats = { burstsPlaced: 0, burstsRefused: 0, burstsFailed: 0, remotePlaced: 0, remoteRefused: 0, summariesSent: 0, summariesReceived: 0, refusedPeers: 0, failovers: 0 };
+  readonly stats: FederationStats = emptyFederationStats();
   readonly directory: RemoteDirectory;
   /** Entry bursts served, and remote placements asked of this gateway (load spread). */
   burstsServed = 0;
