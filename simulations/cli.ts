@@ -225,7 +225,30 @@ const SUMMARY_METRICS = [
   'wall_s',
   'peak_rss_mb',
   'bytes_in_per_host_total',
+  // Federation ([federation]): see simulations/federation.
+  'bursts_total',
+  'bursts_placed',
+  'bursts_duplicate',
+  'bursts_refused',
+  'bursts_failed',
+  'burst_placed_p50_ms',
+  'burst_placed_p99_ms',
+  'burst_refused_p99_ms',
+  'bursts_after_kill_placed',
+  'burst_after_kill_placed_p99_ms',
+  'gateway_summary_req_per_s_max',
+  'gateway_summary_bytes_per_s_max',
+  'gateway_burst_req_per_s_max',
+  'gateway_burst_bytes_per_s_max',
+  'gateway_lookup_req_per_s_max',
+  'gateway_places_spread',
+  'bursts_per_cluster_spread',
+  'fed_duplicate_jobs',
+  'burst_repeat_mismatches',
 ];
+
+/** Metrics named by an error code (one per code seen), printed after SUMMARY_METRICS. */
+const SUMMARY_METRIC_FAMILIES = /^(bursts_refused_|bursts_failed_|burst_cluster_refusals_)/;
 
 function printCalibration(c: CalibrationResult): void {
   const f = (v: number | null): string => (v === null ? '—' : formatNumber(v));
@@ -242,6 +265,7 @@ function printSummary(r: RunResult): void {
     const v = r.metrics[k];
     if (v !== undefined && v !== null) out(`  ${k.padEnd(36)} ${formatNumber(v)}`);
   }
+  for (const [k, v] of Object.entries(r.metrics)) if (SUMMARY_METRIC_FAMILIES.test(k) && v !== null) out(`  ${k.padEnd(36)} ${formatNumber(v)}`);
   if (r.baselines.flat) out(`  flat gossip at ${r.nodes} hosts (extrapolated)   ${formatNumber(r.baselines.flat.extrapolated.msgsInPerHostS)} msgs/s, ${formatNumber(r.baselines.flat.extrapolated.bytesInPerHostS)} B/s per host`);
   for (const a of r.assertions) out(`  ${formatAssertion(a)}`);
 }

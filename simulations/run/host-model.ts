@@ -78,6 +78,8 @@ export interface HostModel<N extends ProtocolNode = ProtocolNode> {
   /** Changes `host`'s free capacity as a workload would (drives record and summary updates). */
   driftCapacity?(host: number, node: N, nowMs: Millis, rng: Rng): void;
   readonly placement?: PlacementDriver;
+  /** Hosts join through seeds of their own group (a federated world's cluster); one group when absent. */
+  groupOf?(host: number): number;
   /** Protocol-specific figures for the report (by stable snake_case name). */
   finalMetrics?(): Record<string, number | null>;
 }

@@ -10,6 +10,7 @@ import { evaluateAssertions } from '../scenario/assertions.ts';
 import { overrideOptions } from '../scenario/options-override.ts';
 import type { Scenario } from '../scenario/schema.ts';
 import { ShoalHostModel } from '../shoal/shoal-model.ts';
+import { FederatedShoalModel } from '../federation/federation-model.ts';
 import { SyntheticHostModel } from '../bench/synthetic-model.ts';
 import { World, defaultWorldOptions, type WorldOptions } from '../world/world.ts';
 import { tuneHeapForSimulation } from '../engine/heap-tuning.ts';
@@ -41,7 +42,7 @@ export interface RunOptions {
 
 /** Host models by protocol name. */
 const modelFactories = new Map<string, (scenario: Scenario) => HostModel<ProtocolNode>>();
-modelFactories.set('shoal', (s) => new ShoalHostModel(s) as unknown as HostModel<ProtocolNode>);
+modelFactories.set('shoal', (s) => (s.federation !== undefined ? new FederatedShoalModel(s) : new ShoalHostModel(s)) as unknown as HostModel<ProtocolNode>);
 modelFactories.set('synthetic', (s) => new SyntheticHostModel(s) as unknown as HostModel<ProtocolNode>);
 modelFactories.set('flat', (s) => new FlatHostModel({ ...defaultFlatGossipOptions, intervalMs: s.flat.interval_ms, keepState: s.nodes <= 20_000 }) as unknown as HostModel<ProtocolNode>);
 
@@ -103,15 +104,23 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
   const convergence = new ConvergenceObserver(world, model, sample, scenario.metrics.convergence_threshold, rng.fork('views'));
 
   // Seeds: a cold start uses a fixed bootstrap list (the first hosts); otherwise random hosts already up.
-  const started: number[] = [];
+  // Both from the host's own group (cluster) when the model has groups.
+  const groupOf = (h: number): number => model.groupOf?.(h) ?? 0;
+  const startedIn: number[][] = [];
   const seedRng = rng.fork('seeds');
   const seedsFor = (h: number): PeerIdStr[] => {
     const out: PeerIdStr[] = [];
     const want = scenario.start.seeds;
+    const g = groupOf(h);
     if (scenario.start.mode === 'cold') {
-      for (let i = 0; i < want && i < world.hostCount; i++) if (i !== h) out.push(world.ids[i]!);
+      for (let i = 0, n = 0; n < want && i < world.hostCount; i++) {
+        if (groupOf(i) !== g) continue;
+        n++;
+        if (i !== h) out.push(world.ids[i]!);
+      }
       return out;
     }
+    const started = startedIn[g] ?? [];
     for (let tries = 0; out.length < want && tries < want * 8 && started.length > 0; tries++) {
       const s = started[seedRng.int(started.length)]!;
       if (s !== h && world.alive[s] && !out.includes(world.ids[s]!)) out.push(world.ids[s]!);
@@ -148,7 +157,7 @@ export function runScenario(scenario: Scenario, opts: RunOptions = {}): RunResul
     while (bootNext < bootOrder.length && bootTimes[bootOrder[bootNext]!]! <= now) {
       const h = bootOrder[bootNext++]!;
       startHost(ctx, h, now);
-      started.push(h);
+      (startedIn[groupOf(h)] ??= []).push(h);
     }
     if (bootNext < bootOrder.length) world.at(now + bootSliceMs, bootSlice);
   };

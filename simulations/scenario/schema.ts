@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ASSERTION_OPS } from './assertions.ts';
+import { FederationSchema } from '../federation/schema.ts';
 
 /**
  * A scenario file (`simulations/scenarios/*.toml`): the cluster, what happens to it, the load,
@@ -135,6 +136,8 @@ export const ScenarioSchema = z.strictObject({
   flat: z.strictObject({ interval_ms: z.number().positive().default(5000) }).prefault({}),
   events: z.array(EventSchema).default([]),
   load: LoadSchema.optional(),
+  /** Several clusters joined by gateways (simulations/federation); absent: one cluster. */
+  federation: FederationSchema.optional(),
   baselines: BaselinesSchema.prefault({}),
   metrics: MetricsSchema.prefault({}),
   assert: z.array(AssertionSchema).default([]),

@@ -20,6 +20,7 @@ import {
   type AdmitRequest,
   type AdmitResult,
   type HostAdmission,
+  type LedgerSnapshot,
   type PlacementOptions,
   type SubmitOutcome,
 } from '../../src/placement/index.ts';
@@ -136,6 +137,16 @@ class ObservingOutbox implements Outbox {
   }
 }
 
+/** How a federated world (simulations/federation) splits the hosts into clusters; a plain run uses none of it. */
+export interface ShoalModelHooks {
+  /** Host `i`'s cluster name (default SIM_CLUSTER): its gossip mesh, topics and ledger. */
+  readonly clusterOf?: (host: number) => string;
+  /** Reservations host `i`'s ledger starts with (a pre-filled cluster). */
+  readonly prefill?: (host: number, capacity: Resources) => LedgerSnapshot | undefined;
+  /** Hosts per cluster, for the gossip size hint (default: every host of the run). */
+  readonly clusterSize?: number;
+}
+
 /**
  * Shoal as the simulator runs it: for every host, the unchanged GossipNode (src/gossip) and
  * PlacementNode (src/placement), wired as the agent wires them. This file only adapts and
@@ -171,11 +182,13 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
   /** Recent publishes per topic kind, for corruption injection. */
   private readonly recent = new Map<string, { host: number; topic: string; bytes: Uint8Array }[]>();
   private corruptSeq = 0;
+  private readonly clusterHooks: ShoalModelHooks;
 
-  constructor(scenario: Scenario) {
+  constructor(scenario: Scenario, hooks: ShoalModelHooks = {}) {
     this.scenario = scenario;
+    this.clusterHooks = hooks;
     const overrides = partialOverrides(defaultGossipOptions, scenario.gossip, 'gossip');
-    this.gossipOpts = resolveGossipOptions({ cluster: SIM_CLUSTER, expectedClusterSize: scenario.nodes, ...overrides }, scenario.gossip_profile);
+    this.gossipOpts = resolveGossipOptions({ cluster: SIM_CLUSTER, expectedClusterSize: hooks.clusterSize ?? scenario.nodes, ...overrides }, scenario.gossip_profile);
     this.placementOpts = placementOptions(partialOverrides(defaultPlacementOptions, scenario.placement, 'placement'));
     this.recovery = scenario.recovery === undefined ? null : new SimRecovery(recoveryOptions(overrideOptions(defaultRecoveryOptions, scenario.recovery, 'recovery')));
     this.placement = {
@@ -225,14 +238,16 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     const i = ctx.index;
     const rack = `rk${w.topology.rackOf[i]}`;
     const labels = { rack };
+    const cluster = this.clusterOf(i);
     // The ledger is durable in the agent: a restarted host keeps its reservations.
     let ledger = this.ledgers[i];
     if (ledger === undefined) {
-      ledger = new HostLedger({ cluster: SIM_CLUSTER, zone: ctx.zone, labels, drivers: SIM_DRIVERS, capacity: this.capacityOf(i), health: 'ok', draining: false });
+      const capacity = this.capacityOf(i);
+      ledger = new HostLedger({ cluster, zone: ctx.zone, labels, drivers: SIM_DRIVERS, capacity, health: 'ok', draining: false }, this.clusterHooks.prefill?.(i, capacity));
       this.ledgers[i] = ledger;
     }
     const metrics = (this.metrics[i] ??= new SimGossipMetrics());
-    const gossip = new GossipNode({ ...this.gossipOpts, incarnation: ctx.incarnation }, { self: ctx.self, rng: ctx.rng.fork('gossip'), outbox: new ObservingOutbox(this, i, ctx.outbox), metrics });
+    const gossip = new GossipNode({ ...this.gossipOpts, cluster, incarnation: ctx.incarnation }, { self: ctx.self, rng: ctx.rng.fork('gossip'), outbox: new ObservingOutbox(this, i, ctx.outbox), metrics });
     gossip.updateSelf(
       {
         zone: ctx.zone,
@@ -274,6 +289,10 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     return node;
   }
 
+  clusterOf(host: number): string {
+    return this.clusterHooks.clusterOf?.(host) ?? SIM_CLUSTER;
+  }
+
   // ---- observation ----
 
   notePublish(host: number, topic: string, payload: Encoded): void {
@@ -311,8 +330,9 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     const bits = g.cellBits;
     // Every live host of my cell is known alive…
     let missing = false;
+    const own = this.clusterHooks.clusterOf === undefined ? null : this.clusterOf(host);
     truth.forLiveInCell(bits, g.ownCell, (h) => {
-      if (missing || h === host) return;
+      if (missing || h === host || (own !== null && this.clusterOf(h) !== own)) return;
       const m = g.cellMember(w.ids[h]!);
       if (m === undefined || m.status !== 'alive') missing = true;
     });
@@ -326,7 +346,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     // Other cells: a few random live hosts elsewhere must have their cell's summary here.
     for (let k = 0; k < 4; k++) {
       const other = rng.int(w.hostCount);
-      if (!w.alive[other]) continue;
+      if (!w.alive[other] || (own !== null && this.clusterOf(other) !== own)) continue;
       const cell = truth.cellOf(other, bits);
       if (cell !== g.ownCell && g.cellSummary(cell) === undefined) return false;
     }
