@@ -1,6 +1,8 @@
 import { JobSpecSchema, type JobRecord, type JobSpec, type Millis, type PeerIdStr } from '../../src/core/index.ts';
 import {
   BurstAttempt,
+  clusterAfterCopies,
+  settleSiblingBinding,
   FEDERATION_WIRE_VERSION,
   GatewayFailover,
   QuotaLedger,
@@ -67,6 +69,8 @@ export class SimGateway {
   readonly #m: SimGatewayModules;
   readonly #ledger = new QuotaLedger();
   readonly #bindings = new Map<string, string>();
+  /** Keys this gateway has bound and is copying to its siblings; the job has not crossed yet. */
+  readonly #pendingBinds = new Set<string>();
   readonly #remoteFailover = new Map<string, GatewayFailover>();
   readonly #siblingFailover: GatewayFailover;
   #summary: ClusterSummary | undefined;
@@ -107,10 +111,16 @@ export class SimGateway {
       }
       case 'lookup':
         return respond({ ok: true, cluster: this.#bindings.get(keyToken(req.tenant, req.key)) ?? null });
-      case 'bind':
-        if (req.cluster === null) this.#bindings.delete(keyToken(req.tenant, req.key));
-        else this.#bindings.set(keyToken(req.tenant, req.key), req.cluster);
-        return respond({ ok: true });
+      case 'bind': {
+        const token = keyToken(req.tenant, req.key);
+        if (req.cluster === null) {
+          this.#bindings.delete(token);
+          return respond({ ok: true });
+        }
+        const cluster = settleSiblingBinding(this.#bindings.get(token), this.#pendingBinds.has(token), req.cluster);
+        this.#bindings.set(token, cluster);
+        return respond({ ok: true, cluster });
+      }
       case 'get':
       case 'stop':
         return respond({ ok: false, code: 'FEDERATION_NOT_CONFIGURED', message: 'get/stop of remote jobs is not simulated' });
@@ -157,13 +167,13 @@ export class SimGateway {
       respond(reply);
     };
     const step = (t: Millis): void => {
-      const cluster = attempt.nextCluster(t);
-      if (cluster === null) return done(attempt.failure());
-      this.#bind(spec.tenant, key, cluster, t, (t2) =>
+      const chosen = attempt.nextCluster(t);
+      if (chosen === null) return done(attempt.failure());
+      this.#bindBeforeCrossing(spec.tenant, key, chosen, t, (cluster, t2) =>
         this.#callCluster(cluster, { v: FEDERATION_WIRE_VERSION, op: 'place', spec: spec as unknown as Record<string, unknown> }, deadline, t2, (reply, t3) => {
           const verdict = attempt.onReply(reply.ok && reply.job ? { ...reply, job: globalJob(reply.job, cluster) } : reply);
           if (verdict.type === 'done') return done(verdict.reply);
-          this.#bind(spec.tenant, key, null, t3, step);
+          this.#copyBinding(spec.tenant, key, null, t3, () => step(t3));
         }),
       );
     };
@@ -247,20 +257,39 @@ export class SimGateway {
     tryGateway(0, now);
   }
 
-  /** Binds (or, with null, unbinds) a key here, then copies it to every ready sibling and waits for them (bounded by the short timeout). */
-  #bind(tenant: string, key: string, cluster: string | null, now: Millis, then: (now: Millis) => void): void {
+  /**
+   * Binds a key here and copies it to every ready sibling, as the agent's gateway does: the job
+   * then goes to the cluster the siblings agree on (`settleSiblingBinding`, `clusterAfterCopies`).
+   */
+  #bindBeforeCrossing(tenant: string, key: string, chosen: string, now: Millis, then: (cluster: string, now: Millis) => void): void {
+    const token = keyToken(tenant, key);
+    const own = this.#bindings.get(token) ?? chosen;
+    this.#pendingBinds.add(token);
+    this.#copyBinding(tenant, key, own, now, (answers, t) => {
+      this.#pendingBinds.delete(token);
+      const cluster = clusterAfterCopies(this.#bindings.get(token) ?? own, answers);
+      this.#bindings.set(token, cluster);
+      then(cluster, t);
+    });
+  }
+
+  /** Sets (or, with null, removes) a key's binding here, then copies it to every ready sibling and waits for them (bounded by the short timeout). */
+  #copyBinding(tenant: string, key: string, cluster: string | null, now: Millis, then: (answers: (string | null | undefined)[], now: Millis) => void): void {
     const token = keyToken(tenant, key);
     if (cluster === null) this.#bindings.delete(token);
     else this.#bindings.set(token, cluster);
     const ready = this.#opts.siblings.filter((s) => this.#siblingFailover.isReady(s, now));
-    if (ready.length === 0) return then(now);
+    if (ready.length === 0) return then([], now);
     const bytes = encodeFederationMessage({ v: FEDERATION_WIRE_VERSION, op: 'bind', tenant, key, cluster }, this.#opts.federation.maxMessageBytes);
+    const answers: (string | null | undefined)[] = [];
     let left = ready.length;
     for (const s of ready) {
       this.#m.rpc.request(s, 'entry', 'burst', bytes, this.#opts.federation.shortRequestTimeoutMs, now, (answer, t) => {
-        if (this.#decode(answer, 'binding copy') !== null) this.#siblingFailover.succeeded(s);
+        const reply = this.#decode(answer, 'binding copy');
+        if (reply !== null) this.#siblingFailover.succeeded(s);
         else this.#siblingFailover.failed(s, t);
-        if (--left === 0) then(t);
+        answers.push(reply?.ok ? reply.cluster : undefined);
+        if (--left === 0) then(answers, t);
       });
     }
   }

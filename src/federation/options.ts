@@ -35,7 +35,7 @@ export interface FederationOptions {
 export const defaultFederationOptions: FederationOptions = {
   summaryIntervalMs: 5_000, // ms; capacity a few seconds old is fresh enough to choose a cluster, and 2 gateways × N clusters requests per 5 s is negligible load
   maxSummaryAgeMs: 30_000, // ms; six missed exchanges: the remote gateways are gone or cut off
-  maxCellAgeMs: 30_000, // ms; matches placement's maxSummaryAgeMs: a cell older than that is not trusted for routing either
+  maxCellAgeMs: 600_000, // ms; matches placement's maxSummaryAgeMs: a quiet cell reissues its summary only every gossip heartbeat (300 s in the large profile), and is still right meanwhile
   weakClusterWeight: 0.5, // hosts; a "maybe" cluster ranks below any cluster with one sure fit
   maxClustersTried: 3, // count; each refusal costs a round trip between clusters, and the caller waits
   remoteRequestTimeoutMs: 8_000, // ms; a placement normally answers in well under a second; must stay under burstBudgetMs

@@ -82,8 +82,12 @@ export const defaultPlacementOptions: PlacementOptions = Object.freeze({
   submitMaxTries: 3,
   // 3 hops: entry → contact → owner needs 2; one spare for a cell split seen late.
   maxForwardHops: 3,
-  // 30 s: summaries are reissued every few seconds; older means the cell's reporters are gone.
-  maxSummaryAgeMs: 30_000,
+  // 600 s: twice the longest gossip summary heartbeat (the `large` profile's 300 s). A cell
+  // reissues its summary on every significant change of free capacity and at each heartbeat,
+  // so a quiet cell's summary is up to a heartbeat old and still right; gossip itself drops a
+  // summary after summaryTtlMs. 30 s left routers blind to most cells of a 10k-host cluster
+  // (simulations/README.md: 61,934 refusals with capacity free vs 16,751 at 600 s).
+  maxSummaryAgeMs: 600_000,
   // 0.25: a maybe-fit cell is tried, but four times less often than a cell with one sure fit.
   weakCellWeight: 0.25,
   // 3 s: the freshness target for capacity seen by routers; by then gossip carries the change.

@@ -11,6 +11,9 @@ import {
   RemoteDirectory,
   acceptsCluster,
   BurstAttempt,
+  clusterAfterCopies,
+  decodeReply,
+  settleSiblingBinding,
   decideAdmission,
   decodeFederationMessage,
   emptyFederationStats,
@@ -101,6 +104,8 @@ export class GatewayService {
   private ledgerAtMs = -Infinity;
   private recounting: Promise<void> | undefined;
   private readonly bindings = new Map<string, BurstBinding>();
+  /** Keys this gateway has bound and is copying to its siblings; the job has not crossed yet. */
+  private readonly pendingBinds = new Set<string>();
   private readonly remoteFailover = new Map<string, GatewayFailover>();
   private readonly siblings: readonly GatewayAddress[];
   private readonly siblingFailover: GatewayFailover;
@@ -189,10 +194,17 @@ export class GatewayService {
         return this.remoteJob(req.op, req.cluster, req.id);
       case 'lookup':
         return { ok: true, cluster: this.bindings.get(keyToken(req.tenant, req.key))?.cluster ?? null };
-      case 'bind':
-        if (req.cluster === null) await this.forgetBinding(req.tenant, req.key);
-        else await this.keepBinding({ tenant: req.tenant, key: req.key, cluster: req.cluster, boundAtMs: this.modules.clock.now() });
-        return { ok: true };
+      case 'bind': {
+        if (req.cluster === null) {
+          await this.forgetBinding(req.tenant, req.key);
+          return { ok: true };
+        }
+        // A sibling's copy: answered with where the key goes (binding-race.ts).
+        const token = keyToken(req.tenant, req.key);
+        const cluster = settleSiblingBinding(this.bindings.get(token)?.cluster, this.pendingBinds.has(token), req.cluster);
+        await this.keepBinding({ tenant: req.tenant, key: req.key, cluster, boundAtMs: this.modules.clock.now() });
+        return { ok: true, cluster };
+      }
     }
   }
 
@@ -216,9 +228,11 @@ export class GatewayService {
       this.directory.states(),
       this.bindings.get(keyToken(spec.tenant, key))?.cluster,
     );
-    for (let cluster = attempt.nextCluster(clock.now()); cluster !== null; cluster = attempt.nextCluster(clock.now())) {
+    for (let chosen = attempt.nextCluster(clock.now()); chosen !== null; chosen = attempt.nextCluster(clock.now())) {
+      let cluster: string;
       try {
-        await this.bindKey({ tenant: spec.tenant, key, cluster, boundAtMs: clock.now() });
+        // A sibling bound the key meanwhile: the job goes where the siblings agree.
+        cluster = await this.bindKey(spec.tenant, key, chosen);
       } catch (err) {
         return this.burstDone(errorReply(err));
       }
@@ -386,10 +400,25 @@ export class GatewayService {
     return { backoffMs: this.opts.federation.gatewayBackoffMs, maxBackoffMs: this.opts.federation.maxGatewayBackoffMs };
   }
 
-  /** Synced here, then copied to the sibling gateways (best effort, bounded), before the job crosses. */
-  private async bindKey(binding: BurstBinding): Promise<void> {
-    await this.keepBinding(binding);
-    await this.copyToSiblings(binding.tenant, binding.key, binding.cluster);
+  /**
+   * Synced here, then copied to the sibling gateways (best effort, bounded), before the job
+   * crosses. Returns the cluster the job goes to: `chosen`, unless a sibling bound the key
+   * first or settled a simultaneous binding on another cluster (binding-race.ts).
+   */
+  private async bindKey(tenant: string, key: string, chosen: string): Promise<string> {
+    const token = keyToken(tenant, key);
+    const own = this.bindings.get(token)?.cluster ?? chosen;
+    this.pendingBinds.add(token);
+    try {
+      await this.keepBinding({ tenant, key, cluster: own, boundAtMs: this.modules.clock.now() });
+      const answers = await this.copyToSiblings(tenant, key, own);
+      // A sibling's copy may have settled our binding meanwhile: start from what we hold now.
+      const cluster = clusterAfterCopies(this.bindings.get(token)?.cluster ?? own, answers);
+      await this.keepBinding({ tenant, key, cluster, boundAtMs: this.modules.clock.now() });
+      return cluster;
+    } finally {
+      this.pendingBinds.delete(token);
+    }
   }
 
   /** Nothing was created in the bound cluster: forget the binding here and at the siblings. */
@@ -398,32 +427,36 @@ export class GatewayService {
     await this.copyToSiblings(tenant, key, null);
   }
 
-  private async copyToSiblings(tenant: string, key: string, cluster: string | null): Promise<void> {
-    if (this.siblings.length === 0) return;
+  /** The clusters the awaited siblings answered (see `settleSiblingBinding`); a failed copy answers nothing. */
+  private async copyToSiblings(tenant: string, key: string, cluster: string | null): Promise<(string | null | undefined)[]> {
+    if (this.siblings.length === 0) return [];
     const { clock, mesh, metrics } = this.modules;
     const bytes = encodeFederationMessage({ v: FEDERATION_WIRE_VERSION, op: 'bind', tenant, key, cluster }, this.opts.federation.maxMessageBytes);
     const now = clock.now();
     const connected = new Set(mesh.connectedPeers());
-    const awaited: Promise<void>[] = [];
+    const awaited: Promise<string | null | undefined>[] = [];
     for (const s of this.siblings) {
       // A sibling that just failed is skipped for its back-off: a burst must not wait on it each time.
       if (!this.siblingFailover.isReady(s.peer, now)) continue;
       const copy = (async () => {
         try {
           if (!connected.has(s.peer)) await mesh.dial(s.peer, s.addrs, { signal: AbortSignal.timeout(this.opts.federation.shortRequestTimeoutMs) });
-          await mesh.request(s.peer, FEDERATION_ENTRY_PROTOCOL, bytes, { timeoutMs: this.opts.federation.shortRequestTimeoutMs });
+          const answer = await mesh.request(s.peer, FEDERATION_ENTRY_PROTOCOL, bytes, { timeoutMs: this.opts.federation.shortRequestTimeoutMs });
           this.siblingFailover.succeeded(s.peer);
+          const reply = decodeReply(answer, 'a binding copy answer', this.opts.federation.maxMessageBytes);
+          return reply.ok ? reply.cluster : undefined;
         } catch (err) {
           this.siblingFailover.failed(s.peer, clock.now());
           metrics?.failovers.inc({ side: 'sibling' });
           this.modules.logger.debug({ sibling: s.peer, err: errorMessage(err) }, 'could not copy a burst binding to a sibling gateway');
+          return undefined;
         }
       })();
       // A connected sibling answers in milliseconds: wait for it. One we must dial first may be
       // dead (libp2p then retries for seconds): copy in the background instead of holding the burst.
       if (connected.has(s.peer)) awaited.push(copy);
     }
-    await Promise.all(awaited);
+    return Promise.all(awaited);
   }
 
   private async keepBinding(binding: BurstBinding): Promise<void> {
