@@ -21,7 +21,7 @@ export function parseSweepArg(arg: string): SweepAxis {
   const eq = arg.indexOf('=');
   if (eq <= 0 || eq === arg.length - 1) throw new ShoalError('SIM_BAD_SWEEP', `--sweep ${arg}: expected key=v1,v2,… (e.g. gossip.target_cell_size=32,48,64)`, { arg });
   const key = arg.slice(0, eq).trim();
-  if (!/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/i.test(key)) throw new ShoalError('SIM_BAD_SWEEP', `--sweep ${arg}: "${key}" is not a dotted option path`, { arg });
+  if (!/^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*$/i.test(key)) throw new ShoalError('SIM_BAD_SWEEP', `--sweep ${arg}: "${key}" is not a dotted option path`, { arg });
   const values = arg.slice(eq + 1).split(',').map((v) => parseValue(v.trim()));
   return { key, values };
 }
