@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { runScenario } from '../../simulations/run/run-scenario.ts';
 import type { RunResult } from '../../simulations/run/result.ts';
 import { ScenarioSchema, type Scenario } from '../../simulations/scenario/schema.ts';
+import { metric, why } from './result-helpers.ts';
 
 /**
  * A small federated world over the real src/gossip, src/placement and src/federation code:
@@ -33,16 +34,6 @@ function scenario(patch: { seed?: number; killCluster?: number } = {}): Scenario
       load: { start_s: 20, rate_per_s: 20, tenants: { default: 0.85, blocked: 0.15 }, repeat_fraction: 0.2 },
     },
   });
-}
-
-function why(r: RunResult): string {
-  return `seed ${r.seed}, trace ${r.traceHash}${r.handlerErrors.length > 0 ? `; first handler error: ${r.handlerErrors[0]!.message}` : ''}`;
-}
-
-function metric(r: RunResult, name: string): number {
-  const v = r.metrics[name];
-  assert.ok(typeof v === 'number' && Number.isFinite(v), `metric ${name} must be measured (${why(r)})`);
-  return v;
 }
 
 describe('sim: federation of 4 clusters × 75 hosts (real gossip, placement and federation code)', function () {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { runScenario } from '../../simulations/run/run-scenario.ts';
 import type { RunResult } from '../../simulations/run/result.ts';
-import { formatAssertion } from '../../simulations/scenario/assertions.ts';
 import { loadScenarioFile } from '../../simulations/scenario/load.ts';
 import type { Scenario } from '../../simulations/scenario/schema.ts';
+import { metric, why } from './result-helpers.ts';
 
 /**
  * 1k-host scenarios over the real src/gossip and src/placement code, as CI tests. Each runs a
@@ -19,17 +19,6 @@ function load(name: string, patch: Partial<Scenario> = {}): Scenario {
 
 function run(s: Scenario): RunResult {
   return runScenario(s, { baselines: false });
-}
-
-function why(r: RunResult): string {
-  const failed = r.assertions.filter((a) => !a.pass).map(formatAssertion);
-  return `scenario ${r.scenario}, ${r.nodes} hosts, seed ${r.seed}, trace ${r.traceHash}${failed.length > 0 ? `; failed: ${failed.join('; ')}` : ''}${r.handlerErrors.length > 0 ? `; first handler error: ${r.handlerErrors[0]!.message}` : ''}`;
-}
-
-function metric(r: RunResult, name: string): number {
-  const v = r.metrics[name];
-  assert.ok(typeof v === 'number' && Number.isFinite(v), `metric ${name} must be measured (${why(r)})`);
-  return v;
 }
 
 describe('sim scenarios at 1,000 hosts (real gossip and placement code)', function () {
