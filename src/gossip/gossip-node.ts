@@ -63,7 +63,8 @@ const T_MAINT = 5; // cellBits, summary expiry, connections, metrics
 const T_TRANSITION = 6; // leave the old cell topic after a change of cellBits
 const T_FALLBACK = 7; // accusations the aggregator did not act on
 const T_JOIN = 8; // join retries through the seeds
-const TIMER_COUNT = 9;
+const T_RECONNECT = 9; // push-pull with a member held failed (a healed partition)
+const TIMER_COUNT = 10;
 
 /** Maintenance tick: cheap checks that need no precision. */
 const MAINT_INTERVAL_MS = 5000;
@@ -339,6 +340,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.updateRoles(now);
     this.timers[T_MAINT] = now + MAINT_INTERVAL_MS;
     this.timers[T_SYNC] = now + this.jitter(this.syncIntervalMs);
+    this.timers[T_RECONNECT] = now + this.jitter(this.opts.reconnectIntervalMs);
     if (this.seeds.length > 0) this.tryJoin(now);
     this.refreshConnections(now);
   }
@@ -379,6 +381,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (t[T_TRANSITION]! <= now) this.endTransition();
     if (t[T_SYNC]! <= now) this.syncTimer(now);
     if (t[T_JOIN]! <= now) this.joinTimer(now);
+    if (t[T_RECONNECT]! <= now) this.reconnectTimer(now);
     if (t[T_MAINT]! <= now) this.maintenance(now);
     this.afterChange(now);
     if (t[T_SUMMARY]! <= now) this.summaryTimer(now);
@@ -1183,6 +1186,17 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     else this.syncWithCellContact(now);
     this.timers[T_SYNC] = now + this.jitter(this.syncIntervalMs);
     if (++this.syncRounds >= FAST_SYNC_ROUNDS) this.syncIntervalMs = Math.min(this.opts.syncIntervalMs, this.syncIntervalMs * 2);
+  }
+
+  /**
+   * Serf's reconnect: push-pull with one member we hold failed. If it answers, it was cut off,
+   * not dead: its answer shows us failed in its view (we refute) and ours reaches it (it
+   * refutes), and the two halves of a healed partition merge without waiting for a restart.
+   */
+  private reconnectTimer(now: Millis): void {
+    this.timers[T_RECONNECT] = now + this.jitter(this.opts.reconnectIntervalMs);
+    const failed = this.membership.randomFailed(this.rng);
+    if (failed !== undefined) this.requestSync(failed.origin, failed.addrs, true, -1, now, 0);
   }
 
   private serveSync(from: PeerIdStr, req: SyncReqMsg, now: Millis): void {

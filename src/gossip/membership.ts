@@ -441,6 +441,16 @@ export class Membership {
     return out;
   }
 
+  /** A random member held failed (not left: a leave is final), or undefined. O(members). */
+  randomFailed(rng: Rng): MemberState['record'] | undefined {
+    let n = 0;
+    for (const m of this.members.values()) if (m.status === 'failed') n++;
+    if (n === 0) return undefined;
+    let k = rng.int(n);
+    for (const m of this.members.values()) if (m.status === 'failed' && k-- === 0) return m.record;
+    return undefined;
+  }
+
   /** Age of the least recently refreshed live member's information. */
   oldestUpdateMs(now: Millis): number {
     let oldest = now;

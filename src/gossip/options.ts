@@ -142,6 +142,8 @@ export interface GossipOptions {
   readonly syncTimeoutMs: number;
   /** Anti-entropy: push-pull records with one random cell member this often. */
   readonly syncIntervalMs: number;
+  /** Push-pull with one random member we hold failed this often (Serf's reconnect): a healed partition finds its way back. */
+  readonly reconnectIntervalMs: number;
   /** Join retries back off up to this. */
   readonly joinRetryMaxMs: number;
   /** Sync requests this node serves per second (a cold start must not melt the seeds); others are dropped and retried elsewhere. */
@@ -242,6 +244,10 @@ export const defaultGossipOptions: GossipOptions = Object.freeze({
   syncTimeoutMs: 2000,
   // 60 s: memberlist's push-pull interval at ~50 members is 30–60 s.
   syncIntervalMs: 60_000,
+  // 10 s: Serf tries a failed member every 30 s; a failed member is forgotten after
+  // failedRetentionMs (120 s), so a partition that heals must be found well before that. One
+  // sync request per interval, and only while the cell holds failed members.
+  reconnectIntervalMs: 10_000,
   // 30 s: a node with no reachable seed keeps trying without hammering.
   joinRetryMaxMs: 30_000,
   // 20/s: a full sync answer is ≤ 256 KB; 20/s bounds a seed to ~5 MB/s during a cold start.

@@ -67,6 +67,13 @@ describe('sim scenarios at 1,000 hosts (real gossip and placement code)', functi
     assert.ok(metric(r, 'corrupt_max_hop') <= 1, `a corrupted message must travel one hop at most (${why(r)})`);
   });
 
+  it('a healed partition becomes one cluster again: every view whole, no restart', () => {
+    const r = run(load('partition-heal', { nodes: 500, duration_s: 190 }));
+    assert.equal(metric(r, 'handler_errors'), 0, `protocol code must not throw (${why(r)})`);
+    assert.ok(metric(r, 'final_converged_fraction') >= 0.99, `≥ 99% of sampled views whole 70 s after the heal, got ${metric(r, 'final_converged_fraction')} (${why(r)})`);
+    assert.equal(metric(r, 'false_suspicions'), 0, `no false suspicion (${why(r)})`);
+  });
+
   it('placement never overcommits and never duplicates a job', () => {
     const r = run(load('placement-load', { nodes: 1000 }));
     assert.ok(metric(r, 'placement_placed') > 1000, `the load must place jobs to test anything, placed ${metric(r, 'placement_placed')} (${why(r)})`);

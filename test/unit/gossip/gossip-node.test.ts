@@ -146,6 +146,28 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     }
   });
 
+  it('a partition marks the other side failed; after the heal, reconnect attempts merge the cell again (no restart)', () => {
+    // One cell of 12: its summary reporter sits on one side, so summaries alone do not bring the halves together.
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 0 } });
+    for (const id of ids(12)) h.add(id, { seeds: id === 'n0' ? [] : ['n0'] });
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    h.run(5000);
+    // Split the cell in two: even-numbered nodes cannot reach odd-numbered ones, topics nor direct messages.
+    const side = (id: string): number => Number(id.slice(1)) % 2;
+    h.topicLink = (from, to) => side(from) === side(to);
+    h.directLink = (from, to) => side(from) === side(to);
+    h.runUntil(
+      () => h.upNodes.every((n) => [...n.cellMemberMap()].every(([peer, m]) => side(peer) === side(n.self) || m.status === 'failed')),
+      30_000,
+      'each side to mark the other failed',
+    );
+    h.topicLink = null;
+    h.directLink = null;
+    // Well within failedRetentionMs (120 s): nobody has forgotten the other side yet.
+    const took = h.runUntil(() => converged(h), 60_000, 'the healed cells to merge');
+    console.log(`      one cell again ${took} ms after the heal`);
+  });
+
   it('a restarted node rejoins with a higher incarnation and is alive again', () => {
     const h = twelve();
     h.runUntil(() => converged(h), 60_000, 'convergence');
