@@ -3,6 +3,7 @@ import {
   BurstAttempt,
   clusterAfterCopies,
   settleSiblingBinding,
+  siblingUnbindAnswer,
   FEDERATION_WIRE_VERSION,
   GatewayFailover,
   QuotaLedger,
@@ -71,6 +72,8 @@ export class SimGateway {
   readonly #bindings = new Map<string, string>();
   /** Keys this gateway has bound and is copying to its siblings; the job has not crossed yet. */
   readonly #pendingBinds = new Set<string>();
+  /** Bursts running here, by key token. */
+  readonly #flights = new Map<string, number>();
   readonly #remoteFailover = new Map<string, GatewayFailover>();
   readonly #siblingFailover: GatewayFailover;
   #summary: ClusterSummary | undefined;
@@ -114,8 +117,9 @@ export class SimGateway {
       case 'bind': {
         const token = keyToken(req.tenant, req.key);
         if (req.cluster === null) {
-          this.#bindings.delete(token);
-          return respond({ ok: true });
+          const kept = siblingUnbindAnswer(this.#bindings.get(token), this.#flights.has(token));
+          if (kept === null) this.#bindings.delete(token);
+          return respond({ ok: true, cluster: kept });
         }
         const cluster = settleSiblingBinding(this.#bindings.get(token), this.#pendingBinds.has(token), req.cluster);
         this.#bindings.set(token, cluster);
@@ -154,6 +158,8 @@ export class SimGateway {
     const key = spec.idempotencyKey;
     if (key === undefined) return respond({ ok: false, code: 'JOB_INVALID_SPEC', message: 'a job sent to another cluster needs an idempotency key' });
     const deadline = now + fed.burstBudgetMs;
+    const token = keyToken(spec.tenant, key);
+    this.#flights.set(token, (this.#flights.get(token) ?? 0) + 1);
     const attempt = new BurstAttempt(
       spec,
       { self: this.#opts.cluster, federated: this.directory.clusters, maxSummaryAgeMs: fed.maxSummaryAgeMs, weakClusterWeight: fed.weakClusterWeight, maxClustersTried: fed.maxClustersTried, deadline },
@@ -161,6 +167,9 @@ export class SimGateway {
       this.#bindings.get(keyToken(spec.tenant, key)),
     );
     const done = (reply: Reply): void => {
+      const n = this.#flights.get(token)! - 1;
+      if (n === 0) this.#flights.delete(token);
+      else this.#flights.set(token, n);
       if (reply.ok) this.stats.burstsPlaced++;
       else if (reply.details?.ambiguous === true) this.stats.burstsFailed++;
       else this.stats.burstsRefused++;
@@ -173,7 +182,8 @@ export class SimGateway {
         this.#callCluster(cluster, { v: FEDERATION_WIRE_VERSION, op: 'place', spec: spec as unknown as Record<string, unknown> }, deadline, t2, (reply, t3) => {
           const verdict = attempt.onReply(reply.ok && reply.job ? { ...reply, job: globalJob(reply.job, cluster) } : reply);
           if (verdict.type === 'done') return done(verdict.reply);
-          this.#copyBinding(spec.tenant, key, null, t3, () => step(t3));
+          // A sibling still flying the key keeps its binding, and our next copy is answered with it.
+          this.#copyBinding(spec.tenant, key, null, t3, (_answers, t4) => step(t4));
         }),
       );
     };

@@ -30,3 +30,15 @@ export function clusterAfterCopies(own: string, answers: readonly (string | null
   for (const a of answers) if (typeof a === 'string' && a !== own && (other === null || a < other)) other = a;
   return other ?? own;
 }
+
+/**
+ * A gateway whose burst was refused by a cluster unbinds the key at its siblings before it tries
+ * the next cluster. A sibling running its own burst of the same key keeps its binding: that
+ * flight may be creating the job in the cluster that refused ours (a quota is counted per
+ * receiving gateway, capacity changes). The refused gateway's next copy is then answered with
+ * it (`settleSiblingBinding`) and follows it there, where the key owner answers with the one job;
+ * had the sibling forgotten, the next cluster would have made a second job.
+ */
+export function siblingUnbindAnswer(held: string | undefined, inFlight: boolean): string | null {
+  return inFlight && held !== undefined ? held : null;
+}

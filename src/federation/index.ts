@@ -36,7 +36,7 @@ export {
 export { RemoteDirectory, type SummaryVerdict } from './remote-directory.ts';
 export { GatewayFailover, type GatewayFailoverOptions } from './gateway-failover.ts';
 export { BurstAttempt, type BurstContext, type BurstVerdict } from './burst-attempt.ts';
-export { clusterAfterCopies, settleSiblingBinding } from './binding-race.ts';
+export { clusterAfterCopies, settleSiblingBinding, siblingUnbindAnswer } from './binding-race.ts';
 export { burstFailure, burstRoute, isDefinitiveRefusal, type BurstFailure, type BurstRoute, type LocalIdentity } from './burst-route.ts';
 export { ORIGIN_LABEL, originOf, tagOrigin } from './origin-label.ts';
 export {

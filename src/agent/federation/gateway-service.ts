@@ -14,6 +14,7 @@ import {
   clusterAfterCopies,
   decodeReply,
   settleSiblingBinding,
+  siblingUnbindAnswer,
   decideAdmission,
   decodeFederationMessage,
   emptyFederationStats,
@@ -106,6 +107,8 @@ export class GatewayService {
   private readonly bindings = new Map<string, BurstBinding>();
   /** Keys this gateway has bound and is copying to its siblings; the job has not crossed yet. */
   private readonly pendingBinds = new Set<string>();
+  /** Bursts running here, by key token (a key may be burst twice at once through this gateway). */
+  private readonly flights = new Map<string, number>();
   private readonly remoteFailover = new Map<string, GatewayFailover>();
   private readonly siblings: readonly GatewayAddress[];
   private readonly siblingFailover: GatewayFailover;
@@ -195,12 +198,14 @@ export class GatewayService {
       case 'lookup':
         return { ok: true, cluster: this.bindings.get(keyToken(req.tenant, req.key))?.cluster ?? null };
       case 'bind': {
+        const token = keyToken(req.tenant, req.key);
         if (req.cluster === null) {
-          await this.forgetBinding(req.tenant, req.key);
-          return { ok: true };
+          // A sibling unbinds after a refusal; our own flight of the key keeps it (binding-race.ts).
+          const kept = siblingUnbindAnswer(this.bindings.get(token)?.cluster, this.flights.has(token));
+          if (kept === null) await this.forgetBinding(req.tenant, req.key);
+          return { ok: true, cluster: kept };
         }
         // A sibling's copy: answered with where the key goes (binding-race.ts).
-        const token = keyToken(req.tenant, req.key);
         const cluster = settleSiblingBinding(this.bindings.get(token)?.cluster, this.pendingBinds.has(token), req.cluster);
         await this.keepBinding({ tenant: req.tenant, key: req.key, cluster, boundAtMs: this.modules.clock.now() });
         return { ok: true, cluster };
@@ -210,10 +215,23 @@ export class GatewayService {
 
   /** Sends a job this cluster cannot (or must not) run to another cluster (decisions: `BurstAttempt`). */
   async burst(spec: JobSpec): Promise<Reply> {
-    const { clock } = this.modules;
-    const fed = this.opts.federation;
     const key = spec.idempotencyKey;
     if (key === undefined) return { ok: false, code: 'JOB_INVALID_SPEC', message: 'a job sent to another cluster needs an idempotency key' };
+    const token = keyToken(spec.tenant, key);
+    this.flights.set(token, (this.flights.get(token) ?? 0) + 1);
+    try {
+      return await this.fly(spec, key);
+    } finally {
+      const n = this.flights.get(token)! - 1;
+      if (n === 0) this.flights.delete(token);
+      else this.flights.set(token, n);
+    }
+  }
+
+  /** One burst, cluster after cluster, while `flights` counts it. */
+  private async fly(spec: JobSpec, key: string): Promise<Reply> {
+    const { clock } = this.modules;
+    const fed = this.opts.federation;
     const deadline = clock.now() + fed.burstBudgetMs;
     const attempt = new BurstAttempt(
       spec,
@@ -239,6 +257,7 @@ export class GatewayService {
       const reply = await this.callCluster(cluster, { v: FEDERATION_WIRE_VERSION, op: 'place', spec }, deadline);
       const verdict = attempt.onReply(reply.ok && reply.job ? { ...reply, job: globalJob(reply.job, cluster) } : reply);
       if (verdict.type === 'done') return this.burstDone(verdict.reply);
+      // A sibling still flying the key keeps its binding, and our next copy is answered with it.
       await this.dropBinding(spec.tenant, key);
     }
     return this.burstDone(attempt.failure());
@@ -421,7 +440,7 @@ export class GatewayService {
     }
   }
 
-  /** Nothing was created in the bound cluster: forget the binding here and at the siblings. */
+  /** Nothing was created in the bound cluster: forget the binding here and at the siblings, unless a sibling's flight holds it. */
   private async dropBinding(tenant: string, key: string): Promise<void> {
     await this.forgetBinding(tenant, key);
     await this.copyToSiblings(tenant, key, null);

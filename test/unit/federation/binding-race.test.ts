@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { clusterAfterCopies, settleSiblingBinding } from '../../../src/federation/index.ts';
+import { clusterAfterCopies, settleSiblingBinding, siblingUnbindAnswer } from '../../../src/federation/index.ts';
 import { FC_SEED, fcParams } from './fixtures.ts';
 
 /**
@@ -45,6 +45,14 @@ describe('federation: one key bound by two gateways at once (binding-race)', () 
   it('answers without a cluster (older gateway, failed copy) leave the choice alone; several disagreeing siblings give the smallest', () => {
     assert.equal(clusterAfterCopies('b', [undefined, null]), 'b');
     assert.equal(clusterAfterCopies('d', ['c', 'b', 'd']), 'b');
+  });
+
+  it('a sibling still flying the key keeps its binding when the refused gateway unbinds; the next copy follows it', () => {
+    assert.equal(siblingUnbindAnswer('c', true), 'c', 'a sibling in flight keeps its binding and says where');
+    assert.equal(siblingUnbindAnswer('c', false), null, 'a copy of ours is simply forgotten');
+    assert.equal(siblingUnbindAnswer(undefined, true), null);
+    // The refused gateway then binds its next choice d: the sibling's crossed binding c stands, and the job follows it.
+    assert.equal(clusterAfterCopies('d', [settleSiblingBinding('c', false, 'd')]), 'c');
   });
 
   it(`whatever the clusters and the order of the copies, both gateways send the key to one cluster (seed ${FC_SEED})`, () => {
