@@ -16,8 +16,8 @@ import type { Truth } from '../run/truth.ts';
 import type { World } from '../world/world.ts';
 import type { ShoalSimNode } from './shoal-sim-node.ts';
 
-/** How often dirty owners push their records to their holders (the agent coalesces pushes over 20 ms). */
-const PUSH_TICK_MS = 100;
+/** How often dirty owners push their records to their holders: the agent coalesces pushes over 20 ms. */
+const PUSH_TICK_MS = 20;
 /** How often every up owner recomputes its holder list from its view (members come and go). */
 const HOLDER_REFRESH_MS = 5_000;
 
@@ -151,17 +151,19 @@ export class SimRecovery {
       if (l === undefined || !w.alive[h]) continue;
       for (const r of l.reservations()) liveCopies.set(`${r.tenant}/${r.key}`, (liveCopies.get(`${r.tenant}/${r.key}`) ?? 0) + 1);
     }
-    let toMove = 0;
-    let missing = 0;
+    // By key: a job re-placed onto a host that then failed too sits in two down ledgers.
+    const onDown = new Set<string>();
     for (let h = 0; h < w.hostCount; h++) {
       const l = this.ledgers[h];
       if (l === undefined || w.alive[h]) continue;
       for (const r of l.reservations()) {
         if (this.specs.get(r.jobId)?.evacuate === false) continue; // reported lost, by its spec's wish
-        toMove++;
-        if ((liveCopies.get(`${r.tenant}/${r.key}`) ?? 0) === 0) missing++;
+        onDown.add(`${r.tenant}/${r.key}`);
       }
     }
+    const toMove = onDown.size;
+    let missing = 0;
+    for (const key of onDown) if ((liveCopies.get(key) ?? 0) === 0) missing++;
     let twice = 0;
     for (const n of liveCopies.values()) if (n > 1) twice += n - 1;
     const d = this.downtimeMs;
