@@ -2,15 +2,17 @@
  * Two gateways of one cluster can get one idempotency key at the same moment (two entries, or
  * a retry through the other gateway) and rank with slightly different summaries: each binds
  * the key to a different remote cluster. Each copies its binding to its siblings before the job
- * crosses, and these two rules make every gateway send the key to one cluster:
+ * crosses, and these rules make every gateway send the key to one cluster:
  *
  * - A sibling's copy against a binding held here: a binding whose job already crossed (not
  *   pending) stands, whatever the copy says; two pending bindings, each still waiting for its
  *   copies, settle on the smaller cluster name, the same choice on both sides.
  * - The gateway whose copy was answered with another cluster sends the job there instead.
+ * - A gateway still flying the key keeps its binding when a refused sibling unbinds it.
  *
  * Found by the simulator (10 clusters × 10k hosts): 1 of 393 keys sent twice at once was placed
- * in two clusters when the copy simply overwrote the sibling's binding.
+ * in two clusters when the copy simply overwrote the sibling's binding. With these rules the
+ * same run still shows 1 duplicate of ~390, cause not established (src/federation/README.md).
  */
 
 /** What a sibling's copy of a binding leaves here, and answers: the cluster the key goes to. */
