@@ -63,6 +63,8 @@ export class DrainController {
   private readonly m: DrainModules;
   private draining = false;
   private moved = 0;
+  /** Moves started and not finished: the key owner's release can fence the old copy before `move` counts it. */
+  private movesInFlight = 0;
   private generation = 0;
   private readonly stuck = new Map<string, { name: string; reason: string }>();
   private loop: Promise<void> | null = null;
@@ -99,7 +101,7 @@ export class DrainController {
       remaining,
       moved: this.moved,
       stuck: [...this.stuck].map(([jobId, s]) => ({ jobId, ...s })),
-      drained: this.draining && remaining === 0,
+      drained: this.draining && remaining === 0 && this.movesInFlight === 0,
     };
   }
 
@@ -172,6 +174,15 @@ export class DrainController {
       this.stuck.set(cur.id, { name: cur.spec.name, reason: 'an imported job has no key owner to re-place it through; stop it or move it by hand' });
       return;
     }
+    this.movesInFlight++;
+    try {
+      await this.moveOnce(cur);
+    } finally {
+      this.movesInFlight--;
+    }
+  }
+
+  private async moveOnce(cur: JobRecord): Promise<void> {
     let outcome: SubmitOutcome;
     try {
       outcome = await this.m.replace(cur.spec, { jobId: cur.id, fromHost: this.m.self, fromEpoch: cur.epoch, driver: cur.driver });
