@@ -1,10 +1,15 @@
+import { withOverrides } from '../cli.ts';
 import { runScenario } from '../run/run-scenario.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
+import { parseSweepArg } from '../sweep/grid.ts';
 import { World } from '../world/world.ts';
 
-/** Per simulated second in a window: direct sends and topic publishes by message type (diagnostics). */
-const [file, nodes, from, to] = process.argv.slice(2);
-const s = loadScenarioFile(file!);
+/**
+ * Per simulated second in a window: direct sends and topic publishes by message type (diagnostics).
+ * `node simulations/bench/peak.ts SCENARIO NODES FROM_S TO_S [key=value …]` (the values as `--set` takes them).
+ */
+const [file, nodes, from, to, ...sets] = process.argv.slice(2);
+const s = withOverrides(loadScenarioFile(file!), { set: sets.map(parseSweepArg) });
 const counts = new Map<number, Map<string, number>>();
 let now = 0;
 const bump = (key: string): void => {

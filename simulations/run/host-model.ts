@@ -37,6 +37,8 @@ export interface PlacementAudit {
   readonly overcommittedHosts: number;
   /** Idempotency keys reserved on more than one host, or twice on one. */
   readonly duplicateJobs: number;
+  /** Keys running twice where a live copy was placed by a move (recovery, drain), when the model knows. */
+  readonly duplicateKeysFromMoves?: number;
   /** Hosts holding at least one reservation. */
   readonly hostsUsed: number;
   /** Reservations held, in the order they were admitted (resources only). */

@@ -2,8 +2,20 @@ import type { JobSpec, Millis, ProtocolNode, Rng } from '../../src/core/index.ts
 import { Histogram } from '../metrics/histogram.ts';
 import type { LoadSpec } from '../scenario/schema.ts';
 import { VM_SHAPE_MIXES, pickWeighted } from '../workload/shapes.ts';
+import { PLACEMENT_ERRORS, type PlacementErrorCode } from '../../src/placement/errors.ts';
 import type { World } from '../world/world.ts';
 import type { PlacementDriver, PlacementResult } from './host-model.ts';
+
+/** A client retries an answer of 503 or 504 with the same idempotency key, as the API tells it to: up to this many more tries… */
+const CLIENT_RETRIES = 3;
+/** …this long apart. */
+const CLIENT_RETRY_DELAY_MS = 1000;
+
+function retryable(r: PlacementResult): boolean {
+  if (r.type !== 'failed' || r.code === undefined || !(r.code in PLACEMENT_ERRORS)) return false;
+  const status = PLACEMENT_ERRORS[r.code as PlacementErrorCode];
+  return status === 503 || status === 504;
+}
 
 /**
  * Placement load: VM requests at a steady cluster-wide rate, each through a random entry
@@ -22,6 +34,8 @@ export class LoadGenerator {
   refused = 0;
   failed = 0;
   asks = 0;
+  /** Client retries after a 503 or 504 answer (same key, same entry while it lives). */
+  clientRetries = 0;
   /** Requests sent twice whose two answers named different jobs or hosts. */
   duplicateSubmitMismatches = 0;
   duplicateSubmits = 0;
@@ -148,15 +162,30 @@ export class LoadGenerator {
       if (first === null) first = r;
       else if (first.type === 'placed' && r.type === 'placed' && (first.jobId !== r.jobId || first.host !== r.host)) this.duplicateSubmitMismatches++;
     };
-    this.driver.submit(entry, spec, now, onDone);
+    this.submitWithRetries(entry, spec, now, onDone);
     if (twice) {
       let other = this.pickEntry();
       if (other === entry) other = this.pickEntry();
       if (other >= 0 && other !== entry) {
         this.duplicateSubmits++;
-        this.driver.submit(other, spec, now, onDone);
+        this.submitWithRetries(other, spec, now, onDone);
       }
     }
+  }
+
+  private submitWithRetries(entry: number, spec: JobSpec, now: Millis, onDone: (r: PlacementResult, at: Millis) => void, tries = 0): void {
+    this.driver.submit(entry, spec, now, (r, at) => {
+      if (tries >= CLIENT_RETRIES || !retryable(r)) {
+        onDone(r, at);
+        return;
+      }
+      this.clientRetries++;
+      this.world.at(at + CLIENT_RETRY_DELAY_MS, (t) => {
+        const next = this.world.alive[entry] ? entry : this.pickEntry();
+        if (next < 0) onDone(r, t);
+        else this.submitWithRetries(next, spec, t, onDone, tries + 1);
+      });
+    });
   }
 
   private record(r: PlacementResult, latencyMs: number, vcpus: number, at: Millis): void {

@@ -250,7 +250,9 @@ export function summarise(inp: SummaryInput): RunResult {
       jobs_released: load.released,
       overcommitted_hosts: audit.overcommittedHosts,
       duplicate_jobs: audit.duplicateJobs,
+      duplicate_keys_from_moves: audit.duplicateKeysFromMoves ?? null,
       duplicate_submit_mismatches: load.duplicateSubmitMismatches,
+      client_retries: load.clientRetries,
       utilization_reached: audit.capacityVcpus > 0 ? audit.reservedVcpus / audit.capacityVcpus : null,
       hosts_used: audit.hostsUsed,
     });

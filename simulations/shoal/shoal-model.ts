@@ -60,7 +60,7 @@ class SimAdmission implements HostAdmission {
     const r = this.ledger.admit(req);
     if (r.type === 'rejected') this.model.admitRejections.set(r.reason ?? r.code, (this.model.admitRejections.get(r.reason ?? r.code) ?? 0) + 1);
     if (r.type === 'accepted' && !r.duplicate) {
-      this.model.admissions.push({ host: this.host, jobId: r.jobId, resources: req.spec.resources });
+      this.model.admissions.push({ host: this.host, jobId: r.jobId, resources: req.spec.resources, key: `${req.spec.tenant}/${req.spec.idempotencyKey}`, epoch: req.epoch, atMs: now });
       this.model.recovery?.admitted(this.host, r.jobId, req.spec);
       this.publishLoad(now);
     }
@@ -160,7 +160,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
   /** Replicas and evacuation (issue 7), when the scenario has a `[recovery]` table. */
   readonly recovery: SimRecovery | null;
   /** Non-duplicate admissions in order (for best-fit and the audit). */
-  readonly admissions: { host: number; jobId: string; resources: Resources }[] = [];
+  readonly admissions: { host: number; jobId: string; resources: Resources; key: string; epoch: number; atMs: Millis }[] = [];
   /** Admissions hosts refused, by reason (stale views show up here). */
   readonly admitRejections = new Map<string, number>();
   selfRejectedPublishes = 0;
@@ -518,9 +518,24 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     }
     let duplicates = 0;
     for (const n of keys.values()) if (n > 1) duplicates += n - 1;
+    if (duplicates > 0) this.traceDuplicates(keys);
+    // Keys running twice where a live copy was placed by a move (epoch > 1): evacuation's, not the first placement's.
+    const moved = new Set<string>();
+    if (duplicates > 0) for (const a of this.admissions) if (a.epoch > 1 && (keys.get(a.key) ?? 0) > 1 && w.alive[a.host] && this.ledgers[a.host]?.get(a.jobId) !== undefined) moved.add(a.key);
     const jobs: Resources[] = [];
     for (const a of this.admissions) if (this.ledgers[a.host]?.get(a.jobId) !== undefined) jobs.push(a.resources);
-    return { capacity, overcommittedHosts: overcommitted, duplicateJobs: duplicates, hostsUsed: used, jobs, reservedVcpus: reserved, capacityVcpus: capV };
+    return { capacity, overcommittedHosts: overcommitted, duplicateJobs: duplicates, duplicateKeysFromMoves: moved.size, hostsUsed: used, jobs, reservedVcpus: reserved, capacityVcpus: capV };
+  }
+
+  /** Prints the admissions of a few keys running twice (stderr), so a duplicate can be traced from its seed. */
+  private traceDuplicates(keys: ReadonlyMap<string, number>): void {
+    const shown = new Set<string>();
+    for (const [k, n] of keys) if (n > 1 && shown.size < 5) shown.add(k);
+    const w = this.world!;
+    for (const key of shown) {
+      const copies = this.admissions.filter((a) => a.key === key).map((a) => `t=${(a.atMs / 1000).toFixed(3)}s host ${a.host}${w.alive[a.host] ? '' : ' (down)'} job ${a.jobId} epoch ${a.epoch}`);
+      process.stderr.write(`duplicate ${key}: ${copies.join('; ')}\n`);
+    }
   }
 
   finalMetrics(): Record<string, number | null> {
@@ -532,6 +547,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     let summaries = 0;
     let eventsDropped = 0;
     let syncDropped = 0;
+    let summaryRepairs = 0;
     let suspicions = 0;
     let rejected = 0;
     let ignored = 0;
@@ -548,6 +564,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       const c = g.counters();
       eventsDropped += c.eventsDropped;
       syncDropped += c.syncRequestsDropped;
+      summaryRepairs += c.summaryRepairs;
       suspicions += c.suspicions;
       for (const r of GOSSIP_REASONS) {
         rejected += c.rejected[r];
@@ -571,6 +588,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       known_summaries_mean: live > 0 ? summaries / live : null,
       gossip_events_dropped: eventsDropped,
       gossip_sync_dropped: syncDropped,
+      gossip_summary_repairs: summaryRepairs,
       gossip_suspicions: suspicions,
       gossip_rejected: rejected,
       gossip_ignored: ignored,

@@ -64,7 +64,8 @@ const T_TRANSITION = 6; // leave the old cell topic after a change of cellBits
 const T_FALLBACK = 7; // accusations the aggregator did not act on
 const T_JOIN = 8; // join retries through the seeds
 const T_RECONNECT = 9; // push-pull with a member held failed (a healed partition)
-const TIMER_COUNT = 10;
+const T_REPAIR = 10; // fetch the summaries of a district we have gaps in
+const TIMER_COUNT = 11;
 
 /** Maintenance tick: cheap checks that need no precision. */
 const MAINT_INTERVAL_MS = 5000;
@@ -76,6 +77,12 @@ const MAX_PENDING_SYNCS = 8;
 const MAX_SEEDS = 16;
 /** Summary pages a joiner fetches from one peer: 2^24 cells / 64 per page would be absurd; 2^17 hosts fit in 64 pages. */
 const MAX_SYNC_PAGES = 64;
+/**
+ * Summary repair runs only while cells are this big on average: below it a missing summary
+ * may be an empty cell, not a gap (P(empty) = e^-mean; the same bound as placement's
+ * UNHEARD_CELL_MIN_MEAN_SIZE).
+ */
+const REPAIR_MIN_MEAN_CELL_SIZE = 8;
 /** Light sync answers (one summary, a few hundred bytes) are this many times cheaper, so a seed serves this many more. */
 const LIGHT_SYNC_FACTOR = 10;
 /**
@@ -209,7 +216,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private syncIntervalMs: number;
   private syncRounds = 0;
   private joinAttempts = 0;
-  private readonly pendingSyncs = new Map<PeerIdStr, { deadlineMs: Millis; pages: number }>();
+  /** In-flight sync requests; `repair`: a district's page of summaries, not a join or anti-entropy round. */
+  private readonly pendingSyncs = new Map<PeerIdStr, { deadlineMs: Millis; pages: number; repair: boolean }>();
   /** Full sync answers served (records and a page of summaries), then light ones (see serveSync). */
   private syncTokens!: TokenBucket;
   private lightTokens!: TokenBucket;
@@ -341,6 +349,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.timers[T_MAINT] = now + MAINT_INTERVAL_MS;
     this.timers[T_SYNC] = now + this.jitter(this.syncIntervalMs);
     this.timers[T_RECONNECT] = now + this.jitter(this.opts.reconnectIntervalMs);
+    this.timers[T_REPAIR] = now + this.jitter(this.opts.summaryRepairIntervalMs);
     if (this.seeds.length > 0) this.tryJoin(now);
     this.refreshConnections(now);
   }
@@ -382,6 +391,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (t[T_SYNC]! <= now) this.syncTimer(now);
     if (t[T_JOIN]! <= now) this.joinTimer(now);
     if (t[T_RECONNECT]! <= now) this.reconnectTimer(now);
+    if (t[T_REPAIR]! <= now) this.repairTimer(now);
     if (t[T_MAINT]! <= now) this.maintenance(now);
     this.afterChange(now);
     if (t[T_SUMMARY]! <= now) this.summaryTimer(now);
@@ -1168,10 +1178,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.tryJoin(now);
   }
 
-  private requestSync(peer: PeerIdStr, addrs: readonly string[] | null, wantRecords: boolean, cursor: number, now: Millis, pages: number): void {
+  private requestSync(peer: PeerIdStr, addrs: readonly string[] | null, wantRecords: boolean, cursor: number, now: Millis, pages: number, repair = false): void {
     if (peer === this.self) return;
     if (!this.pendingSyncs.has(peer) && this.pendingSyncs.size >= MAX_PENDING_SYNCS) return;
-    this.pendingSyncs.set(peer, { deadlineMs: now + this.opts.syncTimeoutMs, pages });
+    this.pendingSyncs.set(peer, { deadlineMs: now + this.opts.syncTimeoutMs, pages, repair });
     if (addrs && addrs.length > 0 && !this.connected.has(peer)) this.outbox.connect(peer, addrs);
     // Our view hash lets a peer with the same view answer in a few bytes; a joiner (not yet synced) asks for everything.
     const viewHash = wantRecords && this.cellSynced ? this.membership.viewHash : -1;
@@ -1197,6 +1207,42 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.timers[T_RECONNECT] = now + this.jitter(this.opts.reconnectIntervalMs);
     const failed = this.membership.randomFailed(this.rng);
     if (failed !== undefined) this.requestSync(failed.origin, failed.addrs, true, -1, now, 0);
+  }
+
+  /**
+   * Summary repair. Digests carry a district's summaries under a small global budget, so
+   * after a cold start of 100k hosts a node heard of some cells only minutes later (23% of
+   * views complete after 180 s). While our current layout has gaps, each round asks one
+   * contact of a district we lack cells in (a delegate: it hears the district topic) for that
+   * district's page of summaries, in the sync request that joins already use. Nothing is
+   * sent once the view is whole.
+   */
+  private repairTimer(now: Millis): void {
+    this.timers[T_REPAIR] = now + this.jitter(this.opts.summaryRepairIntervalMs);
+    if (!this.joined || !this.cellSynced) return;
+    const cells = 2 ** this.bits;
+    const known = this.store.occupiedCells;
+    if (known >= cells || known === 0 || this.store.meanMembers < REPAIR_MIN_MEAN_CELL_SIZE) return;
+    // A random gap: scan from a random cell (gaps are what this costs, only while they exist).
+    const start = this.rng.int(cells);
+    let gap = -1;
+    for (let i = 0; i < cells && gap < 0; i++) {
+      const cell = (start + i) % cells;
+      if (cell !== this.myCell && this.store.get(cell) === undefined) gap = cell;
+    }
+    if (gap < 0) return;
+    const districtCells = 2 ** (this.bits - this.districtBits);
+    const first = districtOf(gap, this.bits) * districtCells;
+    // A contact of a known cell of that district, else of any known cell (it may know more than we do).
+    let contact: Contact | undefined;
+    let seen = 0;
+    for (const s of this.store.district(districtOf(gap, this.bits), this.districtBits)) {
+      for (const c of s.contacts) if (c.peer !== this.self && this.rng.int(++seen) === 0) contact = c;
+    }
+    contact ??= this.store.randomContact(this.rng, this.self);
+    if (contact === undefined) return;
+    this.stats.summaryRepairs++;
+    this.requestSync(contact.peer, contact.addrs, false, heapKey(this.bits, first) - 1, now, MAX_SYNC_PAGES, true);
   }
 
   private serveSync(from: PeerIdStr, req: SyncReqMsg, now: Millis): void {
@@ -1270,6 +1316,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     if (!light && (resp.members.length > 0 || resp.inSync) && hashPrefix(from, this.bits) === this.myCell) this.cellSynced = true;
     for (const s of resp.summaries) if (!this.freshness(s.issuedAtMs, now)) this.storeSummary(s, now);
+    if (pending.repair) return;
     if (resp.nextCursor >= 0 && pending.pages < MAX_SYNC_PAGES) this.requestSync(from, null, false, resp.nextCursor, now, pending.pages + 1);
     // Answered by a peer of another cell, or only lightly: our own cell's contacts serve the rest.
     if (light || (!this.cellSynced && hashPrefix(from, this.bits) !== this.myCell)) this.syncWithCellContact(now, from, light ? 0 : -1);

@@ -50,6 +50,8 @@ export interface GossipCounters {
   eventsDropped: number;
   syncRequestsServed: number;
   syncRequestsDropped: number;
+  /** Summary repair requests sent (a district's page asked for while our layout had gaps). */
+  summaryRepairs: number;
   cellBitsChanges: number;
   probesSent: number;
   probesFailed: number;
@@ -77,6 +79,7 @@ export function newGossipCounters(rejected: ReasonCounts, ignored: ReasonCounts)
     eventsDropped: 0,
     syncRequestsServed: 0,
     syncRequestsDropped: 0,
+    summaryRepairs: 0,
     cellBitsChanges: 0,
     probesSent: 0,
     probesFailed: 0,

@@ -1,7 +1,8 @@
 import type { Millis } from '../core/clock.ts';
 import { hash32 } from '../core/hash.ts';
 import type { SizeEvidence } from './cell-bits.ts';
-import type { CellSummary } from './records.ts';
+import type { Rng } from '../core/rng.ts';
+import type { CellSummary, Contact } from './records.ts';
 import { MAX_CELL_BITS } from './topics.ts';
 
 /**
@@ -53,6 +54,28 @@ export class SummaryStore {
 
   get size(): number {
     return this.occupied + this.others.size;
+  }
+
+  /** Cells of the current cellBits whose summary is known. */
+  get occupiedCells(): number {
+    return this.occupied;
+  }
+
+  /** Mean members per known summary (0 when none). */
+  get meanMembers(): number {
+    const n = this.size;
+    return n > 0 ? this.sumMembers / n : 0;
+  }
+
+  /** A contact other than `self` of a random known cell of the current cellBits, or undefined. A few random probes, no scan. */
+  randomContact(rng: Rng, self: string): Contact | undefined {
+    if (this.occupied === 0) return undefined;
+    for (let tries = 0; tries < 8; tries++) {
+      const s = this.slots[rng.int(this.slots.length)];
+      const c = s?.contacts.find((x) => x.peer !== self);
+      if (c !== undefined) return c;
+    }
+    return undefined;
   }
 
   /** The summary of `cell` at the current cellBits. */

@@ -75,26 +75,54 @@ export function rendezvousOwner(keyHash: number, members: Iterable<MemberView>, 
 }
 
 /**
- * The cell that owns a key hash in this view. Normally its prefix cell; when that cell is
- * unknown here (empty after a split, summary not yet seen), the next known cell in circular
- * order, so agents with the same summaries agree.
+ * Mean cell size from which a missing summary means "not heard yet" rather than "empty". Hash
+ * prefixes put a Poisson number of hosts in a cell: with a mean of m a cell is empty with
+ * probability e^-m (3·10^-4 at 8, 10^-21 at the target 48). Below it (a few agents with a
+ * pinned cellBits) an empty cell is plausible and its keys go to the next known cell.
+ */
+export const UNHEARD_CELL_MIN_MEAN_SIZE = 8;
+
+/**
+ * The cell that owns a key hash in this view: its prefix cell. When that cell's summary is
+ * missing here and cells are small enough to be empty, the next known cell in circular order,
+ * so agents with the same summaries agree. When cells are too big to be empty, the prefix
+ * cell stays the owner even unheard: a view that merely has not heard of it yet must not
+ * pick another owner (at 100k hosts, while summaries were still spreading, that gave keys
+ * two jobs).
  */
 export function keyCellIn(keyHash: number, view: PlacementView): number {
+  return locateKeyCell(keyHash, view).cell;
+}
+
+interface KeyCellLocation {
+  readonly cell: number;
+  /** The key's cell has no summary here (and is not ours). */
+  readonly unheard: boolean;
+  /** The known cell nearest after the key's cell in circular order (own cell included), or null. */
+  readonly nearest: number | null;
+}
+
+function locateKeyCell(keyHash: number, view: PlacementView): KeyCellLocation {
   const bits = view.cellBits;
   const c = cellOfHash(keyHash, bits);
-  if (bits <= 0 || c === view.ownCell || view.cellSummary(c) !== undefined) return c;
+  if (bits <= 0 || c === view.ownCell || view.cellSummary(c) !== undefined) return { cell: c, unheard: false, nearest: c };
   const size = 2 ** bits;
-  let best = view.ownCell;
-  let bestDistance = (view.ownCell - c + size) % size;
+  let nearest = view.ownCell;
+  let nearestDistance = (view.ownCell - c + size) % size;
+  let cells = 0;
+  let members = 0;
   for (const s of view.cellSummaries()) {
     if (s.cellBits !== bits || s.contacts.length === 0) continue;
+    cells++;
+    members += s.members;
     const d = (s.cell - c + size) % size;
-    if (d < bestDistance) {
-      best = s.cell;
-      bestDistance = d;
+    if (d < nearestDistance) {
+      nearest = s.cell;
+      nearestDistance = d;
     }
   }
-  return best;
+  if (cells > 0 && members / cells >= UNHEARD_CELL_MIN_MEAN_SIZE) return { cell: c, unheard: true, nearest };
+  return { cell: nearest, unheard: false, nearest };
 }
 
 export type OwnerRoute =
@@ -104,21 +132,26 @@ export type OwnerRoute =
   | { readonly type: 'owner'; readonly to: PeerIdStr; readonly cell: number }
   /** The owner is in another cell: send to one of its contacts, which forwards. */
   | { readonly type: 'contact'; readonly to: PeerIdStr; readonly addrs: readonly string[]; readonly cell: number }
-  /** Nobody reachable: every candidate is in `avoid`. */
-  | { readonly type: 'none'; readonly cell: number };
+  /**
+   * The key's cell is not known here yet: send to a contact of the nearest known cell, which
+   * is a delegate of that district (it hears the district's summaries) and forwards.
+   */
+  | { readonly type: 'relay'; readonly to: PeerIdStr; readonly addrs: readonly string[]; readonly cell: number }
+  /** Nobody reachable: every candidate is in `avoid`, or (`unheard`) nobody here knows the key's cell. */
+  | { readonly type: 'none'; readonly cell: number; readonly unheard: boolean };
 
 /** Where to send a request about a key, as seen from this node. */
 export function routeToOwner(keyHash: number, view: PlacementView, rng: Rng, avoid: ReadonlySet<PeerIdStr> | null): OwnerRoute {
-  const cell = keyCellIn(keyHash, view);
+  const { cell, unheard, nearest } = locateKeyCell(keyHash, view);
   if (cell === view.ownCell) {
     const owner = rendezvousOwner(keyHash, view.cellMembers(), avoid);
-    if (owner === null) return { type: 'none', cell };
+    if (owner === null) return { type: 'none', cell, unheard: false };
     return owner === view.self ? { type: 'self', cell } : { type: 'owner', to: owner, cell };
   }
-  const summary = view.cellSummary(cell);
+  const summary = view.cellSummary(unheard ? (nearest ?? cell) : cell);
   const contact = summary === undefined ? null : pickContact(summary, view.self, avoid, rng);
-  if (contact === null) return { type: 'none', cell };
-  return { type: 'contact', to: contact.peer, addrs: contact.addrs, cell };
+  if (contact === null) return { type: 'none', cell, unheard };
+  return { type: unheard ? 'relay' : 'contact', to: contact.peer, addrs: contact.addrs, cell };
 }
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';

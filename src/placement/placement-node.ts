@@ -493,7 +493,9 @@ export class PlacementNode {
       this.finishSubmit(s, {
         type: 'failed',
         code: 'PLACEMENT_OWNER_UNREACHABLE',
-        message: `no reachable owner for idempotency key "${s.key}" in cell ${route.cell} (${s.avoid.size} peer${s.avoid.size === 1 ? '' : 's'} did not answer)`,
+        message: route.unheard
+          ? unheardCellMessage(route.cell, `idempotency key "${s.key}"`, this.self)
+          : `no reachable owner for idempotency key "${s.key}" in cell ${route.cell} (${s.avoid.size} peer${s.avoid.size === 1 ? '' : 's'} did not answer)`,
         asks: 0,
       });
       return;
@@ -516,7 +518,7 @@ export class PlacementNode {
       ...(s.jobIdHint !== undefined ? { jobIdHint: s.jobIdHint } : {}),
       ...(s.replace !== null ? { replace: s.replace } : {}),
     };
-    this.post(to, msg, now, route.type === 'contact' ? route.addrs : undefined);
+    this.post(to, msg, now, route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined);
   }
 
   /**
@@ -573,14 +575,15 @@ export class PlacementNode {
     s.tries++;
     const route = routeToOwner(s.keyHash, this.view, this.rng, s.avoid);
     if (route.type === 'none') {
-      this.finishLocate(s, { type: 'failed', jobId: s.jobId, code: 'PLACEMENT_OWNER_UNREACHABLE', message: `no reachable owner for job ${s.jobId}` });
+      const message = route.unheard ? unheardCellMessage(route.cell, `job ${s.jobId}`, this.self) : `no reachable owner for job ${s.jobId}`;
+      this.finishLocate(s, { type: 'failed', jobId: s.jobId, code: 'PLACEMENT_OWNER_UNREACHABLE', message });
       return;
     }
     const to = route.type === 'self' ? this.self : route.to;
     s.target = to;
     this.arm(s, now + this.opts.submitAckTimeoutMs);
     const msg: LocateMessage = { v: PLACEMENT_PROTOCOL_VERSION, t: 'locate', id: s.id, entry: this.self, ...this.ownAddrs(), jobId: s.jobId, hops: 0, avoid: this.listed(s.avoid) };
-    this.post(to, msg, now, route.type === 'contact' ? route.addrs : undefined);
+    this.post(to, msg, now, route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined);
   }
 
   private locateTimedOut(s: EntryLocate, now: Millis): void {
@@ -603,17 +606,20 @@ export class PlacementNode {
 
   private onSubmit(from: PeerIdStr, msg: SubmitMessage, now: Millis): void {
     const keyHash = keyHashOf(msg.tenant, msg.key);
-    if (msg.hops < this.opts.maxForwardHops) {
-      const route = routeToOwner(keyHash, this.view, this.rng, this.avoidable(msg.avoid));
-      if ((route.type === 'owner' || route.type === 'contact') && route.to !== from && route.to !== msg.entry) {
-        this.stats.forwards++;
-        this.metrics?.forwards.inc({ kind: 'submit' });
-        if (route.type === 'owner' && msg.entry !== this.self) {
-          this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: route.to }, now);
-        }
-        this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, route.type === 'contact' ? route.addrs : undefined);
-        return;
+    const route = routeToOwner(keyHash, this.view, this.rng, this.avoidable(msg.avoid));
+    if (msg.hops < this.opts.maxForwardHops && route.type !== 'self' && route.type !== 'none' && route.to !== from && route.to !== msg.entry) {
+      this.stats.forwards++;
+      this.metrics?.forwards.inc({ kind: 'submit' });
+      if (route.type === 'owner' && msg.entry !== this.self) {
+        this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: route.to }, now);
       }
+      this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined);
+      return;
+    }
+    if (route.type === 'relay' || (route.type === 'none' && route.unheard)) {
+      // Owning a key of a cell we have not heard of would give it a second owner.
+      this.answerSubmit({ entry: msg.entry, id: msg.id }, { type: 'failed', code: 'PLACEMENT_OWNER_UNREACHABLE', message: unheardCellMessage(route.cell, `idempotency key "${msg.key}"`, this.self), asks: 0 }, now);
+      return;
     }
     // We own the key (or forwarding ran out of hops: coordinating here beats dropping it).
     if (this.active >= this.opts.maxActivePlacements) {
@@ -985,10 +991,10 @@ export class PlacementNode {
     if (keyHash === null) return;
     if (msg.hops < this.opts.maxForwardHops) {
       const route = routeToOwner(keyHash, this.view, this.rng, msg.avoid.length === 0 ? null : new Set(msg.avoid));
-      if ((route.type === 'owner' || route.type === 'contact') && route.to !== from && route.to !== msg.entry) {
+      if (route.type !== 'self' && route.type !== 'none' && route.to !== from && route.to !== msg.entry) {
         this.stats.forwards++;
         this.metrics?.forwards.inc({ kind: 'locate' });
-        this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, route.type === 'contact' ? route.addrs : undefined);
+        this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined);
         return;
       }
     }
@@ -1051,4 +1057,9 @@ function topReason(reasons: Partial<Record<string, number>>): string {
     }
   }
   return best;
+}
+
+/** Why a request about a key could not reach its owner yet: the key's cell is unheard of here. */
+function unheardCellMessage(cell: number, what: string, at: PeerIdStr): string {
+  return `the cell (${cell}) that owns ${what} is not known at ${at} yet (cluster summaries still spreading); retry with the same key`;
 }

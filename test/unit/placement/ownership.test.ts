@@ -90,6 +90,23 @@ describe(`placement key ownership (fast-check seed ${FC_SEED})`, () => {
     assert.equal(keyCellIn(0xc0000000, view), 0, 'cell 3 is unknown: wrapping around, the own cell 0 takes it');
     assert.equal(keyCellIn(0x80000000, view), 2, 'a known cell keeps its keys');
   });
+
+  it('never owns a key of an unheard cell when cells are too big to be empty: it relays through a contact', () => {
+    const bits = 3;
+    const big = (cell: number, prefix: string) => summarize(cell, bits, Array.from({ length: 12 }, (_, i) => member(record(`${prefix}-${i}`))), 0);
+    const mine = Array.from({ length: 12 }, (_, i) => member(record(`own-${i}`)));
+    // Cells 0 (own), 2 and 5 are known; 1, 3, 4, 6, 7 are not heard of yet.
+    const view = new StaticPlacementView({ self: 'own-0', ownCell: 0, cellBits: bits, members: mine, summaries: [big(0, 'own'), big(2, 'two'), big(5, 'five')] });
+    const rng = new SeededRng(11);
+    const keyOfCell = (cell: number) => (cell << (32 - bits)) >>> 0;
+    assert.equal(keyCellIn(keyOfCell(1), view), 1, 'cell 1 keeps its keys although unheard (12 hosts per cell: not empty)');
+    const viaTwo = routeToOwner(keyOfCell(1), view, rng, null);
+    assert.ok(viaTwo.type === 'relay' && viaTwo.to.startsWith('two-') && viaTwo.cell === 1, `relayed through the next known cell 2: ${JSON.stringify(viaTwo)}`);
+    const viaOwn = routeToOwner(keyOfCell(7), view, rng, null);
+    assert.ok(viaOwn.type === 'relay' && viaOwn.to.startsWith('own-') && viaOwn.to !== 'own-0', `relayed through a contact of the own cell, never itself: ${JSON.stringify(viaOwn)}`);
+    const nobody = routeToOwner(keyOfCell(1), view, rng, new Set(['two-0', 'two-1', 'two-2', 'two-3']));
+    assert.ok(nobody.type === 'none' && nobody.unheard, `no relay left: none, unheard (${JSON.stringify(nobody)})`);
+  });
 });
 
 describe('placement OwnerRegistry', () => {
