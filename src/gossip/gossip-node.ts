@@ -1219,10 +1219,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    */
   private repairTimer(now: Millis): void {
     this.timers[T_REPAIR] = now + this.jitter(this.opts.summaryRepairIntervalMs);
-    if (!this.joined || !this.cellSynced) return;
+    if (!this.joined || !this.cellSynced || this.bits === 0) return;
     const cells = 2 ** this.bits;
     const known = this.store.occupiedCells;
-    if (known >= cells || known === 0 || this.store.meanMembers < REPAIR_MIN_MEAN_CELL_SIZE) return;
+    if (known >= cells || (known > 0 && this.store.meanMembers < REPAIR_MIN_MEAN_CELL_SIZE)) return;
     // A random gap: scan from a random cell (gaps are what this costs, only while they exist).
     const start = this.rng.int(cells);
     let gap = -1;
@@ -1240,9 +1240,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       for (const c of s.contacts) if (c.peer !== this.self && this.rng.int(++seen) === 0) contact = c;
     }
     contact ??= this.store.randomContact(this.rng, this.self);
-    if (contact === undefined) return;
+    // Knowing no other cell at all: a cell-mate may (a non-delegate hears summaries only through digests).
+    const peer = contact?.peer ?? this.membership.randomAlive(1, null, this.rng)[0];
+    if (peer === undefined) return;
     this.stats.summaryRepairs++;
-    this.requestSync(contact.peer, contact.addrs, false, heapKey(this.bits, first) - 1, now, MAX_SYNC_PAGES, true);
+    this.requestSync(peer, contact?.addrs ?? null, false, heapKey(this.bits, first) - 1, now, MAX_SYNC_PAGES, true);
   }
 
   private serveSync(from: PeerIdStr, req: SyncReqMsg, now: Millis): void {

@@ -25,7 +25,9 @@ import type { PlacementView } from './view.ts';
  *   key with the existing job, so the race only duplicates when the two owners pick different
  *   hosts, within the few seconds that views disagree;
  * - an entry that retries after an owner timed out sends the job id the old owner announced,
- *   so a host that admitted it answers "duplicate" instead of creating a second job.
+ *   so a host that admitted it answers "duplicate" instead of creating a second job;
+ * - a view that has not heard of the key's cell yet relays instead of picking another cell
+ *   (see `keyCellIn`).
  */
 
 /** The 32-bit hash of a tenant's idempotency key: it picks the cell and the owner. */

@@ -377,6 +377,33 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     console.log(`      70 of 90 left; merged to 1 bit and converged after ${took} ms`);
   });
 
+  it('summary repair fills views that digests never reach, and stops once they are whole', () => {
+    // No digests: a node that is not a district delegate gets other cells' summaries only
+    // from its seed's join pages (at a cold start, nearly nothing) or by asking.
+    const build = (repairMs: number): GossipHarness => {
+      const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', expectedClusterSize: 200, summaryRepairIntervalMs: repairMs } });
+      h.topicLink = (_from, _to, topic) => !topic.endsWith('/global');
+      for (const id of ids(200, 'h')) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
+      return h;
+    };
+    const lacking = (h: GossipHarness): number => {
+      const cells = new Set(h.upNodes.map((n) => n.ownCell));
+      return h.upNodes.filter((n) => [...cells].some((c) => n.cellSummary(c) === undefined)).length;
+    };
+    const repairs = (h: GossipHarness): number => h.upNodes.reduce((sum, n) => sum + n.counters().summaryRepairs, 0);
+    const without = build(1e9);
+    without.run(60_000);
+    const control = lacking(without);
+    assert.ok(control > 0, 'without repair some views must stay incomplete, or this test proves nothing');
+    const h = build(2000);
+    const took = h.runUntil(() => lacking(h) === 0, 60_000, 'every node knowing every cell', 500);
+    const asked = repairs(h);
+    console.log(`      without repair ${control} of 200 views lack a cell after 60 s; with it all whole after ${took} ms, ${asked} requests`);
+    assert.ok(asked > 0, 'repair requests were sent');
+    h.run(20_000);
+    assert.equal(repairs(h), asked, 'no repair request once every view is whole');
+  });
+
   it('a newcomer in a district\'s first cell publishes no digest before it has synced with its cell', () => {
     // 7 bits: 2 districts of 64 cells. Cell 0 is district 0's first cell and already has a member.
     const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 7 } });
