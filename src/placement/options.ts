@@ -80,7 +80,8 @@ export const defaultPlacementOptions: PlacementOptions = Object.freeze({
   submitResultTimeoutMs: 18_000,
   // 3 owners: the owner and two rendezvous successors; more only while membership churns.
   submitMaxTries: 3,
-  // 3 hops: entry → contact → owner needs 2; one spare for a cell split seen late.
+  // 3 hops: entry → contact → owner needs 2, entry → relay → contact → owner 3 (a cell not
+  // heard of yet at the entry); within the key's cell 4 more are allowed (placement-node.ts).
   maxForwardHops: 3,
   // 600 s: twice the longest gossip summary heartbeat (the `large` profile's 300 s). A cell
   // reissues its summary on every significant change of free capacity and at each heartbeat,

@@ -607,7 +607,11 @@ export class PlacementNode {
   private onSubmit(from: PeerIdStr, msg: SubmitMessage, now: Millis): void {
     const keyHash = keyHashOf(msg.tenant, msg.key);
     const route = routeToOwner(keyHash, this.view, this.rng, this.avoidable(msg.avoid));
-    if (msg.hops < this.opts.maxForwardHops && route.type !== 'self' && route.type !== 'none' && route.to !== from && route.to !== msg.entry) {
+    // Inside the key's cell each forward goes to a member of higher rendezvous weight, so it
+    // cannot loop and gets extra hops; at 20k hosts, contacts whose budget was spent by relays
+    // placed keys their owner placed too.
+    const hopLimit = this.opts.maxForwardHops + (route.type === 'owner' ? IN_CELL_OWNER_HOPS : 0);
+    if (msg.hops < hopLimit && route.type !== 'self' && route.type !== 'none' && route.to !== from && route.to !== msg.entry) {
       this.stats.forwards++;
       this.metrics?.forwards.inc({ kind: 'submit' });
       if (route.type === 'owner' && msg.entry !== this.self) {
@@ -616,9 +620,13 @@ export class PlacementNode {
       this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined);
       return;
     }
-    if (route.type === 'relay' || (route.type === 'none' && route.unheard)) {
-      // Owning a key of a cell we have not heard of would give it a second owner.
-      this.answerSubmit({ entry: msg.entry, id: msg.id }, { type: 'failed', code: 'PLACEMENT_OWNER_UNREACHABLE', message: unheardCellMessage(route.cell, `idempotency key "${msg.key}"`, this.self), asks: 0 }, now);
+    if (route.type === 'relay' || route.type === 'contact' || (route.type === 'none' && route.unheard)) {
+      // Owning a key of another cell, or of a cell we have not heard of, would give it a second owner.
+      const message =
+        route.type === 'contact'
+          ? `idempotency key "${msg.key}" reached ${this.self} after ${msg.hops} forwards, outside its cell ${route.cell}; retry with the same key`
+          : unheardCellMessage(route.cell, `idempotency key "${msg.key}"`, this.self);
+      this.answerSubmit({ entry: msg.entry, id: msg.id }, { type: 'failed', code: 'PLACEMENT_OWNER_UNREACHABLE', message, asks: 0 }, now);
       return;
     }
     // We own the key (or forwarding ran out of hops: coordinating here beats dropping it).
@@ -989,8 +997,8 @@ export class PlacementNode {
   private onLocate(from: PeerIdStr, msg: LocateMessage, now: Millis): void {
     const keyHash = keyHashOfJobId(msg.jobId);
     if (keyHash === null) return;
-    if (msg.hops < this.opts.maxForwardHops) {
-      const route = routeToOwner(keyHash, this.view, this.rng, msg.avoid.length === 0 ? null : new Set(msg.avoid));
+    const route = routeToOwner(keyHash, this.view, this.rng, msg.avoid.length === 0 ? null : new Set(msg.avoid));
+    if (msg.hops < this.opts.maxForwardHops + (route.type === 'owner' ? IN_CELL_OWNER_HOPS : 0)) {
       if (route.type !== 'self' && route.type !== 'none' && route.to !== from && route.to !== msg.entry) {
         this.stats.forwards++;
         this.metrics?.forwards.inc({ kind: 'locate' });
@@ -1058,6 +1066,9 @@ function topReason(reasons: Partial<Record<string, number>>): string {
   }
   return best;
 }
+
+/** Forwards allowed beyond `maxForwardHops` between members of the key's cell (each to a higher rendezvous weight). */
+const IN_CELL_OWNER_HOPS = 4;
 
 /** Why a request about a key could not reach its owner yet: the key's cell is unheard of here. */
 function unheardCellMessage(cell: number, what: string, at: PeerIdStr): string {
