@@ -100,8 +100,8 @@ interface KeyCellLocation {
   readonly cell: number;
   /** The key's cell has no summary here (and is not ours). */
   readonly unheard: boolean;
-  /** The known cell nearest after the key's cell in circular order (own cell included), or null. */
-  readonly nearest: number | null;
+  /** The known cell nearest after the key's cell in circular order (the own cell included). */
+  readonly nearest: number;
 }
 
 function locateKeyCell(keyHash: number, view: PlacementView): KeyCellLocation {
@@ -150,7 +150,7 @@ export function routeToOwner(keyHash: number, view: PlacementView, rng: Rng, avo
     if (owner === null) return { type: 'none', cell, unheard: false };
     return owner === view.self ? { type: 'self', cell } : { type: 'owner', to: owner, cell };
   }
-  const summary = view.cellSummary(unheard ? (nearest ?? cell) : cell);
+  const summary = view.cellSummary(unheard ? nearest : cell);
   const contact = summary === undefined ? null : pickContact(summary, view.self, avoid, rng);
   if (contact === null) return { type: 'none', cell, unheard };
   return { type: unheard ? 'relay' : 'contact', to: contact.peer, addrs: contact.addrs, cell };
