@@ -518,10 +518,12 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     }
     let duplicates = 0;
     for (const n of keys.values()) if (n > 1) duplicates += n - 1;
-    if (duplicates > 0) this.traceDuplicates(keys);
     // Keys running twice where a live copy was placed by a move (epoch > 1): evacuation's, not the first placement's.
     const moved = new Set<string>();
-    if (duplicates > 0) for (const a of this.admissions) if (a.epoch > 1 && (keys.get(a.key) ?? 0) > 1 && w.alive[a.host] && this.ledgers[a.host]?.get(a.jobId) !== undefined) moved.add(a.key);
+    if (duplicates > 0) {
+      this.traceDuplicates(keys);
+      for (const a of this.admissions) if (a.epoch > 1 && (keys.get(a.key) ?? 0) > 1 && w.alive[a.host] && this.ledgers[a.host]?.get(a.jobId) !== undefined) moved.add(a.key);
+    }
     const jobs: Resources[] = [];
     for (const a of this.admissions) if (this.ledgers[a.host]?.get(a.jobId) !== undefined) jobs.push(a.resources);
     return { capacity, overcommittedHosts: overcommitted, duplicateJobs: duplicates, duplicateKeysFromMoves: moved.size, hostsUsed: used, jobs, reservedVcpus: reserved, capacityVcpus: capV };

@@ -1231,12 +1231,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (cell !== this.myCell && this.store.get(cell) === undefined) gap = cell;
     }
     if (gap < 0) return;
-    const districtCells = 2 ** (this.bits - this.districtBits);
-    const first = districtOf(gap, this.bits) * districtCells;
+    const district = districtOf(gap, this.bits);
+    const first = district * 2 ** (this.bits - this.districtBits);
     // A contact of a known cell of that district, else of any known cell (it may know more than we do).
     let contact: Contact | undefined;
     let seen = 0;
-    for (const s of this.store.district(districtOf(gap, this.bits), this.districtBits)) {
+    for (const s of this.store.district(district, this.districtBits)) {
       for (const c of s.contacts) if (c.peer !== this.self && this.rng.int(++seen) === 0) contact = c;
     }
     contact ??= this.store.randomContact(this.rng, this.self);

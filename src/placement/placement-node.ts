@@ -7,7 +7,7 @@ import { demandOf } from './demand.ts';
 import { PlacementError } from './errors.ts';
 import type { AdmitRequest, AdmitResult } from './host-ledger.ts';
 import { HostSelector } from './host-selection.ts';
-import { keyHashOf, keyHashOfJobId, placementJobId, routeToOwner } from './key-ownership.ts';
+import { keyHashOf, keyHashOfJobId, placementJobId, routeToOwner, type OwnerRoute } from './key-ownership.ts';
 import type {
   AdmitMessage,
   LocateMessage,
@@ -518,7 +518,7 @@ export class PlacementNode {
       ...(s.jobIdHint !== undefined ? { jobIdHint: s.jobIdHint } : {}),
       ...(s.replace !== null ? { replace: s.replace } : {}),
     };
-    this.post(to, msg, now, route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined);
+    this.post(to, msg, now, addrsOf(route));
   }
 
   /**
@@ -583,7 +583,7 @@ export class PlacementNode {
     s.target = to;
     this.arm(s, now + this.opts.submitAckTimeoutMs);
     const msg: LocateMessage = { v: PLACEMENT_PROTOCOL_VERSION, t: 'locate', id: s.id, entry: this.self, ...this.ownAddrs(), jobId: s.jobId, hops: 0, avoid: this.listed(s.avoid) };
-    this.post(to, msg, now, route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined);
+    this.post(to, msg, now, addrsOf(route));
   }
 
   private locateTimedOut(s: EntryLocate, now: Millis): void {
@@ -610,21 +610,20 @@ export class PlacementNode {
     // Inside the key's cell each forward goes to a member of higher rendezvous weight, so it
     // cannot loop and gets extra hops; at 20k hosts, contacts whose budget was spent by relays
     // placed keys their owner placed too.
-    const hopLimit = this.opts.maxForwardHops + (route.type === 'owner' ? IN_CELL_OWNER_HOPS : 0);
-    if (msg.hops < hopLimit && route.type !== 'self' && route.type !== 'none' && route.to !== from && route.to !== msg.entry) {
+    if (msg.hops < this.hopLimit(route) && route.type !== 'self' && route.type !== 'none' && route.to !== from && route.to !== msg.entry) {
       this.stats.forwards++;
       this.metrics?.forwards.inc({ kind: 'submit' });
       if (route.type === 'owner' && msg.entry !== this.self) {
         this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: route.to }, now);
       }
-      this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined);
+      this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, addrsOf(route));
       return;
     }
     if (route.type === 'relay' || route.type === 'contact' || (route.type === 'none' && route.unheard)) {
       // Owning a key of another cell, or of a cell we have not heard of, would give it a second owner.
       const message =
         route.type === 'contact'
-          ? `idempotency key "${msg.key}" reached ${this.self} after ${msg.hops} forwards, outside its cell ${route.cell}; retry with the same key`
+          ? `idempotency key "${msg.key}" reached ${this.self}, outside its cell ${route.cell}, with no onward route left (${msg.hops} forwards); retry with the same key`
           : unheardCellMessage(route.cell, `idempotency key "${msg.key}"`, this.self);
       this.answerSubmit({ entry: msg.entry, id: msg.id }, { type: 'failed', code: 'PLACEMENT_OWNER_UNREACHABLE', message, asks: 0 }, now);
       return;
@@ -994,15 +993,20 @@ export class PlacementNode {
 
   // ── locate (owner side) ────────────────────────────────────────────────────────────────
 
+  /** Forwards a request may have taken before this node may forward it along `route`. */
+  private hopLimit(route: OwnerRoute): number {
+    return this.opts.maxForwardHops + (route.type === 'owner' ? IN_CELL_OWNER_HOPS : 0);
+  }
+
   private onLocate(from: PeerIdStr, msg: LocateMessage, now: Millis): void {
     const keyHash = keyHashOfJobId(msg.jobId);
     if (keyHash === null) return;
     const route = routeToOwner(keyHash, this.view, this.rng, msg.avoid.length === 0 ? null : new Set(msg.avoid));
-    if (msg.hops < this.opts.maxForwardHops + (route.type === 'owner' ? IN_CELL_OWNER_HOPS : 0)) {
+    if (msg.hops < this.hopLimit(route)) {
       if (route.type !== 'self' && route.type !== 'none' && route.to !== from && route.to !== msg.entry) {
         this.stats.forwards++;
         this.metrics?.forwards.inc({ kind: 'locate' });
-        this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined);
+        this.post(route.to, { ...msg, hops: msg.hops + 1 }, now, addrsOf(route));
         return;
       }
     }
@@ -1073,4 +1077,9 @@ const IN_CELL_OWNER_HOPS = 4;
 /** Why a request about a key could not reach its owner yet: the key's cell is unheard of here. */
 function unheardCellMessage(cell: number, what: string, at: PeerIdStr): string {
   return `the cell (${cell}) that owns ${what} is not known at ${at} yet (cluster summaries still spreading); retry with the same key`;
+}
+
+/** The addresses to dial for a route to another cell (an owner in our cell is already connected). */
+function addrsOf(route: OwnerRoute): readonly string[] | undefined {
+  return route.type === 'contact' || route.type === 'relay' ? route.addrs : undefined;
 }
