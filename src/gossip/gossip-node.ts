@@ -668,18 +668,24 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     this.lastSummary = undefined;
     this.rendezvous.clear();
-    this.cellSynced = bits > oldBits; // a split keeps a subset of what we had; a merge needs the sibling's records
-    // Peers switch over several maintenance ticks and miss each other's first records on the
-    // new topic: run the fast anti-entropy rounds again, as after a start.
-    this.syncRounds = 0;
-    this.syncIntervalMs = Math.min(FIRST_SYNC_INTERVAL_MS, this.opts.syncIntervalMs);
-    this.timers[T_SYNC] = Math.min(this.timers[T_SYNC]!, now + this.syncIntervalMs);
+    const split = bits > oldBits;
+    this.cellSynced = split; // a split keeps a subset of what we had; a merge needs the sibling's records
+    if (!split) {
+      // After a merge, peers switch over several maintenance ticks and miss each other's first
+      // records on the new topic: run the fast anti-entropy rounds again, as after a start, and
+      // tell the merged cell who we are. A split needs neither: every member of the new cell
+      // was a member of the old one, so each already holds the others' records; announcing
+      // anyway made a join wave that split cells 9× the steady load.
+      this.syncRounds = 0;
+      this.syncIntervalMs = Math.min(FIRST_SYNC_INTERVAL_MS, this.opts.syncIntervalMs);
+      this.timers[T_SYNC] = Math.min(this.timers[T_SYNC]!, now + this.syncIntervalMs);
+    }
     this.dirty.clear();
     this.lastFullDigestAtMs = -Infinity;
     this.digestFullEveryMs = FIRST_REPEAT_MS;
     this.stats.cellBitsChanges++;
     this.ringVersionSeen = -1; // recompute roles against the new topics
-    this.publishRecord(now, true);
+    if (!split) this.publishRecord(now, true);
     this.lastConnectAtMs = -Infinity;
   }
 
@@ -1223,6 +1229,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const cells = 2 ** this.bits;
     const known = this.store.occupiedCells;
     if (known >= cells || (known > 0 && this.store.meanMembers < REPAIR_MIN_MEAN_CELL_SIZE)) return;
+    // While most of the cluster is in another layout, our gaps are cells that have not
+    // switched (or already have): their reporters will speak in the layout both end in.
+    const majority = this.store.majorityBits();
+    if (majority >= 0 && majority !== this.bits) return;
     // A random gap: scan from a random cell (gaps are what this costs, only while they exist).
     const start = this.rng.int(cells);
     let gap = -1;

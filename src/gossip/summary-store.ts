@@ -83,6 +83,13 @@ export class SummaryStore {
     return this.slots[cell];
   }
 
+  /** Fraction of the hash space the known summaries cover (overlaps are never both kept). */
+  get coverage(): number {
+    let c = 0;
+    for (let b = 0; b < this.coverageByBits.length; b++) c += this.coverageByBits[b]!;
+    return c;
+  }
+
   /** The summary stored under a heap key, at whatever cellBits it has. */
   getByKey(key: number): CellSummary | undefined {
     return this.lookup(key, 31 - Math.clz32(key));
@@ -226,9 +233,7 @@ export class SummaryStore {
   }
 
   evidence(): SizeEvidence {
-    let coverage = 0;
-    for (let b = 0; b < this.coverageByBits.length; b++) coverage += this.coverageByBits[b]!;
-    return { members: this.sumMembers, coverage, occupiedCells: this.occupied };
+    return { members: this.sumMembers, coverage: this.coverage, occupiedCells: this.occupied };
   }
 
   /** The cellBits used by summaries covering more than half the hash space, or -1. */

@@ -69,6 +69,22 @@ describe('cell bits', () => {
     assert.deepEqual(odd.decide(1000, 60, 1), { bits: 1, reason: 'follow' }, 'a majority layout my estimate finds stable is followed');
   });
 
+  it('an early splitter near the threshold is not pulled back by the majority it is ahead of', () => {
+    // A 20% join wave takes 1,000 hosts in 16 cells (mean 62.5) to 1,150: mean 71.9, next to
+    // the split threshold of 72. Estimates differ by ~1% among nodes: those over 72 split
+    // first. The majority's 4 bits is stable for 1,145 only without margin: stay at 5.
+    const early = ctl({ expectedClusterSize: 1000 });
+    early.reset(0);
+    assert.equal(early.bits, 4);
+    assert.deepEqual(early.decide(60_000, 1160, -1), { bits: 5, reason: 'estimate' });
+    assert.equal(early.decide(61_000, 1145, 4), null, '4 bits is stable for 1,145 but not for 1,145 × 1.05');
+    // A node whose estimate fell far (a partition) follows a majority layout that is clearly stable.
+    const wrong = ctl({ expectedClusterSize: 1000 });
+    wrong.reset(0);
+    assert.deepEqual(wrong.decide(60_000, 300, -1), { bits: 3, reason: 'estimate' });
+    assert.deepEqual(wrong.decide(61_000, 500, 4), { bits: 4, reason: 'follow' }, '500 / 16 = 31: well inside 4 bits\' band');
+  });
+
   it('a fixed cellBits never changes; a joiner adopts the cluster layout', () => {
     const fixed = ctl({ cellBits: 2 });
     assert.equal(fixed.decide(1e9, 1e6, 5), null);
