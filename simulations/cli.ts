@@ -209,6 +209,8 @@ const SUMMARY_METRICS = [
   'placement_p99_ms',
   'placements_per_s',
   'retries_per_request',
+  'retries_per_request_at_target',
+  'retries_per_request_held_at_target',
   'packing_ratio',
   'overcommitted_hosts',
   'duplicate_jobs',

@@ -48,6 +48,10 @@ export class LoadGenerator {
   /** Requests submitted while utilization was within 5 points of the target, and their asks: "retries at 80% load". */
   atTargetRequests = 0;
   atTargetAsks = 0;
+  /** Of those, the ones submitted after the target was first reached (the cluster held there, not filling), with their asks and refusals. */
+  heldRequests = 0;
+  heldAsks = 0;
+  heldRefused = 0;
   released = 0;
   readonly refusalCodes = new Map<string, number>();
   private readonly spec: LoadSpec;
@@ -139,12 +143,18 @@ export class LoadGenerator {
     this.lastSubmitMs = now;
     this.submitted++;
     const twice = this.rng.next() < this.spec.duplicate_submit_fraction;
+    const held = !Number.isNaN(this.stoppedAtMs);
     let first: PlacementResult | null = null;
     const onDone = (r: PlacementResult, at: Millis): void => {
       this.record(r, at - now, shape.vcpus, at);
       if (atTarget) {
         this.atTargetRequests++;
         this.atTargetAsks += r.asks;
+        if (held) {
+          this.heldRequests++;
+          this.heldAsks += r.asks;
+          if (r.type === 'refused') this.heldRefused++;
+        }
       }
       if (r.type === 'placed' && r.duplicate !== true && this.spec.lifetime_s > 0 && r.host !== undefined && r.jobId !== undefined) {
         // Jobs end after an exponential lifetime: the host releases the reservation, as the agent does when a VM is deleted.
