@@ -42,6 +42,8 @@ export class SummaryStore {
   private sumMembers = 0;
   private occupied = 0;
   private readonly coverageByBits = new Float64Array(MAX_CELL_BITS + 1);
+  /** No stored summary was issued before this (a lower bound): lets `expire` skip its scan. */
+  private oldestIssuedMs = Infinity;
 
   constructor(cellBits: number) {
     this.bits = cellBits;
@@ -113,6 +115,7 @@ export class SummaryStore {
   }
 
   private insert(s: CellSummary): void {
+    if (s.issuedAtMs < this.oldestIssuedMs) this.oldestIssuedMs = s.issuedAtMs;
     if (s.cellBits === this.bits) {
       this.slots[s.cell] = s;
       this.occupied++;
@@ -169,22 +172,30 @@ export class SummaryStore {
     }
   }
 
-  /** Drops summaries issued before `oldestMs`. O(slots); run every TTL/4. */
+  /**
+   * Drops summaries issued before `oldestMs`. O(slots) only when one is due: every node runs
+   * this every few seconds, and a scan of 2,048 slots each time was O(N²) work for the
+   * simulator at 100k.
+   */
   expire(oldestMs: Millis): number {
+    if (oldestMs <= this.oldestIssuedMs) return 0;
     let dropped = 0;
+    let oldest = Infinity;
     for (let cell = 0; cell < this.slots.length; cell++) {
       const s = this.slots[cell];
-      if (s && s.issuedAtMs < oldestMs) {
+      if (!s) continue;
+      if (s.issuedAtMs < oldestMs) {
         this.remove(heapKey(this.bits, cell), this.bits);
         dropped++;
-      }
+      } else if (s.issuedAtMs < oldest) oldest = s.issuedAtMs;
     }
     for (const [key, s] of this.others) {
       if (s.issuedAtMs < oldestMs) {
         this.remove(key, s.cellBits);
         dropped++;
-      }
+      } else if (s.issuedAtMs < oldest) oldest = s.issuedAtMs;
     }
+    this.oldestIssuedMs = oldest;
     return dropped;
   }
 

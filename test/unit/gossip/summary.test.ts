@@ -124,5 +124,11 @@ describe('SummaryStore', () => {
     for (let c = 0; c < 256; c += 16) st.put(fake(c, 8, c));
     assert.equal(st.expire(100), 7, 'cells 0..96 were issued before 100');
     assert.equal([...st.district(2, 2)].length, 4, 'district 2 of 4 holds cells 128..191');
+    assert.equal(st.expire(100), 0, 'nothing left to expire');
+    // A repair may bring a summary older than any held: it must still expire on time.
+    st.put(fake(1, 8, 50));
+    st.put(fake(3, 7, 60));
+    assert.equal(st.expire(55), 1, 'the late arrival issued at 50');
+    assert.equal(st.expire(120), 2, 'the one at 60 (another cellBits) and cell 112');
   });
 });
