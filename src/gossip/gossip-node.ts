@@ -667,6 +667,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       }
     }
     this.lastSummary = undefined;
+    // A fresh district budget for the new layout: its summaries replace the old layout's, and a
+    // reporter that had spent its credit there left its new cell unreported for over a minute
+    // after a split (the cost per summary doubles with the district's cell count).
+    this.districtPacer = new PublishPacer(this.opts.districtTopic, now);
     this.rendezvous.clear();
     const split = bits > oldBits;
     this.cellSynced = split; // a split keeps a subset of what we had; a merge needs the sibling's records
