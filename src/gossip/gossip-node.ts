@@ -679,7 +679,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       // records on the new topic: run the fast anti-entropy rounds again, as after a start, and
       // tell the merged cell who we are. A split needs neither: every member of the new cell
       // was a member of the old one, so each already holds the others' records; announcing
-      // anyway made a join wave that split cells 9× the steady load.
+      // anyway sent every member every cell mate's record again at each split.
       this.syncRounds = 0;
       this.syncIntervalMs = Math.min(FIRST_SYNC_INTERVAL_MS, this.opts.syncIntervalMs);
       this.timers[T_SYNC] = Math.min(this.timers[T_SYNC]!, now + this.syncIntervalMs);
