@@ -239,8 +239,16 @@ describe('federation: three clusters of 4 real agents with their own keys and 2 
     await a.agents[index]!.kill9();
     const started = Date.now();
     // Until gossip marks the victim failed (~2-3 s), it may still own the key in A: a 503 then
-    // says "retry with the same key", which is what a client does.
+    // says "retry with the same key", which is what a client does. Retrying at once can spend
+    // every try before the detection (a dial to a killed peer fails fast; seen on a loaded
+    // box), so the retries wait until the entry no longer holds the victim alive.
     let r = submit(entry, { resources: BIG, idempotencyKey: 'after-kill' });
+    if (r.status === 503) {
+      await waitFor(() => members(entry).some((m) => m.id === a.ids[index] && m.status !== 'alive'), {
+        timeoutMs: 20_000,
+        what: `the entry to stop holding the killed gateway alive (first answer: ${JSON.stringify(r.error)})`,
+      });
+    }
     for (let tries = 1; r.status === 503 && tries < 5; tries++) r = submit(entry, { resources: BIG, idempotencyKey: 'after-kill' });
     assert.equal(r.status, 201, `bursting must go on through the other gateway: ${JSON.stringify(r.error ?? r.job)}`);
     assert.ok(r.job.id.endsWith('@b'));
