@@ -9,6 +9,7 @@ import {
   topicKind,
   type GossipMetrics,
   type GossipOptions,
+  type HostRecord,
   type TopicMsg,
 } from '../../src/gossip/index.ts';
 import {
@@ -302,14 +303,23 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     list.push({ host, topic, bytes: payload.bytes });
     if (list.length > 16) list.shift();
     const msg = payload.msg as TopicMsg | null;
-    if (msg !== null && msg.type === 'record' && msg.record.origin === this.world!.ids[host]) {
-      const k = this.versionHead[host]!;
-      const slot = host * VERSION_RING + k;
-      this.versionInc[slot] = msg.record.incarnation;
-      this.versionSeq[slot] = msg.record.seq;
-      this.versionAt[slot] = this.world!.nowMs;
-      this.versionHead[host] = (k + 1) % VERSION_RING;
+    if (msg !== null && msg.type === 'record' && msg.record.origin === this.world!.ids[host]) this.noteVersion(host, msg.record);
+    // A newcomer's first record goes out in its aggregator's events batch.
+    if (msg !== null && msg.type === 'events') {
+      for (const ev of msg.events) {
+        const origin = ev.kind === 'alive' ? this.world!.indexOf.get(ev.peer) : undefined;
+        if (origin !== undefined) this.noteVersion(origin, ev.record!);
+      }
     }
+  }
+
+  private noteVersion(host: number, record: HostRecord): void {
+    const k = this.versionHead[host]!;
+    const slot = host * VERSION_RING + k;
+    this.versionInc[slot] = record.incarnation;
+    this.versionSeq[slot] = record.seq;
+    this.versionAt[slot] = this.world!.nowMs;
+    this.versionHead[host] = (k + 1) % VERSION_RING;
   }
 
   checkDirect(payload: Encoded): void {

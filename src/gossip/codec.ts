@@ -78,8 +78,8 @@ export const TYPE_CODES = {
 export const MESSAGE_LIMITS = {
   /** ~140 bytes typical; 32 labels, 8 addresses and 32 anti-affinity groups at full length stay under it. */
   record: 16 * 1024,
-  /** 64 events × ~70 bytes. */
-  events: 8 * 1024,
+  /** 64 events × ~70 bytes, or up to MAX_ANNOUNCED_PER_MESSAGE of them `alive` with a record of ≤ MAX_ANNOUNCED_RECORD_BYTES. */
+  events: 16 * 1024,
   /** ~150–600 bytes typical (one bucket per zone × driver set, up to 3 contacts). */
   summary: 16 * 1024,
   /** Up to 128 summaries; the publisher splits bigger digests. Under the libp2p adapter's 64 KiB gossipsub message cap, with room for the signed envelope. */
@@ -94,6 +94,10 @@ export const MESSAGE_LIMITS = {
 export const MAX_TOPIC_MESSAGE_BYTES = MESSAGE_LIMITS.digest;
 export const MAX_DIRECT_MESSAGE_BYTES = MESSAGE_LIMITS['sync-resp'];
 export const MAX_EVENTS_PER_MESSAGE = 64;
+/** `alive` events per events message: the aggregator answers "publish it yourself" beyond. */
+export const MAX_ANNOUNCED_PER_MESSAGE = 16;
+/** A newcomer's record the aggregator announces for it is at most this big (a record with many labels is published by its host). */
+export const MAX_ANNOUNCED_RECORD_BYTES = 512;
 export const MAX_SUMMARIES_PER_DIGEST = 128;
 export const MAX_SYNC_MEMBERS = 256;
 export const MAX_SYNC_SUMMARIES = 64;
@@ -235,11 +239,13 @@ export function encodeRecord(record: HostRecord): Encoded<RecordMsg> {
   return seal({ type: 'record', record }, [WIRE_VERSION, TYPE_CODES.record, ...recordTuple(record)], MESSAGE_LIMITS.record);
 }
 
-const EVENT_KIND_CODES = { suspect: 1, failed: 2, left: 3 } as const;
-const EVENT_KINDS = [undefined, 'suspect', 'failed', 'left'] as const;
+const EVENT_KIND_CODES = { suspect: 1, failed: 2, left: 3, alive: 4 } as const;
+const EVENT_KINDS = [undefined, 'suspect', 'failed', 'left', 'alive'] as const;
 
 export function encodeEvents(cluster: string, origin: string, events: readonly MemberEventWire[]): Encoded<EventsMsg> {
-  const wire = events.map((e) => [EVENT_KIND_CODES[e.kind], e.peer, e.incarnation, e.confirmations]);
+  const wire = events.map((e) =>
+    e.kind === 'alive' ? [EVENT_KIND_CODES.alive, e.peer, e.incarnation, 0, recordTuple(e.record!)] : [EVENT_KIND_CODES[e.kind], e.peer, e.incarnation, e.confirmations],
+  );
   return seal({ type: 'events', cluster, origin, events }, [WIRE_VERSION, TYPE_CODES.events, cluster, origin, wire], MESSAGE_LIMITS.events);
 }
 
@@ -330,7 +336,7 @@ const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'failed', 'left']
 
 export function encodeSyncResp(m: Omit<SyncRespMsg, 'type'>): Encoded<SyncRespMsg> {
   const parts: Uint8Array[] = [
-    arrayHeader(10),
+    arrayHeader(11),
     packElements([WIRE_VERSION, TYPE_CODES['sync-resp'], m.cluster, m.cellBits, m.estimatedSize, m.cell]),
     arrayHeader(m.members.length),
   ];
@@ -339,7 +345,7 @@ export function encodeSyncResp(m: Omit<SyncRespMsg, 'type'>): Encoded<SyncRespMs
   }
   parts.push(arrayHeader(m.summaries.length));
   for (const s of m.summaries) parts.push(packedSummary(s));
-  parts.push(packElements([m.nextCursor, m.inSync]));
+  parts.push(packElements([m.nextCursor, m.inSync, m.announced]));
   return sealParts({ type: 'sync-resp', ...m }, parts, String(TYPE_CODES['sync-resp']), MESSAGE_LIMITS['sync-resp']);
 }
 
@@ -513,19 +519,27 @@ function decodeEventsBody(t: unknown[], topic: ParsedTopic): EventsMsg {
   const origin = peerId(t[3], 'events.origin');
   const raw = tuple(t[4], 'events.events', 1, MAX_EVENTS_PER_MESSAGE);
   const events: MemberEventWire[] = new Array(raw.length);
+  let announced = 0;
   for (let i = 0; i < raw.length; i++) {
     const path = `events.events[${i}]`;
-    const e = tuple(raw[i], path, 4, 4);
-    const kind = EVENT_KINDS[int(e[0], `${path}.kind`, 1, 3)]!;
+    const e = tuple(raw[i], path, 4, 5);
+    const kind = EVENT_KINDS[int(e[0], `${path}.kind`, 1, 4)]!;
     const peer = peerId(e[1], `${path}.peer`);
     if (!inCell(peer, topic.cellBits, topic.id)) throw rejectMsg('GOSSIP_WRONG_CELL', `${path}: ${peer} is not in cell ${topic.id}/${topic.cellBits}`);
     if (kind === 'left' && peer !== origin) throw rejectMsg('GOSSIP_ORIGIN_MISMATCH', `${path}: only ${peer} itself can announce its leave`);
-    events[i] = {
-      kind,
-      peer,
-      incarnation: int(e[2], `${path}.incarnation`, 0, MAX_COUNTER),
-      confirmations: int(e[3], `${path}.confirmations`, 0, 255),
-    };
+    const incarnation = int(e[2], `${path}.incarnation`, 0, MAX_COUNTER);
+    const confirmations = int(e[3], `${path}.confirmations`, 0, 255);
+    if (kind !== 'alive') {
+      if (e.length !== 4) schemaError(path, `a ${kind} event has 4 fields`);
+      events[i] = { kind, peer, incarnation, confirmations };
+      continue;
+    }
+    if (e.length !== 5) schemaError(path, 'an alive event carries the record');
+    if (++announced > MAX_ANNOUNCED_PER_MESSAGE) schemaError(path, `more than ${MAX_ANNOUNCED_PER_MESSAGE} alive events`);
+    const record = parseRecordTuple(e[4], `${path}.record`);
+    if (record.origin !== peer || record.incarnation !== incarnation) schemaError(`${path}.record`, `the record of ${record.origin}/${record.incarnation} in an alive event about ${peer}/${incarnation}`);
+    if (record.cluster !== cluster) wrongCluster(`${path}.record`, record.cluster, cluster);
+    events[i] = { kind, peer, incarnation, confirmations: 0, record };
   }
   return { type: 'events', cluster, origin, events };
 }
@@ -656,7 +670,7 @@ export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
 }
 
 function decodeSyncResp(t: unknown[]): SyncRespMsg {
-  tuple(t, 'sync-resp', 10, 10);
+  tuple(t, 'sync-resp', 11, 11);
   const cluster = str(t[2], 'sync-resp.cluster', 1, 63, CLUSTER_RE);
   const cellBits = int(t[3], 'sync-resp.cellBits', 0, MAX_CELL_BITS);
   const estimatedSize = int(t[4], 'sync-resp.estimatedSize', 0, 2 ** 32);
@@ -680,5 +694,6 @@ function decodeSyncResp(t: unknown[]): SyncRespMsg {
   const nextCursor = int(t[8], 'sync-resp.nextCursor', -2, 2 ** (MAX_CELL_BITS + 1));
   const inSync = bool(t[9], 'sync-resp.inSync');
   if (inSync && members.length > 0) schemaError('sync-resp.inSync', 'an in-sync answer carries no members');
-  return { type: 'sync-resp', cluster, cellBits, estimatedSize, cell, members, summaries, nextCursor, inSync };
+  const announced = bool(t[10], 'sync-resp.announced');
+  return { type: 'sync-resp', cluster, cellBits, estimatedSize, cell, members, summaries, nextCursor, inSync, announced };
 }

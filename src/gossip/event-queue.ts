@@ -34,6 +34,13 @@ export class EventQueue {
     this.byPeer.set(ev.peer, ev);
   }
 
+  /** Queued events of one kind (a scan: at most 64). */
+  count(kind: MemberEventWire['kind']): number {
+    let n = 0;
+    for (const ev of this.byPeer.values()) if (ev.kind === kind) n++;
+    return n;
+  }
+
   /** Cancels queued news about `peer` (it refuted, or left the cell). */
   drop(peer: PeerIdStr): void {
     this.byPeer.delete(peer);

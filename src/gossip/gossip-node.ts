@@ -5,6 +5,8 @@ import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr, Verdict } from '../core/transport.ts';
 import { CellBitsController, estimateClusterSize } from './cell-bits.ts';
 import {
+  MAX_ANNOUNCED_PER_MESSAGE,
+  MAX_ANNOUNCED_RECORD_BYTES,
   MAX_SYNC_MEMBERS,
   MAX_SYNC_SUMMARIES,
   encodeAccuse,
@@ -95,8 +97,8 @@ const FIRST_SYNC_INTERVAL_MS = 1000;
 const FAST_SYNC_ROUNDS = 8;
 /** Two events messages of one node are at least this many batches apart. */
 const EVENTS_SPACING_FACTOR = 3;
-/** Failure announcements are batched this many times longer than suspicions. */
-const FAILED_BATCH_FACTOR = 10;
+/** Failure and newcomer announcements are batched this many times longer than suspicions. */
+const SLOW_BATCH_FACTOR = 10;
 /**
  * An accuser whose aggregator stays silent hands the accusation to the next-lowest members
  * (stand-ins) in turn, and publishes it itself only after this many of them stayed silent
@@ -121,6 +123,11 @@ const DIGEST_PUSH_SPACING = 5;
 const DIGEST_SETTLE_MS = 10_000;
 /** Cells whose summary changed since the district reporter's last digest; beyond it the next digest is a full one. */
 const MAX_DIRTY = 256;
+/**
+ * A joiner publishes its first record itself when no aggregator has taken it over within this
+ * many sync timeouts (no summary of its cell yet names a contact, or the contact is down).
+ */
+const FIRST_RECORD_FALLBACK_SYNCS = 2;
 
 /**
  * One Shoal gossip participant, sans I/O: handlers are synchronous, take `now`, and push
@@ -166,6 +173,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private lastRecordBytes = 160;
   /** The draft advertises significantly less room than the last publication: publish at the min interval, past the pacer. */
   private recordUrgent = false;
+  /** A joiner's first record waits for its aggregator to announce it (see deferFirstRecord). */
+  private firstRecordPending = false;
+  /** Set once the joiner has handed its first record to the aggregator it learned of (one try). */
+  private firstRecordHandedOver = false;
   private cellPacer!: PublishPacer;
 
   // Roles from the ring.
@@ -343,7 +354,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.membership.setSelf(this.draft, now);
     this.enterLayout(now);
     this.subscribe(this.myGlobalTopic, 'global', 'global');
-    this.publishRecord(now, true);
+    if (this.seeds.length > 0) this.deferFirstRecord(now);
+    else this.publishRecord(now, true);
     this.fd.start(now);
     this.updateRoles(now);
     this.timers[T_MAINT] = now + MAINT_INTERVAL_MS;
@@ -411,7 +423,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
           verdict = sub.kind === 'cell' ? this.onRecord(msg.record, origin, sub.role, now) : this.refuse('GOSSIP_WRONG_TOPIC', 'reject');
           break;
         case 'events':
-          verdict = sub.kind === 'cell' ? this.onEvents(msg, origin, now) : this.refuse('GOSSIP_WRONG_TOPIC', 'reject');
+          verdict = sub.kind === 'cell' ? this.onEvents(msg, origin, sub.role, now) : this.refuse('GOSSIP_WRONG_TOPIC', 'reject');
           break;
         case 'summary':
           verdict = sub.kind === 'district' ? this.onSummary(msg.summary, origin, now) : this.refuse('GOSSIP_WRONG_TOPIC', 'reject');
@@ -760,13 +772,48 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.membership.setSelf(record, now);
     this.lastRecordAtMs = now;
     this.recordUrgent = false;
+    this.firstRecordPending = false;
     // Back-off when overloaded: an unhealthy node (Lifeguard awareness) refreshes less often.
     this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs) * this.awareness.factor;
   }
 
   private recordTimer(now: Millis): void {
     this.timers[T_RECORD] = Infinity;
-    this.publishRecord(now, this.recordUrgent);
+    this.publishRecord(now, this.recordUrgent || this.firstRecordPending);
+  }
+
+  /**
+   * A joiner does not publish its first record: it pushes it in its join syncs, and its cell's
+   * aggregator announces it in an `alive` event, batched with other newcomers'. A wave of 100
+   * joiners a second into 1,000 hosts otherwise put one record per joiner on the cell topics,
+   * each received ~5 times by every cell-mate (gossipsub's duplicates): 3× the steady message
+   * rate. The record counts as published (it is what the syncs push); if no aggregator takes it
+   * over in time, or a cell-mate answers without doing so, the joiner publishes it itself.
+   */
+  private deferFirstRecord(now: Millis): void {
+    this.published = this.draft;
+    this.lastRecordAtMs = now;
+    this.firstRecordPending = true;
+    this.timers[T_RECORD] = now + FIRST_RECORD_FALLBACK_SYNCS * this.opts.syncTimeoutMs;
+  }
+
+  /** A cell-mate answered our sync: it announces our first record, or the aggregator it told us of will, or we do. */
+  private firstRecordAnswered(from: PeerIdStr, announced: boolean, now: Millis): void {
+    if (!announced) {
+      // Our first cell-mate is often not the aggregator (we sync with whoever we heard first);
+      // its answer told us who is.
+      const agg = this.membership.lowest(1)[0]?.record;
+      if (!this.firstRecordHandedOver && agg !== undefined && agg.origin !== this.self && agg.origin !== from) {
+        this.firstRecordHandedOver = true;
+        this.requestSync(agg.origin, agg.addrs, true, -1, now, 0);
+      } else {
+        this.publishRecord(now, true);
+      }
+      return;
+    }
+    this.firstRecordPending = false;
+    this.stats.recordsAnnouncedForUs++;
+    this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs) * this.awareness.factor;
   }
 
   /** Someone says we are suspect or failed at `incarnation`: outbid it and tell the cell at once. */
@@ -787,26 +834,35 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private onRecord(record: HostRecord, origin: PeerIdStr, role: TopicRole, now: Millis): Verdict {
     if (record.origin !== origin) return this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
     if (record.cluster !== this.opts.cluster) return this.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
+    return this.takeCellRecord(record, role, now) ? 'accept' : this.refuse('GOSSIP_STALE', 'ignore');
+  }
+
+  /** A record heard on a cell topic: published by its host, or announced for it by the aggregator. False when stale. */
+  private takeCellRecord(record: HostRecord, role: TopicRole, now: Millis): boolean {
     if (record.origin === this.self) {
       // Our own id, newer than anything we published: another instance of us is talking (or
       // the agent lost its incarnation). Outbid it so our own record wins.
       const mine = this.published;
       if (mine && (record.incarnation > mine.incarnation || (record.incarnation === mine.incarnation && record.seq > mine.seq))) this.refute(record.incarnation, now);
-      return this.refuse('GOSSIP_STALE', 'ignore');
+      return false;
     }
     // On the old cell topic during a transition: valid for the topic, but maybe not our cell any more.
-    if (role === 'old-cell' && hashPrefix(record.origin, this.bits) !== this.myCell) return 'accept';
+    if (role === 'old-cell' && hashPrefix(record.origin, this.bits) !== this.myCell) return true;
     const r = this.membership.applyRecord(record, now);
-    if (r === 'stale') return this.refuse('GOSSIP_STALE', 'ignore');
+    if (r === 'stale') return false;
     if (r === 'revived') this.clearSuspicion(record.origin);
     // New here: the first cell-mate we hear from can tell us about the ones we missed.
     if (r === 'new' && !this.cellSynced && this.pendingSyncs.size === 0) this.requestSync(record.origin, record.addrs, true, -1, now, 0);
-    return 'accept';
+    return true;
   }
 
-  private onEvents(msg: EventsMsg, origin: PeerIdStr, now: Millis): Verdict {
+  private onEvents(msg: EventsMsg, origin: PeerIdStr, role: TopicRole, now: Millis): Verdict {
     if (msg.origin !== origin) return this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
     for (const ev of msg.events) {
+      if (ev.kind === 'alive') {
+        this.takeCellRecord(ev.record!, role, now);
+        continue;
+      }
       if (ev.peer === this.self) {
         if (ev.kind !== 'left' && this.membership.applyStatus(ev.peer, ev.kind, ev.incarnation, 0, now) === 'self-refute') this.refute(ev.incarnation, now);
         continue;
@@ -929,10 +985,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.events.push(ev);
     this.metrics?.queueDepth('events', this.events.size);
     // Suspicions go out within one batch; failures are not urgent (every cell-mate's own
-    // timer reached the same verdict), so they wait longer and ride along with later news.
+    // timer reached the same verdict), nor are newcomers (a join wave is known within 30 s),
+    // so they wait longer and ride along with later news.
     // In a burst (a correlated failure) messages are also spaced by EVENTS_SPACING_FACTOR batches.
     const at = Math.max(
-      now + (ev.kind === 'failed' ? FAILED_BATCH_FACTOR * this.opts.eventBatchMs : this.opts.eventBatchMs),
+      now + (ev.kind === 'suspect' ? this.opts.eventBatchMs : SLOW_BATCH_FACTOR * this.opts.eventBatchMs),
       this.lastEventsAtMs + EVENTS_SPACING_FACTOR * this.opts.eventBatchMs,
     );
     if (at < this.timers[T_EVENTS]!) this.timers[T_EVENTS] = at;
@@ -1276,10 +1333,16 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // The push half: the requester's own record, if it is really its own. In our cell we
     // apply it; from another cell we remember it for the next joiner of that cell.
     const pushed = req.record;
+    let announced = false;
     if (pushed && pushed.origin !== from) this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
     else if (pushed && pushed.cluster === this.opts.cluster) {
       if (theirCell === this.myCell) {
-        if (this.membership.applyRecord(pushed, now) === 'revived') this.clearSuspicion(from);
+        const r = this.membership.applyRecord(pushed, now);
+        if (r === 'revived') this.clearSuspicion(from);
+        // A member new to the cell: news for the whole cell. A restart or a return after a
+        // partition still publishes its own record (announcing those too turned a 1k
+        // partition-heal's layout into a 3-bit/4-bit mix that had not settled 90 s later).
+        if (r === 'new') announced = this.announceNewcomer(pushed, now);
       } else {
         this.rendezvous.add(theirCell, pushed);
       }
@@ -1296,8 +1359,21 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     } else if (req.summaryCursor >= 0) {
       page = this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
     }
-    this.send(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, inSync, page }));
+    this.send(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, inSync, announced, page }));
     this.stats.syncRequestsServed++;
+  }
+
+  /**
+   * As the cell's aggregator: announce a newcomer's record in the next events batch, so a join
+   * wave costs the cell one message per batch instead of one per joiner. Declined (the newcomer
+   * publishes it itself) when we are not the aggregator, the batch is full or the record is big.
+   */
+  private announceNewcomer(record: HostRecord, now: Millis): boolean {
+    if (this.rank !== 0 || this.events.count('alive') >= MAX_ANNOUNCED_PER_MESSAGE) return false;
+    if (encodeRecord(record).bytes.length > MAX_ANNOUNCED_RECORD_BYTES) return false;
+    this.queueEvent({ kind: 'alive', peer: record.origin, incarnation: record.incarnation, confirmations: 0, record }, now);
+    this.stats.newcomersAnnounced++;
+    return true;
   }
 
   private onSyncResp(from: PeerIdStr, resp: SyncRespMsg, now: Millis): void {
@@ -1330,7 +1406,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (hashPrefix(origin, this.bits) !== this.myCell) continue;
       if (this.membership.applySynced(m.record, m.status, m.statusIncarnation, now) === 'revived') this.clearSuspicion(origin);
     }
-    if (!light && (resp.members.length > 0 || resp.inSync) && hashPrefix(from, this.bits) === this.myCell) this.cellSynced = true;
+    if (!light && (resp.members.length > 0 || resp.inSync) && hashPrefix(from, this.bits) === this.myCell) {
+      this.cellSynced = true;
+      if (this.firstRecordPending) this.firstRecordAnswered(from, resp.announced, now);
+    }
     for (const s of resp.summaries) if (!this.freshness(s.issuedAtMs, now)) this.storeSummary(s, now);
     if (pending.repair) return;
     if (resp.nextCursor >= 0 && pending.pages < MAX_SYNC_PAGES) this.requestSync(from, null, false, resp.nextCursor, now, pending.pages + 1);

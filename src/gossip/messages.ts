@@ -15,12 +15,18 @@ export interface RecordMsg {
 
 /** A member event about one host of the publisher's cell. */
 export interface MemberEventWire {
-  readonly kind: 'suspect' | 'failed' | 'left';
+  /**
+   * `alive`: a newcomer (a join or a restart) pushed its record to the cell's aggregator,
+   * which announces it batched with other newcomers' instead of each publishing its own.
+   */
+  readonly kind: 'suspect' | 'failed' | 'left' | 'alive';
   readonly peer: PeerIdStr;
   /** The incarnation the event is about: an `alive` record with a higher one refutes it. */
   readonly incarnation: number;
   /** Suspect only: independent accusers beyond the first, for Lifeguard's shrinking timeout. */
   readonly confirmations: number;
+  /** `alive` only: the newcomer's record, as it pushed it (its origin is `peer`). */
+  readonly record?: HostRecord;
 }
 
 /** Topic message (cell topic): a batch of member events from one publisher. */
@@ -118,6 +124,8 @@ export interface SyncRespMsg {
   readonly nextCursor: number;
   /** True when the requester's view hash matched ours: `members` is empty because nothing differs. */
   readonly inSync: boolean;
+  /** True when the responder (the cell's aggregator) will announce the requester's pushed record: the requester need not publish it. */
+  readonly announced: boolean;
 }
 
 export type TopicMsg = RecordMsg | EventsMsg | SummaryMsg | DigestMsg;

@@ -43,6 +43,10 @@ export interface GossipCounters {
   selfRefutations: number;
   failures: number;
   recordsPublished: number;
+  /** As aggregator: newcomers' records announced in an events batch for them. */
+  newcomersAnnounced: number;
+  /** Own first record announced by the aggregator instead of published (0 or 1 per start). */
+  recordsAnnouncedForUs: number;
   summariesPublished: number;
   digestsPublished: number;
   eventMessagesPublished: number;
@@ -72,6 +76,8 @@ export function newGossipCounters(rejected: ReasonCounts, ignored: ReasonCounts)
     selfRefutations: 0,
     failures: 0,
     recordsPublished: 0,
+    newcomersAnnounced: 0,
+    recordsAnnouncedForUs: 0,
     summariesPublished: 0,
     digestsPublished: 0,
     eventMessagesPublished: 0,

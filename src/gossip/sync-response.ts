@@ -15,6 +15,7 @@ export interface SyncAnswer {
   readonly cell: number;
   readonly members: readonly SyncMember[];
   readonly inSync: boolean;
+  readonly announced: boolean;
   readonly page: { readonly summaries: readonly CellSummary[]; readonly next: number };
 }
 
@@ -37,6 +38,7 @@ export function encodeSyncAnswer(a: SyncAnswer): Encoded<SyncRespMsg> {
         summaries: page.summaries,
         nextCursor: page.next,
         inSync: a.inSync,
+        announced: a.announced,
       });
     } catch (err) {
       if (!(err instanceof ShoalError) || err.code !== 'GOSSIP_TOO_LARGE') throw err;

@@ -58,7 +58,7 @@ describe('gossip codec: spliced encodings', () => {
         statusIncarnation: i === 2 ? 2 ** 40 : 3,
       }));
       for (const ns of [0, 16, 64]) {
-        const m = { cluster: CLUSTER, cellBits: 10, estimatedSize: 48_123, cell: 517, members, summaries: ss.slice(0, ns), nextCursor: ns === 64 ? 2 ** 10 + 300 : -1, inSync: nm === 0 };
+        const m = { cluster: CLUSTER, cellBits: 10, estimatedSize: 48_123, cell: 517, members, summaries: ss.slice(0, ns), nextCursor: ns === 64 ? 2 ** 10 + 300 : -1, inSync: nm === 0, announced: nm === 1 };
         const enc = encodeSyncResp(m);
         assert.deepEqual(enc.bytes, canonical(enc.bytes), `a sync answer of ${nm} members and ${ns} summaries must equal packing the whole body`);
         const dec = decodeDirect(enc.bytes).msg;

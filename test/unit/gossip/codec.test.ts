@@ -19,7 +19,7 @@ import {
   globalTopic,
   type GossipReason,
 } from '../../../src/gossip/index.ts';
-import { CLUSTER, cellTopicOf, districtTopicOf, peerOutside, record, seal, summary, unseal } from './fixtures.ts';
+import { CLUSTER, cellTopicOf, districtTopicOf, peerInside, peerOutside, record, seal, summary, unseal } from './fixtures.ts';
 
 function expectRefusal(fn: () => unknown, code: GossipReason, action: 'reject' | 'ignore'): GossipValidationError {
   try {
@@ -64,8 +64,8 @@ describe('gossip codec', () => {
         encodeAccuse('peerB', 12),
         encodeSyncReq({ cluster: CLUSTER, record: r, wantRecords: true, summaryCursor: 0, viewHash: 0xfedcba98 }),
         encodeSyncReq({ cluster: CLUSTER, record: null, wantRecords: false, summaryCursor: -1, viewHash: -1 }),
-        encodeSyncResp({ cluster: CLUSTER, cellBits: 2, estimatedSize: 12, cell: 1, members: [{ record: r, status: 'suspect', statusIncarnation: 3 }], summaries: [summary('peerA', 2, 9)], nextCursor: -2, inSync: false }),
-        encodeSyncResp({ cluster: CLUSTER, cellBits: 2, estimatedSize: 12, cell: 1, members: [], summaries: [], nextCursor: -1, inSync: true }),
+        encodeSyncResp({ cluster: CLUSTER, cellBits: 2, estimatedSize: 12, cell: 1, members: [{ record: r, status: 'suspect', statusIncarnation: 3 }], summaries: [summary('peerA', 2, 9)], nextCursor: -2, inSync: false, announced: false }),
+        encodeSyncResp({ cluster: CLUSTER, cellBits: 2, estimatedSize: 12, cell: 1, members: [], summaries: [], nextCursor: -1, inSync: true, announced: true }),
       ];
       for (const m of msgs) {
         const dec = decodeDirect(m.bytes);
@@ -93,10 +93,30 @@ describe('gossip codec', () => {
       expectRefusal(() => decodeTopicMessage(topicA, big), 'GOSSIP_TOO_LARGE', 'reject');
     });
 
+    it('an alive event carries the newcomer\'s record; malformed ones are rejected', () => {
+      const cellA = hashPrefix('peerA', 2);
+      const newcomer = record(peerInside(cellA, 2, 'new'));
+      const ev = encodeEvents(CLUSTER, 'peerA', [
+        { kind: 'alive', peer: newcomer.origin, incarnation: newcomer.incarnation, confirmations: 0, record: newcomer },
+        { kind: 'suspect', peer: 'peerA', incarnation: 4, confirmations: 1 },
+      ]);
+      assert.deepEqual(JSON.parse(JSON.stringify(decodeTopicMessage(topicA, ev.bytes).msg)), JSON.parse(JSON.stringify(ev.msg)), 'alive events round-trip with their record');
+      const t = unseal(ev.bytes);
+      const withEvents = (events: unknown[]): Uint8Array => seal([...t.slice(0, 4), events]);
+      const alive = (t[4] as unknown[][])[0]!;
+      const suspect = (t[4] as unknown[][])[1]!;
+      expectRefusal(() => decodeTopicMessage(topicA, withEvents([alive.slice(0, 4)])), 'GOSSIP_SCHEMA', 'reject'); // no record
+      expectRefusal(() => decodeTopicMessage(topicA, withEvents([[...suspect, alive[4]]])), 'GOSSIP_SCHEMA', 'reject'); // a record on a suspicion
+      expectRefusal(() => decodeTopicMessage(topicA, withEvents([[4, newcomer.origin, newcomer.incarnation, 0, unseal(encodeRecord(r).bytes).slice(2)]])), 'GOSSIP_SCHEMA', 'reject'); // someone else's record
+      const outsider = record(peerOutside(cellA, 2));
+      expectRefusal(() => decodeTopicMessage(topicA, withEvents([[4, outsider.origin, outsider.incarnation, 0, unseal(encodeRecord(outsider).bytes).slice(2)]])), 'GOSSIP_WRONG_CELL', 'reject');
+      expectRefusal(() => decodeTopicMessage(topicA, withEvents(Array.from({ length: 17 }, () => alive))), 'GOSSIP_SCHEMA', 'reject'); // over MAX_ANNOUNCED_PER_MESSAGE
+    });
+
     it('an encoder refuses to build an oversized message', () => {
       const fat = record('peerA', { addrs: Array.from({ length: 8 }, () => '/'.padEnd(256, 'a')), antiAffinityGroups: Array.from({ length: 32 }, () => 'g'.repeat(128)) });
       assert.doesNotThrow(() => encodeRecord(fat), 'the largest legal record must fit its limit');
-      assert.throws(() => encodeEvents(CLUSTER, 'a', Array.from({ length: 200 }, (_, i) => ({ kind: 'failed' as const, peer: `peer-${i}-${'z'.repeat(60)}`, incarnation: 1, confirmations: 0 }))), /GOSSIP_TOO_LARGE|exceeds/);
+      assert.throws(() => encodeEvents(CLUSTER, 'a', Array.from({ length: 300 }, (_, i) => ({ kind: 'failed' as const, peer: `peer-${i}-${'z'.repeat(60)}`, incarnation: 1, confirmations: 0 }))), /GOSSIP_TOO_LARGE|exceeds/);
     });
 
     it('checksum mismatch', () => {

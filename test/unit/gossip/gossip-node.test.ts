@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { hash32, hashPrefix } from '../../../src/core/hash.ts';
 import { cellTopic, districtTopic, encodeEvents, encodeRecord, encodeSummary, type GossipNode, type MemberStatus } from '../../../src/gossip/index.ts';
 import type { PlacementView } from '../../../src/placement/view.ts';
-import { GossipHarness } from '../../mocks/gossip-harness.ts';
+import { GossipHarness, defaultFacts } from '../../mocks/gossip-harness.ts';
 
 const SEED = Number(process.env.GOSSIP_SEED ?? 1);
 const ids = (n: number, prefix = 'n'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
@@ -184,6 +184,28 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     );
     console.log(`      alive again everywhere after ${took} ms`);
     h.runUntil(() => converged(h), 30_000, 'convergence after restart');
+  });
+
+  it('newcomers reach their cell in the aggregator\'s events batch, not as records of their own; a big record is published by its host', () => {
+    const h = twelve();
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    const newcomers = ids(6, 'late');
+    for (const id of newcomers) h.add(id, { seeds: ['n0'] });
+    // A record over MAX_ANNOUNCED_RECORD_BYTES: the aggregator declines it, the host publishes it.
+    const labels = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`label${i}`, 'v'.repeat(40)]));
+    h.add('big', { seeds: ['n0'], facts: { ...defaultFacts('big'), labels } });
+    const all = [...newcomers, 'big'];
+    const took = h.runUntil(() => all.every((id) => cellMates(h, id).every((m) => statusAt(m, id) === 'alive')), 10_000, 'every newcomer alive at every cell-mate');
+    const announcedFor = newcomers.filter((id) => h.node(id).counters().recordsAnnouncedForUs === 1);
+    for (const id of announcedFor) assert.equal(h.node(id).counters().recordsPublished, 0, `${id} was announced by its aggregator: it must not also publish its first record`);
+    assert.ok(announcedFor.length >= newcomers.length - 1, `the aggregator path is the normal one: ${announcedFor.length} of ${newcomers.length} newcomers announced for`);
+    const announcedBy = h.upNodes.reduce((n, x) => n + x.counters().newcomersAnnounced, 0);
+    const announcedForAll = h.upNodes.reduce((n, x) => n + x.counters().recordsAnnouncedForUs, 0);
+    assert.equal(announcedBy, announcedForAll, 'every announcement an aggregator made (the first twelve\'s joins too) reached its newcomer as "announced"');
+    assert.equal(h.node('big').counters().recordsAnnouncedForUs, 0, 'a record over the announce limit is not announced by the aggregator');
+    h.runUntil(() => h.node('big').counters().recordsPublished >= 1, 5000, 'the host with a big record publishes it itself');
+    console.log(`      ${announcedFor.length} of ${newcomers.length} newcomers announced by their aggregator; all known in their cells after ${took} ms`);
+    h.runUntil(() => converged(h), 30_000, 'convergence with the newcomers');
   });
 
   it('a graceful leave is seen as `left` within 1 s', () => {
