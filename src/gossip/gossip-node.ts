@@ -33,7 +33,7 @@ import { buildDigests } from './digest-builder.ts';
 import { planConnections } from './connections.ts';
 import { RendezvousCache } from './rendezvous.ts';
 import { Awareness } from './suspicion.ts';
-import { cellTopic, districtBitsOf, districtOf, districtTopic, globalTopic, type TopicKind } from './topics.ts';
+import { MAX_CELL_BITS, cellTopic, districtBitsOf, districtOf, districtTopic, globalTopic, type TopicKind } from './topics.ts';
 import type { ClusterView } from './view.ts';
 
 export interface GossipModules {
@@ -107,6 +107,13 @@ const SLOW_BATCH_FACTOR = 10;
  * duplicates) at 1k hosts and a 30% failure.
  */
 const FALLBACK_STAND_INS = 2;
+/**
+ * A cell whose summary has been missing this long past the first-summary wait (per rank)
+ * gets one from its rank-1, then rank-2 member: while layouts are mixed the lowest-hash
+ * member may sit in another layout and report a different cell (after a 1k partition healed,
+ * two cells had no summary for 70 s, until the end of the run).
+ */
+const STAND_IN_STEP_MS = 10_000;
 /** Summary checks a node waits after entering a cell before it may report for it. */
 const REPORTER_SETTLE_CHECKS = 3;
 /**
@@ -184,6 +191,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private ringChangedAtMs = 0;
   private rank = Infinity;
   private isDelegate = false;
+  /** Reporting for our cell although not rank 0: nobody else has (see STAND_IN_STEP_MS). */
+  private standingIn = false;
+  /** Last maintenance tick at which our cell's summary (at our cellBits) from someone else was known. */
+  private ownSummarySeenAtMs = 0;
 
   // Summaries (as cell reporter) and digests (as district reporter).
   private lastSummary: CellSummary | undefined;
@@ -740,7 +751,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         this.digestFullEveryMs = FIRST_REPEAT_MS;
       }
     } else {
-      this.timers[T_SUMMARY] = Infinity;
+      if (!this.standingIn) this.timers[T_SUMMARY] = Infinity;
       this.timers[T_DIGEST] = Infinity;
       this.dirty.clear();
     }
@@ -1011,7 +1022,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   // Summaries (cell reporter)
 
   private summarySoon(now: Millis): void {
-    if (this.rank !== 0 || !this.started) return;
+    if ((this.rank !== 0 && !this.standingIn) || !this.started) return;
     // A node that just entered its cell believes it is the reporter until records arrive; it
     // waits a few checks so a cold start does not produce one summary per host.
     const at = Math.max(now + this.opts.summaryCheckMs, this.lastSummaryAtMs + this.opts.summaryMinIntervalMs, this.bitsChangedAtMs + REPORTER_SETTLE_CHECKS * this.opts.summaryCheckMs);
@@ -1027,7 +1038,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   private summaryTimer(now: Millis): void {
     this.timers[T_SUMMARY] = Infinity;
-    if (this.rank !== 0) return;
+    if (this.rank !== 0 && !this.standingIn) return;
     if (!this.lastSummary) {
       // The first summary after entering a cell waits for the view to settle (one push-pull
       // with a cell-mate done, and no member came or went for a few checks), so it is right
@@ -1145,6 +1156,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const span = 2 ** (this.bits - this.districtBits);
     const first = this.myDistrict * span;
     for (let cell = first; cell < this.myCell; cell++) if (this.store.get(cell)) return false;
+    // Just after a split or merge the lower cells are known only in the layout next to ours:
+    // counting them keeps every new cell's reporter from believing it digests the district
+    // (a 1k join wave's split sent 5 full digests in one second, 340 KB/s per host).
+    for (let parent = first >>> 1; 2 * parent < this.myCell; parent++) if (this.bits > 0 && this.store.getByKey(heapKey(this.bits - 1, parent))) return false;
+    if (this.bits < MAX_CELL_BITS) for (let child = 2 * first; child < 2 * this.myCell; child++) if (this.store.getByKey(heapKey(this.bits + 1, child))) return false;
     return true;
   }
 
@@ -1443,6 +1459,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // dead). Push-pull with that reporter: each side learns the other's view, and a false
     // failure of either is refuted.
     const mine = this.store.get(this.myCell);
+    this.checkStandIn(mine, now);
     if (mine && mine.reporter !== this.self && this.pendingSyncs.size === 0) {
       const reporterAlive = this.membership.statusOf(mine.reporter) === 'alive';
       if (!reporterAlive || mine.members > this.membership.liveCount) {
@@ -1453,6 +1470,22 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (this.metrics) {
       this.metrics.oldestRecordAge(this.membership.oldestUpdateMs(now));
       this.metrics.queueDepth('relays', this.fd.pendingRelays);
+    }
+  }
+
+  /** Whether we report our cell in place of its silent rank-0 member (see STAND_IN_STEP_MS). */
+  private checkStandIn(mine: CellSummary | undefined, now: Millis): void {
+    if (mine !== undefined && mine.reporter !== this.self) this.ownSummarySeenAtMs = now;
+    const silentFor = now - Math.max(this.ownSummarySeenAtMs, this.bitsChangedAtMs);
+    const standIn = this.rank > 0 && this.rank <= FALLBACK_STAND_INS && silentFor > MAX_FIRST_SUMMARY_WAIT_MS + this.rank * STAND_IN_STEP_MS;
+    if (standIn === this.standingIn) return;
+    this.standingIn = standIn;
+    if (standIn) {
+      this.stats.summaryStandIns++;
+      this.summaryOwed(now);
+    } else if (this.rank !== 0) {
+      this.timers[T_SUMMARY] = Infinity;
+      this.lastSummary = undefined;
     }
   }
 

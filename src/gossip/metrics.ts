@@ -56,6 +56,8 @@ export interface GossipCounters {
   syncRequestsDropped: number;
   /** Summary repair requests sent (a district's page asked for while our layout had gaps). */
   summaryRepairs: number;
+  /** Times this node started reporting its cell in place of a silent lowest-hash member. */
+  summaryStandIns: number;
   cellBitsChanges: number;
   probesSent: number;
   probesFailed: number;
@@ -86,6 +88,7 @@ export function newGossipCounters(rejected: ReasonCounts, ignored: ReasonCounts)
     syncRequestsServed: 0,
     syncRequestsDropped: 0,
     summaryRepairs: 0,
+    summaryStandIns: 0,
     cellBitsChanges: 0,
     probesSent: 0,
     probesFailed: 0,

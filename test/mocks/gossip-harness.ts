@@ -103,7 +103,7 @@ export class GossipHarness {
   /** Optional filter on topic deliveries: false drops the copy (a mesh split, a lossy link). */
   topicLink: ((from: PeerIdStr, to: PeerIdStr, topic: string) => boolean) | null = null;
   /** Optional filter on direct messages: false drops them (with topicLink: a partition). */
-  directLink: ((from: PeerIdStr, to: PeerIdStr) => boolean) | null = null;
+  directLink: ((from: PeerIdStr, to: PeerIdStr, type: string) => boolean) | null = null;
   private readonly heap = new Heap();
   private seq = 0;
   private readonly rng: Rng;
@@ -265,8 +265,8 @@ export class GossipHarness {
 
   private send(from: Host, to: PeerIdStr, payload: Encoded): void {
     this.directSent++;
-    if (this.directLink && !this.directLink(from.id, to)) return;
     const decoded = decodeDirect(payload.bytes);
+    if (this.directLink && !this.directLink(from.id, to, (decoded.msg as { type: string }).type)) return;
     this.heap.push({ at: this.now + this.latencyMs, seq: this.seq++, kind: 2, node: to, gen: 0, topic: '', from: from.id, payload: decoded });
   }
 }

@@ -79,6 +79,24 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     console.log(`      converged after ${took} ms (simulated)`);
   });
 
+  it('a cell whose lowest-hash member is never heard reporting gets its summary from the next member (stand-in)', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 2 } });
+    const all = ids(12);
+    // A cell other than the district's first (whose reporter also digests), with â‰¥ 2 members.
+    const cell = [1, 2, 3].find((c) => all.filter((id) => hashPrefix(id, 2) === c).length >= 2)!;
+    const [silent, standIn] = all.filter((id) => hashPrefix(id, 2) === cell).sort((a, b) => hash32(a) - hash32(b));
+    // The lowest-hash member's summaries reach nobody (nor its sync answers and the summary it
+    // hands the district reporter, which would carry them): as when it reports a cell of another layout.
+    h.topicLink = (from, _to, topic) => from !== silent || topic.includes('/c');
+    h.directLink = (from, _to, type) => from !== silent || (type !== 'sync-resp' && type !== 'summary');
+    for (const id of all) h.add(id, { seeds: id === 'n0' ? [] : ['n0'] });
+    const took = h.runUntil(() => h.upNodes.every((n) => n.self === silent || n.cellSummary(cell) !== undefined), 60_000, `every node holds cell ${cell}'s summary`);
+    for (const n of h.upNodes) if (n.self !== silent) assert.equal(n.cellSummary(cell)!.reporter, standIn, `${n.self}: cell ${cell}'s summary must come from the rank-1 member ${standIn}`);
+    for (const n of h.upNodes) assert.equal(n.counters().summaryStandIns, n.self === standIn ? 1 : 0, `${n.self}: only ${standIn} stands in (every other cell's reporter is heard)`);
+    assert.ok(h.node(standIn!).counters().summariesPublished >= 1, 'the stand-in publishes the summary');
+    console.log(`      cell ${cell}: ${standIn} stood in for ${silent}; every view held the summary after ${took} ms`);
+  });
+
   it('a host whose room shrinks significantly republishes past its spent pacer; growth waits for its share', () => {
     // A cell topic of 0.05 msgs/s shared by 3 hosts: once its burst is spent, a host gets one record per minute.
     const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 2, cellTopic: { msgsPerSec: 0.05, bytesPerSec: 700, burstMessages: 3 } } });
