@@ -58,6 +58,16 @@ describe('sim scenarios at 1,000 hosts (real gossip and placement code)', functi
     assert.equal(metric(r, 'gossip_events_dropped'), 0, `bounded queues must not overflow (${why(r)})`);
   });
 
+  it('no storm: a join wave of +20% in 2 s keeps the peak under 2× steady, and every view is whole after the split it causes', () => {
+    const r = run(load('join-wave', { nodes: 1000 }));
+    assert.equal(metric(r, 'handler_errors'), 0, `protocol code must not throw (${why(r)})`);
+    const ratio = metric(r, 'peak_to_steady_msgs');
+    assert.ok(ratio <= 2, `peak ÷ steady must stay ≤ 2 (newcomers announced in batches), got ${ratio.toFixed(2)} (${why(r)})`);
+    assert.ok(metric(r, 'final_converged_fraction') >= 0.99, `views whole again in the new layout (${why(r)})`);
+    assert.equal(metric(r, 'false_suspicions'), 0, `no false suspicion (${why(r)})`);
+    console.log(`      seed ${r.seed}: peak ${ratio.toFixed(2)} × steady`);
+  });
+
   it('rejects corrupted (bit-flipped) messages at their first hop: none applied, none forwarded', () => {
     const r = run(load('corrupted-message', { nodes: 1000 }));
     assert.ok(metric(r, 'corrupt_injected') >= 1, `the scenario must inject corrupted messages (${why(r)})`);
