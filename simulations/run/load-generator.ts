@@ -33,7 +33,8 @@ export class LoadGenerator {
   duplicatesAnswered = 0;
   refused = 0;
   failed = 0;
-  asks = 0;
+  /** Hosts asked beyond the first, summed over answered requests. */
+  retries = 0;
   /** Client retries after a 503 or 504 answer (same key, same entry while it lives). */
   clientRetries = 0;
   /** Requests sent twice whose two answers named different jobs or hosts. */
@@ -45,12 +46,12 @@ export class LoadGenerator {
   lastAnswerMs = NaN;
   /** When utilization first reached the target (submissions pause there, and resume as jobs end). */
   stoppedAtMs = NaN;
-  /** Requests submitted while utilization was within 5 points of the target, and their asks: "retries at 80% load". */
+  /** Requests submitted while utilization was within 5 points of the target, and their retries: "retries at 80% load". */
   atTargetRequests = 0;
-  atTargetAsks = 0;
-  /** Of those, the ones submitted after the target was first reached (the cluster held there, not filling), with their asks and refusals. */
+  atTargetRetries = 0;
+  /** Of those, the ones submitted after the target was first reached (the cluster held there, not filling), with their retries and refusals. */
   heldRequests = 0;
-  heldAsks = 0;
+  heldRetries = 0;
   heldRefused = 0;
   released = 0;
   readonly refusalCodes = new Map<string, number>();
@@ -149,10 +150,10 @@ export class LoadGenerator {
       this.record(r, at - now, shape.vcpus, at);
       if (atTarget) {
         this.atTargetRequests++;
-        this.atTargetAsks += r.asks;
+        this.atTargetRetries += retriesOf(r);
         if (held) {
           this.heldRequests++;
-          this.heldAsks += r.asks;
+          this.heldRetries += retriesOf(r);
           if (r.type === 'refused') this.heldRefused++;
         }
       }
@@ -202,7 +203,7 @@ export class LoadGenerator {
     this.answered++;
     this.lastAnswerMs = at;
     this.latencyMs.add(latencyMs);
-    this.asks += r.asks;
+    this.retries += retriesOf(r);
     this.asksHistogram[Math.min(16, r.asks)]!++;
     if (r.type === 'placed') {
       if (r.duplicate) this.duplicatesAnswered++;
@@ -217,4 +218,12 @@ export class LoadGenerator {
       this.refusalCodes.set(code, (this.refusalCodes.get(code) ?? 0) + 1);
     }
   }
+}
+
+/**
+ * Hosts asked beyond the first. A request answered before any host was asked (no host fits,
+ * the key's owner unreachable) has none; counting it as -1 made a 20k run's figure negative.
+ */
+function retriesOf(r: PlacementResult): number {
+  return Math.max(0, r.asks - 1);
 }
