@@ -784,7 +784,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.lastRecordAtMs = now;
     this.recordUrgent = false;
     this.firstRecordPending = false;
-    // Back-off when overloaded: an unhealthy node (Lifeguard awareness) refreshes less often.
+    this.scheduleRecordHeartbeat(now);
+  }
+
+  /** The next refresh of the own record; an unhealthy node (Lifeguard awareness) refreshes less often. */
+  private scheduleRecordHeartbeat(now: Millis): void {
     this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs) * this.awareness.factor;
   }
 
@@ -824,7 +828,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     this.firstRecordPending = false;
     this.stats.recordsAnnouncedForUs++;
-    this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs) * this.awareness.factor;
+    this.scheduleRecordHeartbeat(now);
   }
 
   /** Someone says we are suspect or failed at `incarnation`: outbid it and tell the cell at once. */
@@ -1021,8 +1025,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   // ==========================================================================================
   // Summaries (cell reporter)
 
+  /** We summarize our cell: as its lowest-hash member, or standing in for a silent one. */
+  private get reportsCell(): boolean {
+    return this.rank === 0 || this.standingIn;
+  }
+
   private summarySoon(now: Millis): void {
-    if ((this.rank !== 0 && !this.standingIn) || !this.started) return;
+    if (!this.reportsCell || !this.started) return;
     // A node that just entered its cell believes it is the reporter until records arrive; it
     // waits a few checks so a cold start does not produce one summary per host.
     const at = Math.max(now + this.opts.summaryCheckMs, this.lastSummaryAtMs + this.opts.summaryMinIntervalMs, this.bitsChangedAtMs + REPORTER_SETTLE_CHECKS * this.opts.summaryCheckMs);
@@ -1038,7 +1047,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   private summaryTimer(now: Millis): void {
     this.timers[T_SUMMARY] = Infinity;
-    if (this.rank !== 0 && !this.standingIn) return;
+    if (!this.reportsCell) return;
     if (!this.lastSummary) {
       // The first summary after entering a cell waits for the view to settle (one push-pull
       // with a cell-mate done, and no member came or went for a few checks), so it is right

@@ -16,8 +16,9 @@ export interface RecordMsg {
 /** A member event about one host of the publisher's cell. */
 export interface MemberEventWire {
   /**
-   * `alive`: a newcomer (a join or a restart) pushed its record to the cell's aggregator,
-   * which announces it batched with other newcomers' instead of each publishing its own.
+   * `alive`: a host new to the cell pushed its record to the cell's aggregator, which
+   * announces it batched with other newcomers' instead of each publishing its own (a restart
+   * still publishes its own record).
    */
   readonly kind: 'suspect' | 'failed' | 'left' | 'alive';
   readonly peer: PeerIdStr;
