@@ -7,6 +7,8 @@ import { MAX_CELL_BITS } from './topics.ts';
  * time so membership stays put while hosts come and go.
  */
 
+/** A merge by estimate waits this many dwell times since the last change (a split waits one). */
+const MERGE_DWELL_FACTOR = 3;
 /** Relative error of one node's size estimate that a layout decision should tolerate. */
 const ESTIMATE_MARGIN = 0.05;
 
@@ -122,9 +124,15 @@ export class CellBitsController {
         return this.set(step, now, 'follow');
       }
     }
-    if (now - this.changedAtMs < this.dwellMs) return null;
+    const since = now - this.changedAtMs;
+    if (since < this.dwellMs) return null;
     const next = nextCellBits(this.current, estimate, this.targetCellSize, this.hysteresis);
-    return next === this.current ? null : this.set(next, now, 'estimate');
+    if (next === this.current) return null;
+    // Merging is never urgent (small cells cost a little more per host), and the hosts that
+    // made the estimate shrink may only be cut off: a 60-s partition merged one side's cells,
+    // and after the heal the two layouts competed for a minute or more.
+    if (next < this.current && since < MERGE_DWELL_FACTOR * this.dwellMs) return null;
+    return this.set(next, now, 'estimate');
   }
 
   /** Where repeated steps from the current cellBits would settle for this estimate. */

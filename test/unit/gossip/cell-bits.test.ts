@@ -54,6 +54,15 @@ describe('cell bits', () => {
     assert.deepEqual(c.decide(121_000, 1000, -1), { bits: 2, reason: 'estimate' });
   });
 
+  it('a merge by estimate waits three dwell times: the hosts that shrank the estimate may only be cut off', () => {
+    const c = ctl({ expectedClusterSize: 48 * 8 }); // starts at 3 bits
+    assert.equal(c.bits, 3);
+    assert.equal(c.decide(60_000, 100, -1), null, 'one dwell is enough to split, not to merge');
+    assert.equal(c.decide(179_000, 100, -1), null, 'still within three dwells');
+    assert.deepEqual(c.decide(180_000, 100, -1), { bits: 2, reason: 'estimate' });
+    assert.deepEqual(c.decide(181_000, 1, 3, false), { bits: 3, reason: 'follow' }, 'following the majority is not held by any dwell');
+  });
+
   it('laggards follow the majority at once; leaders are not pulled back', () => {
     const lag = ctl();
     lag.reset(0);
@@ -81,8 +90,8 @@ describe('cell bits', () => {
     // A node whose estimate fell far (a partition) follows a majority layout that is clearly stable.
     const wrong = ctl({ expectedClusterSize: 1000 });
     wrong.reset(0);
-    assert.deepEqual(wrong.decide(60_000, 300, -1), { bits: 3, reason: 'estimate' });
-    assert.deepEqual(wrong.decide(61_000, 500, 4), { bits: 4, reason: 'follow' }, '500 / 16 = 31: well inside 4 bits\' band');
+    assert.deepEqual(wrong.decide(180_000, 300, -1), { bits: 3, reason: 'estimate' });
+    assert.deepEqual(wrong.decide(181_000, 500, 4), { bits: 4, reason: 'follow' }, '500 / 16 = 31: well inside 4 bits\' band');
   });
 
   it('a fixed cellBits never changes; a joiner adopts the cluster layout', () => {
