@@ -53,8 +53,11 @@ export interface DigestMsg {
   readonly districtBits: number;
   readonly district: number;
   readonly issuedAtMs: Millis;
-  /** True when it holds every summary the reporter knows in its district (a refresh), not only changes. */
-  readonly full: boolean;
+  /**
+   * Heap keys [from, to] (inclusive) of a refresh pass over the district: among them the
+   * reporter holds no fresh summary of the district but the ones carried. Null for changes only.
+   */
+  readonly covers: readonly [number, number] | null;
   readonly summaries: readonly CellSummary[];
 }
 
