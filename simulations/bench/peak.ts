@@ -28,9 +28,9 @@ proto['sendFrom'] = function (this: { nowMs: number }, host: unknown, peer: unkn
   return send.call(this, host, peer, payload);
 };
 const pub = proto['publishFrom']!;
-proto['publishFrom'] = function (this: { nowMs: number }, host: unknown, topic: string, payload: { msg: { type: string; covers?: unknown } }) {
+proto['publishFrom'] = function (this: { nowMs: number }, host: unknown, topic: string, payload: { msg: { type: string; full?: boolean } }) {
   now = this.nowMs;
-  bump(`p:${payload.msg.type}${payload.msg.covers ? '(refresh)' : ''}`);
+  bump(`p:${payload.msg.type}${payload.msg.full ? '(full)' : ''}`);
   const m = payload.msg as unknown as { type: string; events?: { kind: string; confirmations: number; peer: string }[] };
   if (m.type === 'events') {
     for (const e of m.events!) bump(`e:${e.kind}/${e.confirmations}`);

@@ -149,11 +149,6 @@ function packCopy(value: unknown): Uint8Array {
   return new Uint8Array(packr.pack(value));
 }
 
-/** A summary's size inside a digest or sync answer (its packed tuple, cached). */
-export function summaryWireBytes(s: CellSummary): number {
-  return packedSummary(s).length;
-}
-
 function packedSummary(s: CellSummary): Uint8Array {
   let b = packedSummaries.get(s);
   if (b === undefined) {
@@ -263,8 +258,8 @@ export function encodeSummary(summary: CellSummary): Encoded<SummaryMsg> {
 export function encodeDigest(d: Omit<DigestMsg, 'type'>): Encoded<DigestMsg> {
   const msg: DigestMsg = { type: 'digest', ...d };
   const parts: Uint8Array[] = [
-    arrayHeader(11),
-    packElements([WIRE_VERSION, TYPE_CODES.digest, d.cluster, d.reporter, d.cellBits, d.districtBits, d.district, d.issuedAtMs, d.covers?.[0] ?? -1, d.covers?.[1] ?? -1]),
+    arrayHeader(10),
+    packElements([WIRE_VERSION, TYPE_CODES.digest, d.cluster, d.reporter, d.cellBits, d.districtBits, d.district, d.issuedAtMs, d.full]),
     arrayHeader(d.summaries.length),
   ];
   for (const s of d.summaries) parts.push(packedSummary(s));
@@ -561,7 +556,7 @@ function decodeSummaryBody(t: unknown[], topic: ParsedTopic): SummaryMsg {
 }
 
 function decodeDigestBody(t: unknown[], topic: ParsedTopic): DigestMsg {
-  if (t.length !== 11) schemaError('digest', 'expected 9 fields');
+  if (t.length !== 10) schemaError('digest', 'expected 8 fields');
   const cluster = str(t[2], 'digest.cluster', 1, 63, CLUSTER_RE);
   if (cluster !== topic.cluster) wrongCluster('digest', cluster, topic.cluster);
   const reporter = peerId(t[3], 'digest.reporter');
@@ -570,8 +565,8 @@ function decodeDigestBody(t: unknown[], topic: ParsedTopic): DigestMsg {
   const district = int(t[6], 'digest.district', 0, 2 ** districtBits - 1);
   if (!inCell(reporter, districtBits, district)) throw rejectMsg('GOSSIP_WRONG_CELL', `digest reporter ${reporter} is not in district ${district}/${districtBits}`);
   const issuedAtMs = int(t[7], 'digest.issuedAtMs', 0, MAX_TIME_MS);
-  const covers = coverRange(t[8], t[9]);
-  const raw = tuple(t[10], 'digest.summaries', 0, MAX_SUMMARIES_PER_DIGEST);
+  const full = bool(t[8], 'digest.full');
+  const raw = tuple(t[9], 'digest.summaries', 0, MAX_SUMMARIES_PER_DIGEST);
   const summaries: CellSummary[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const s = parseSummaryTuple(raw[i], `digest.summaries[${i}]`);
@@ -581,16 +576,7 @@ function decodeDigestBody(t: unknown[], topic: ParsedTopic): DigestMsg {
     }
     summaries[i] = s;
   }
-  return { type: 'digest', cluster, reporter, cellBits, districtBits, district, issuedAtMs, covers, summaries };
-}
-
-/** A digest's refresh range of heap keys: both ends -1 (none), or 0 ≤ from ≤ to. */
-function coverRange(rawFrom: unknown, rawTo: unknown): readonly [number, number] | null {
-  const from = int(rawFrom, 'digest.coversFrom', -1, 2 ** (MAX_CELL_BITS + 1) - 1);
-  const to = int(rawTo, 'digest.coversTo', -1, 2 ** (MAX_CELL_BITS + 1) - 1);
-  if (from < 0 && to < 0) return null;
-  if (from < 0 || to < from) schemaError('digest', `covers [${from}, ${to}] is not a range`);
-  return [from, to];
+  return { type: 'digest', cluster, reporter, cellBits, districtBits, district, issuedAtMs, full, summaries };
 }
 
 const ALLOWED_ON: Record<ParsedTopic['kind'], readonly number[]> = {

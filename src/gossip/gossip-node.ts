@@ -9,9 +9,7 @@ import {
   MAX_ANNOUNCED_RECORD_BYTES,
   MAX_SYNC_MEMBERS,
   MAX_SYNC_SUMMARIES,
-  MESSAGE_LIMITS,
   encodeAccuse,
-  encodeDigest,
   encodeEvents,
   encodeRecord,
   encodeSummary,
@@ -31,7 +29,7 @@ import { summarizeCell, summaryChanged } from './summary.ts';
 import { SummaryStore, heapKey } from './summary-store.ts';
 import { SYNC_ASK_ELSEWHERE, encodeSyncAnswer } from './sync-response.ts';
 import { TokenBucket } from './token-bucket.ts';
-import { planDigest } from './digest-builder.ts';
+import { buildDigests } from './digest-builder.ts';
 import { planConnections } from './connections.ts';
 import { RendezvousCache } from './rendezvous.ts';
 import { Awareness } from './suspicion.ts';
@@ -119,7 +117,7 @@ const STAND_IN_STEP_MS = 10_000;
 /** Summary checks a node waits after entering a cell before it may report for it. */
 const REPORTER_SETTLE_CHECKS = 3;
 /**
- * After the first summary (or refresh pass of digests) in a layout, repeats come at this interval,
+ * After the first summary (or full digest) in a layout, repeats come at this interval,
  * doubling up to the heartbeat: a publication made before a subscriber's mesh formed is
  * lost (gossipsub drops it), and late subscribers must not wait a whole heartbeat.
  */
@@ -130,9 +128,7 @@ const MAX_FIRST_SUMMARY_WAIT_MS = 15_000;
 const DIGEST_PUSH_SPACING = 5;
 /** How long a new cell reporter hears its district before it may act as district reporter. */
 const DIGEST_SETTLE_MS = 10_000;
-/** Bytes of a digest that are not summaries: envelope, cluster, reporter id, the rest of the header. */
-const DIGEST_HEADER_ROOM = 256;
-/** Cells whose summary changed since the district reporter's last digest; beyond it a refresh pass starts. */
+/** Cells whose summary changed since the district reporter's last digest; beyond it the next digest is a full one. */
 const MAX_DIRTY = 256;
 /**
  * A joiner publishes its first record itself when no aggregator has taken it over within this
@@ -209,13 +205,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private readonly dirty = new Set<number>();
   private lastDigestAtMs = -Infinity;
   private digestSettledAtMs = 0;
-  /** When the last refresh pass began. */
   private lastFullDigestAtMs = -Infinity;
-  /** The refresh pass's next heap key, or -1 when no pass runs. */
-  private passNext = -1;
   /** When this reporter last handed its summary to the district reporter directly. */
   private lastDigestPushAtMs = -Infinity;
-  /** Interval to the next refresh pass: FIRST_REPEAT_MS after a layout change, doubling to digestFullIntervalMs. */
+  /** Interval to the next full digest: FIRST_REPEAT_MS after a layout change, doubling to digestFullIntervalMs. */
   private digestFullEveryMs = FIRST_REPEAT_MS;
   /** Publish the summary at the next check even if unchanged: a new district peer may have missed it. */
   private summaryForced = false;
@@ -715,7 +708,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.timers[T_SYNC] = Math.min(this.timers[T_SYNC]!, now + this.syncIntervalMs);
     }
     this.dirty.clear();
-    this.passNext = -1;
     this.lastFullDigestAtMs = -Infinity;
     this.digestFullEveryMs = FIRST_REPEAT_MS;
     this.stats.cellBitsChanges++;
@@ -762,7 +754,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (!this.standingIn) this.timers[T_SUMMARY] = Infinity;
       this.timers[T_DIGEST] = Infinity;
       this.dirty.clear();
-      this.passNext = -1;
     }
     // New neighbours on the ring: ask for connections now (at most once a second, else at the next maintenance tick).
     if (now - this.lastConnectAtMs > 1000) this.refreshConnections(now);
@@ -1185,69 +1176,52 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private digestTimer(now: Millis): void {
     this.timers[T_DIGEST] = Infinity;
     if (this.rank !== 0) return;
+    const fullDue = now - this.lastFullDigestAtMs >= this.digestFullEveryMs;
     if (!this.isDistrictReporter()) {
       // Another cell's reporter digests this district; check again later in case it goes.
       this.dirty.clear();
-      this.passNext = -1;
       this.timers[T_DIGEST] = now + this.opts.digestFullIntervalMs / 4;
       return;
     }
-    if (this.passNext < 0 && now - this.lastFullDigestAtMs >= this.digestFullEveryMs) {
-      // A refresh is due: a pass over the district's summaries, in any layout, begins (one due meanwhile waits for its end).
-      this.passNext = 0;
+    if (this.dirty.size === 0 && !fullDue) {
+      this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.digestFullEveryMs;
+      return;
+    }
+    const summaries: CellSummary[] = [];
+    if (fullDue) {
+      for (const s of this.store.district(this.myDistrict, this.districtBits)) if (!this.freshness(s.issuedAtMs, now)) summaries.push(s);
+    } else {
+      for (const key of this.dirty) {
+        const s = this.store.getByKey(key);
+        if (s && !this.freshness(s.issuedAtMs, now)) summaries.push(s);
+      }
+    }
+    if (summaries.length === 0) {
+      this.dirty.clear();
+      if (fullDue) this.lastFullDigestAtMs = now;
+      this.timers[T_DIGEST] = now + this.opts.digestFullIntervalMs;
+      return;
+    }
+    const header = { cluster: this.opts.cluster, reporter: this.self, cellBits: this.bits, districtBits: this.districtBits, district: this.myDistrict, full: fullDue };
+    const digests = buildDigests(header, summaries, now);
+    let bytes = 0;
+    for (const d of digests) bytes += d.bytes.length;
+    const publishers = 2 ** this.districtBits;
+    const ready = this.globalPacer.readyAtMs(now, bytes, publishers);
+    if (ready > now) {
+      this.timers[T_DIGEST] = ready; // dirty kept: the next digest carries them
+      return;
+    }
+    for (const d of digests) this.publish(this.myGlobalTopic, 'global', d);
+    this.globalPacer.charge(now, bytes, publishers);
+    this.stats.digestsPublished += digests.length;
+    this.dirty.clear();
+    this.lastDigestAtMs = now;
+    if (fullDue) {
       this.lastFullDigestAtMs = now;
       this.digestFullEveryMs = Math.min(2 * this.digestFullEveryMs, this.opts.digestFullIntervalMs);
     }
-    const fresh = (s: CellSummary): boolean => this.freshness(s.issuedAtMs, now) === null;
-    const plan = planDigest({
-      dirty: this.dirty,
-      byKey: (key) => this.store.getByKey(key),
-      fresh,
-      pass: this.passNext >= 0 ? { from: this.passNext, rest: this.districtFrom(this.passNext, fresh) } : null,
-      byteCap: this.digestByteCap,
-    });
-    if (plan.summaries.length === 0 && plan.covers === null) {
-      for (const key of plan.settled) this.dirty.delete(key);
-      this.passNext = plan.passNext;
-      this.scheduleDigest(now);
-      return;
-    }
-    const digest = encodeDigest({ cluster: this.opts.cluster, reporter: this.self, cellBits: this.bits, districtBits: this.districtBits, district: this.myDistrict, issuedAtMs: Math.floor(now), covers: plan.covers, summaries: plan.summaries });
-    const publishers = 2 ** this.districtBits;
-    const ready = this.globalPacer.readyAtMs(now, digest.bytes.length, publishers);
-    if (ready > now) {
-      this.timers[T_DIGEST] = ready; // dirty and pass kept: the next try plans again
-      return;
-    }
-    this.publish(this.myGlobalTopic, 'global', digest);
-    this.globalPacer.charge(now, digest.bytes.length, publishers);
-    this.stats.digestsPublished++;
-    for (const key of plan.settled) this.dirty.delete(key);
-    this.passNext = plan.passNext;
-    this.lastDigestAtMs = now;
-    this.scheduleDigest(now);
-  }
-
-  /** The district's fresh summaries with heap keys from `from` on, in heap-key order (at most a few hundred). */
-  private districtFrom(from: number, fresh: (s: CellSummary) => boolean): CellSummary[] {
-    const out: CellSummary[] = [];
-    for (const s of this.store.district(this.myDistrict, this.districtBits)) if (heapKey(s.cellBits, s.cell) >= from && fresh(s)) out.push(s);
-    return out.sort((a, b) => heapKey(a.cellBits, a.cell) - heapKey(b.cellBits, b.cell));
-  }
-
-  /**
-   * A digest's summaries are at most one burst of the global topic's bytes (6 KB by default),
-   * so no digest puts its reporter in debt; within the digest limit, less room for the header.
-   */
-  private get digestByteCap(): number {
-    const g = this.opts.globalTopic;
-    return Math.min((g.burstMessages * g.bytesPerSec) / g.msgsPerSec, MESSAGE_LIMITS.digest - DIGEST_HEADER_ROOM);
-  }
-
-  /** The next digest: at once (paced) while changes or a pass remain, else when the next refresh is due. */
-  private scheduleDigest(now: Millis): void {
-    const pending = this.dirty.size > 0 || this.passNext >= 0;
-    this.timers[T_DIGEST] = pending ? Math.max(now, this.lastDigestAtMs + this.opts.digestMinIntervalMs) : this.lastFullDigestAtMs + this.digestFullEveryMs;
+    this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.digestFullEveryMs;
   }
 
   private onDigest(msg: DigestMsg, origin: PeerIdStr, now: Millis): Verdict {
@@ -1256,12 +1230,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const bad = this.freshness(msg.issuedAtMs, now);
     if (bad) return this.refuse(bad, 'ignore');
     for (const s of msg.summaries) if (!this.freshness(s.issuedAtMs, now)) this.store.put(s);
-    if (msg.covers) this.checkDigestHasUs(msg, now);
+    if (msg.full) this.checkDigestHasUs(msg, now);
     return 'accept';
   }
 
   /**
-   * A refresh digest covering our cell without our cell's latest summary means the district
+   * A full digest of our district that lacks our cell's latest summary means the district
    * reporter never heard us (the district topic's mesh may be split while it forms): hand it
    * our summary directly. At most once per digestMinIntervalMs × DIGEST_PUSH_SPACING.
    */
@@ -1269,8 +1243,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const mine = this.lastSummary;
     if (this.rank !== 0 || mine === undefined || msg.reporter === this.self) return;
     if (msg.cellBits !== this.bits || msg.district !== this.myDistrict) return;
-    const myKey = heapKey(this.bits, this.myCell);
-    if (msg.covers === null || myKey < msg.covers[0] || myKey > msg.covers[1]) return;
     const carried = msg.summaries.find((x) => x.cell === this.myCell);
     if (carried && carried.issuedAtMs >= this.lastSummaryAtMs - this.summaryHeartbeatMs) return;
     if (now - this.lastDigestPushAtMs < this.opts.digestMinIntervalMs * DIGEST_PUSH_SPACING) return;

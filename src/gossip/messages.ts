@@ -53,11 +53,8 @@ export interface DigestMsg {
   readonly districtBits: number;
   readonly district: number;
   readonly issuedAtMs: Millis;
-  /**
-   * Heap keys [from, to] (inclusive) of a refresh pass over the district: among them the
-   * reporter holds no fresh summary of the district but the ones carried. Null for changes only.
-   */
-  readonly covers: readonly [number, number] | null;
+  /** True when it holds every summary the reporter knows in its district (a refresh), not only changes. */
+  readonly full: boolean;
   readonly summaries: readonly CellSummary[];
 }
 

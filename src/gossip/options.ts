@@ -129,7 +129,7 @@ export interface GossipOptions {
   /** A summary not refreshed for this long is dropped (its whole cell is gone or unreachable). */
   readonly summaryTtlMs: number;
   readonly digestMinIntervalMs: number;
-  /** A district reporter starts a refresh pass over every summary it knows (not only changes) this often; the pass goes out paced, over several digests. */
+  /** A district reporter sends every summary it knows (not only changes) at least this often. */
   readonly digestFullIntervalMs: number;
   /** Summaries and digests issued further in the future than this are ignored. */
   readonly maxClockSkewMs: number;

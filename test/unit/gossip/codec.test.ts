@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { hashPrefix } from '../../../src/core/hash.ts';
-import type { DigestMsg } from '../../../src/gossip/messages.ts';
 import {
   GossipValidationError,
   MESSAGE_LIMITS,
@@ -53,7 +52,7 @@ describe('gossip codec', () => {
       const s = summary('peerA', 2, 1000, ['peerA', 'b', 'c', 'd']);
       const se = encodeSummary(s);
       assert.deepEqual(decodeTopicMessage(districtTopicOf('peerA', 2), se.bytes).msg, se.msg, 'summary round trip');
-      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 2, districtBits: 0, district: 0, issuedAtMs: 5, covers: [0, 3], summaries: [s] });
+      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 2, districtBits: 0, district: 0, issuedAtMs: 5, full: true, summaries: [s] });
       assert.deepEqual(decodeTopicMessage(globalTopic(CLUSTER), d.bytes).msg, d.msg, 'digest round trip');
     });
 
@@ -92,19 +91,6 @@ describe('gossip codec', () => {
       // A record-typed message bigger than the record limit, but under the topic-wide one.
       const big = seal([1, 1, ...Array.from({ length: 14 }, () => 'x'.repeat(1000)), 'y'.repeat(MESSAGE_LIMITS.record)]);
       expectRefusal(() => decodeTopicMessage(topicA, big), 'GOSSIP_TOO_LARGE', 'reject');
-    });
-
-    it('a digest\'s refresh range round-trips; a range that is not one is rejected', () => {
-      const s = summary('peerA', 2, 1000, ['peerA', 'b']);
-      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 2, districtBits: 0, district: 0, issuedAtMs: 5, covers: [4, 2 ** 25 - 1], summaries: [s] });
-      const coversOf = (bytes: Uint8Array): unknown => (decodeTopicMessage(globalTopic(CLUSTER), bytes).msg as DigestMsg).covers;
-      assert.deepEqual(coversOf(d.bytes), [4, 2 ** 25 - 1]);
-      const t = unseal(d.bytes);
-      const withCovers = (from: number, to: number): Uint8Array => seal([...t.slice(0, 8), from, to, t[10]]);
-      assert.equal(coversOf(withCovers(-1, -1)), null, 'both ends -1: changes only');
-      expectRefusal(() => decodeTopicMessage(globalTopic(CLUSTER), withCovers(7, 6)), 'GOSSIP_SCHEMA', 'reject');
-      expectRefusal(() => decodeTopicMessage(globalTopic(CLUSTER), withCovers(-1, 6)), 'GOSSIP_SCHEMA', 'reject');
-      expectRefusal(() => decodeTopicMessage(globalTopic(CLUSTER), withCovers(0, 2 ** 25)), 'GOSSIP_BOUNDS', 'reject');
     });
 
     it('an alive event carries the newcomer\'s record; malformed ones are rejected', () => {
@@ -211,7 +197,7 @@ describe('gossip codec', () => {
       districtBits: 0,
       district: 0,
       issuedAtMs: 1,
-      covers: [0, 0],
+      full: true,
       summaries: Array.from({ length: 64 }, (_, i) => summary(`rep${i}`, 0, i, [`rep${i}`, 'a', 'b', 'c', 'd', 'e'])),
     }).bytes;
     const time = (fn: () => unknown, n: number): number => {
