@@ -92,7 +92,6 @@ class SimGossipMetrics implements GossipMetrics {
     if (queue === 'events') this.events = depth;
     else this.relays = depth;
   }
-  oldestRecordAge(): void {}
   cellBits(): void {}
 }
 

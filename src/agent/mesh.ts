@@ -116,7 +116,7 @@ export class Mesh {
       },
       this.opts.profile,
     );
-    const metrics = createGossipMetrics(registry);
+    const metrics = createGossipMetrics(registry, () => this.nodeValue?.oldestRecordAgeMs(clock.now()));
     this.runner = new ProtocolRunner(
       {},
       {

@@ -19,8 +19,6 @@ export interface GossipMetrics {
   /** This node refuted a suspicion about itself. */
   selfRefuted(): void;
   queueDepth(queue: 'events' | 'relays', depth: number): void;
-  /** Age of the least recently refreshed alive member's record, sampled once per maintenance tick. */
-  oldestRecordAge(ms: number): void;
   cellBits(bits: number): void;
 }
 

@@ -1,8 +1,12 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { GossipMetrics } from '../gossip/metrics.ts';
 
-/** prom-client implementation of the gossip core's metrics interface; labels are bounded kinds and codes. */
-export function createGossipMetrics(registry: Registry): GossipMetrics {
+/**
+ * prom-client implementation of the gossip core's metrics interface; labels are bounded kinds
+ * and codes. `oldestRecordAgeMs` is read at scrape time: a walk over the cell's members is
+ * worth doing when someone asks, not at every maintenance tick.
+ */
+export function createGossipMetrics(registry: Registry, oldestRecordAgeMs: () => number | undefined): GossipMetrics {
   const received = new Counter({ name: 'shoal_gossip_messages_received_total', help: 'Gossip messages received, by traffic kind', labelNames: ['kind'], registers: [registry] });
   const receivedBytes = new Counter({ name: 'shoal_gossip_received_bytes_total', help: 'Gossip bytes received, by traffic kind', labelNames: ['kind'], registers: [registry] });
   const sent = new Counter({ name: 'shoal_gossip_messages_sent_total', help: 'Gossip messages sent, by traffic kind', labelNames: ['kind'], registers: [registry] });
@@ -11,7 +15,15 @@ export function createGossipMetrics(registry: Registry): GossipMetrics {
   const transitions = new Counter({ name: 'shoal_gossip_member_transitions_total', help: 'Member status changes in this view (suspect = suspicion, suspect→alive = refutation)', labelNames: ['status', 'previous'], registers: [registry] });
   const selfRefutations = new Counter({ name: 'shoal_gossip_self_refutations_total', help: 'Suspicions about this node that it refuted', registers: [registry] });
   const queueDepth = new Gauge({ name: 'shoal_gossip_queue_depth', help: 'Depth of bounded gossip queues', labelNames: ['queue'], registers: [registry] });
-  const oldestRecord = new Gauge({ name: 'shoal_gossip_oldest_record_age_seconds', help: 'Age of the least recently refreshed alive member record', registers: [registry] });
+  new Gauge({
+    name: 'shoal_gossip_oldest_record_age_seconds',
+    help: 'Age of the least recently refreshed alive member record',
+    registers: [registry],
+    collect() {
+      const ms = oldestRecordAgeMs();
+      if (ms !== undefined) this.set(ms / 1000);
+    },
+  });
   const cellBits = new Gauge({ name: 'shoal_gossip_cell_bits', help: 'Current cell layout (cells = 2^bits)', registers: [registry] });
   return {
     messageReceived: (kind, bytes) => {
@@ -26,7 +38,6 @@ export function createGossipMetrics(registry: Registry): GossipMetrics {
     memberStatus: (status, previous) => transitions.inc({ status, previous: previous ?? 'none' }),
     selfRefuted: () => selfRefutations.inc(),
     queueDepth: (queue, depth) => queueDepth.set({ queue }, depth),
-    oldestRecordAge: (ms) => oldestRecord.set(ms / 1000),
     cellBits: (bits) => cellBits.set(bits),
   };
 }
