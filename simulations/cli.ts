@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { ShoalError } from '../src/core/index.ts';
-import { calibrate, defaultCalibrationOptions, type CalibrationResult } from './calibration/calibrate.ts';
+import { CALIBRATION_PAYLOADS, calibrate, defaultCalibrationOptions, type CalibrationResult } from './calibration/calibrate.ts';
 import { renderHtmlReport } from './report/html-report.ts';
 import type { RunResult } from './run/result.ts';
 import { runScenario, type Progress } from './run/run-scenario.ts';
@@ -114,11 +114,15 @@ export async function simAction(opts: SimCommandOptions): Promise<number> {
 
   if (opts.sweep.length > 0) return sweepAction(scenario, opts, dir);
 
-  let calibration: CalibrationResult | undefined;
+  let calibration: CalibrationResult[] | undefined;
   if (opts.calibrate === true) {
-    out(`calibration: ${defaultCalibrationOptions.nodes} real libp2p nodes on 127.0.0.1 vs the gossipsub model…`);
-    calibration = await calibrate(defaultCalibrationOptions);
-    printCalibration(calibration);
+    calibration = [];
+    for (const payloadBytes of CALIBRATION_PAYLOADS) {
+      out(`calibration: ${defaultCalibrationOptions.nodes} real libp2p nodes on 127.0.0.1 vs the gossipsub model, ${payloadBytes}-byte messages…`);
+      const c = await calibrate({ ...defaultCalibrationOptions, payloadBytes });
+      printCalibration(c);
+      calibration.push(c);
+    }
   }
   const progress = progressReporter(scenario.duration_s);
   let result: RunResult;

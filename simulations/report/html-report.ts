@@ -2,6 +2,7 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { formatAssertion, formatNumber } from '../scenario/assertions.ts';
 import type { RunResult } from '../run/result.ts';
+import type { CalibrationResult } from '../calibration/calibrate.ts';
 import { buildCharts } from './charts.ts';
 
 /** Renders one vega-lite spec to SVG text, offline (no loader, no network). */
@@ -77,16 +78,7 @@ ${table(r.episodes.map((e) => [fmt(e.atS), e.label, fmt(e.convergedAfterS)]), ['
 <h2>Baselines</h2>
 ${flat ? table([...flat.measured.map((m) => [`flat gossip, ${m.nodes} hosts (measured)`, fmt(m.msgsInPerHostS), fmt(m.bytesInPerHostS)]), [`flat gossip, ${flat.extrapolated.nodes} hosts (linear extrapolation)`, fmt(flat.extrapolated.msgsInPerHostS), fmt(flat.extrapolated.bytesInPerHostS)], [`Shoal, ${r.nodes} hosts`, fmt(r.metrics['steady_msgs_in_per_host_s']), fmt(r.metrics['steady_bytes_in_per_host_s'])]], ['', 'msgs in / host / s', 'bytes in / host / s']) : '<p>Flat-gossip baseline not run.</p>'}
 ${bf ? table([['Shoal', fmt(r.metrics['hosts_used'])], ['central best-fit, arrival order', fmt(bf.hostsUsed)], ['best-fit decreasing (offline)', fmt(bf.hostsUsedDecreasing)], ['packing ratio (Shoal ÷ best-fit)', fmt(r.metrics['packing_ratio'])]], ['placer', 'hosts used']) : ''}
-${r.calibration ? `<h2>Calibration: gossipsub model against real libp2p (${r.calibration.opts.nodes} nodes on 127.0.0.1)</h2>
-${table(
-  [
-    ['delivery ratio', fmt(r.calibration.real.deliveryRatio), fmt(r.calibration.model.deliveryRatio), fmt(r.calibration.difference.deliveryRatio)],
-    ['duplicates per delivery', fmt(r.calibration.real.duplicatesPerDelivery), fmt(r.calibration.model.duplicatesPerDelivery), fmt(r.calibration.difference.duplicatesPerDelivery)],
-    ['publish → delivery p50 (ms)', fmt(r.calibration.real.latencyMs.p50), fmt(r.calibration.model.latencyMs.p50), fmt(r.calibration.difference.latencyP50Ms)],
-    ['publish → delivery p99 (ms)', fmt(r.calibration.real.latencyMs.p99), fmt(r.calibration.model.latencyMs.p99), fmt(r.calibration.difference.latencyP99Ms)],
-  ],
-  ['', 'real', 'model', 'model − real'],
-)}<p>The real nodes share one process and core, so their latency includes queueing behind each other's crypto; the model charges ${'`hopProcessingMs`'} per hop on otherwise idle hosts.</p>` : ''}
+${(r.calibration ?? []).map(calibrationSection).join('\n')}
 <h2>Traffic by topic kind</h2>
 ${table(kindRows, ['kind', 'published', 'first copies', 'duplicates', 'IDONTWANT-suppressed', 'IWANT repairs', 'control RPCs', 'data bytes', 'rejected', 'mean mesh degree'])}
 <h2>Corrupted messages</h2>
@@ -99,4 +91,17 @@ ${r.handlerErrors.length === 0 ? '<p>none</p>' : `<pre>${esc(r.handlerErrors.map
 <pre>${esc(JSON.stringify(r.config, null, 2))}</pre>
 </body></html>
 `;
+}
+
+function calibrationSection(c: CalibrationResult): string {
+  return `<h2>Calibration: gossipsub model against real libp2p (${c.opts.nodes} nodes on 127.0.0.1, ${c.opts.payloadBytes}-byte messages)</h2>
+${table(
+  [
+    ['delivery ratio', fmt(c.real.deliveryRatio), fmt(c.model.deliveryRatio), fmt(c.difference.deliveryRatio)],
+    ['duplicates per delivery', fmt(c.real.duplicatesPerDelivery), fmt(c.model.duplicatesPerDelivery), fmt(c.difference.duplicatesPerDelivery)],
+    ['publish → delivery p50 (ms)', fmt(c.real.latencyMs.p50), fmt(c.model.latencyMs.p50), fmt(c.difference.latencyP50Ms)],
+    ['publish → delivery p99 (ms)', fmt(c.real.latencyMs.p99), fmt(c.model.latencyMs.p99), fmt(c.difference.latencyP99Ms)],
+  ],
+  ['', 'real', 'model', 'model − real'],
+)}<p>The real nodes share one process and core, so their latency includes queueing behind each other's crypto; the model charges ${'`hopProcessingMs`'} per hop on otherwise idle hosts.</p>`;
 }

@@ -67,7 +67,8 @@ export interface RunResult {
   placement: Record<string, unknown> | null;
   baselines: { flat?: FlatBaselineResult; bestFit?: BestFitBaselineResult };
   /** The overlay model against real libp2p gossipsub at small N, when the run asked for it (--calibrate). */
-  calibration?: CalibrationResult;
+  /** One per payload size (CALIBRATION_PAYLOADS). */
+  calibration?: CalibrationResult[];
   handlerErrors: HandlerError[];
   assertions: AssertionResult[];
   passed: boolean;
