@@ -66,8 +66,7 @@ export interface RunResult {
   };
   placement: Record<string, unknown> | null;
   baselines: { flat?: FlatBaselineResult; bestFit?: BestFitBaselineResult };
-  /** The overlay model against real libp2p gossipsub at small N, when the run asked for it (--calibrate). */
-  /** One per payload size (CALIBRATION_PAYLOADS). */
+  /** The overlay model against real libp2p gossipsub at small N, one per payload size (CALIBRATION_PAYLOADS), when the run asked for it (--calibrate). */
   calibration?: CalibrationResult[];
   handlerErrors: HandlerError[];
   assertions: AssertionResult[];
