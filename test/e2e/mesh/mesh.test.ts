@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { cellTopic, encodeRecord, type HostRecord } from '../../../src/gossip/index.ts';
+import { cellTopic, defaultGossipOptions, encodeRecord, type HostRecord } from '../../../src/gossip/index.ts';
 import { Libp2pTransport } from '../../../src/net/index.ts';
 import { cli, curl, startAgent, stopAllAgents, type AgentProcess } from '../../helpers/agent-process.ts';
 import { agentToml, keyInCell, members, selfOf, startCluster, writeNetworkKey, type TestCluster } from '../../helpers/cluster.ts';
@@ -183,8 +183,13 @@ describe('the mesh: 12 real agents on loopback in 4 cells', function () {
     await late.stop();
   });
 
-  it('keeps retrying a join address whose peer did not answer, and joins once it does', async () => {
+  it('keeps retrying a join address whose peer did not answer, and joins once it does', async function () {
     // The seed is frozen (SIGSTOP): the dial times out, as with a seed busy with a rack of joiners.
+    // After it thaws, up to one whole maximum back-off may pass before the next try (a try that
+    // timed out on a seed still catching up doubles it): it failed once at 40 s with a 100k
+    // simulation on the other core, and passed in 12–14 s alone.
+    const joinBudgetMs = defaultGossipOptions.joinRetryMaxMs + 30_000;
+    this.timeout(joinBudgetMs + 60_000);
     const seed = agentsInCell(0)[0]!;
     const lonely = await startAgent({ configToml: agentToml({ size: 1, cellBits: CELL_BITS }, cluster.keyFile, 0) });
     const lonelyId = selfOf(lonely).id;
@@ -200,7 +205,7 @@ describe('the mesh: 12 real agents on loopback in 4 cells', function () {
     assert.match(r.stderr + r.stdout, /keeps retrying/);
     const lonelyCell = selfOf(lonely).cell;
     await waitFor(() => cluster.agents.filter((a) => a.proc.exitCode === null && selfOf(a).cell === lonelyCell).every((a) => members(a).some((m) => m.id === lonelyId && m.status === 'alive')), {
-      timeoutMs: 40_000,
+      timeoutMs: joinBudgetMs,
       what: 'the agent whose join failed to be alive in its cell once the seed answers again',
     });
     await lonely.stop();
