@@ -1,4 +1,5 @@
 import type { Millis } from '../core/clock.ts';
+import type { Resources } from '../core/resources.ts';
 import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr } from '../core/transport.ts';
 import type { MemberView } from '../gossip/records.ts';
@@ -26,8 +27,8 @@ export interface SelectionContext {
 
 /**
  * Picks a host from a full view (the own cell): every member is checked against the filters
- * (the cell is bounded, so this is O(cell), not O(cluster)), the `topK` best-scoring feasible
- * hosts are kept, those within `scoreSlack` of the best are the candidates, and `choices` of
+ * (the cell is bounded, so this is O(cell), not O(cluster)), the feasible ones are scored
+ * (binpack against the largest of them, see policyScore), the `topK` best-scoring are kept, those within `scoreSlack` of the best are the candidates, and `choices` of
  * them are sampled at random; the best sampled one wins.
  * Sampling among the top few keeps coordinators that share a stale view from herding onto one
  * host, while staying close to the best host keeps packing tight. Equal scores are ordered by
@@ -47,6 +48,9 @@ export class HostSelector {
   private readonly empty: boolean[];
   private binpack = false;
   private readonly picked: number[] = [];
+  /** Feasible members of the current selection and their free capacity (reused buffers). */
+  private readonly feasible: MemberView[] = [];
+  private readonly feasibleFree: Resources[] = [];
   private count = 0;
   /** The candidates the last selection drew from, best first (for tests and diagnostics). */
   readonly lastSampled: MemberView[] = [];
@@ -68,6 +72,9 @@ export class HostSelector {
     this.count = 0;
     this.binpack = demand.policy === 'binpack';
     this.k = Math.min(this.maxK, this.topK * 2 ** Math.min(3, Math.max(0, ctx.widen ?? 0)));
+    let scaleV = 0;
+    let scaleM = 0;
+    let scaleD = 0;
     for (const m of members) {
       const rec = m.record;
       const peer = rec.origin;
@@ -85,9 +92,23 @@ export class HostSelector {
         continue;
       }
       tally.addFeasible();
-      const empty = free.vcpus >= rec.capacity.vcpus && free.memoryMiB >= rec.capacity.memoryMiB && free.diskGiB >= rec.capacity.diskGiB;
-      this.offer(m, hostScore(demand, rec.capacity, free, rec.labels, empty), ctx.rng.next(), empty);
+      const cap = rec.capacity;
+      if (cap.vcpus > scaleV) scaleV = cap.vcpus;
+      if (cap.memoryMiB > scaleM) scaleM = cap.memoryMiB;
+      if (cap.diskGiB > scaleD) scaleD = cap.diskGiB;
+      this.feasible.push(m);
+      this.feasibleFree.push(free);
     }
+    // Second pass: binpack measures what a host would have left against the largest feasible host.
+    const scale: Resources = { vcpus: scaleV, memoryMiB: scaleM, diskGiB: scaleD };
+    for (let i = 0; i < this.feasible.length; i++) {
+      const rec = this.feasible[i]!.record;
+      const free = this.feasibleFree[i]!;
+      const empty = free.vcpus >= rec.capacity.vcpus && free.memoryMiB >= rec.capacity.memoryMiB && free.diskGiB >= rec.capacity.diskGiB;
+      this.offer(this.feasible[i]!, hostScore(demand, rec.capacity, free, rec.labels, empty, scale), ctx.rng.next(), empty);
+    }
+    this.feasible.length = 0;
+    this.feasibleFree.length = 0;
     return this.draw(ctx.rng);
   }
 

@@ -16,7 +16,7 @@ export {
   type RefusalReason,
 } from './feasibility.ts';
 export { RefusalTally, describeDemand, describeRefusal, formatResources, reasonText } from './refusals.ts';
-export { fullnessAfter, hostScore, policyScore, preferenceScore } from './scoring.ts';
+export { fullnessAfter, hostScore, leftoverAfter, policyScore, preferenceScore } from './scoring.ts';
 export { HostSelector, type SelectionContext } from './host-selection.ts';
 export { bucketFits, bucketRefusal, cellWeight, chooseCell, pickContact, type CellChoice, type CellRoutingContext } from './cell-routing.ts';
 export { ReservationOverlay } from './reservation-overlay.ts';

@@ -10,6 +10,7 @@ import {
   fullnessAfter,
   hostRefusal,
   hostScore,
+  leftoverAfter,
   pickDriver,
   preferenceScore,
   type PlacementDemand,
@@ -141,6 +142,19 @@ describe('placement scoring', () => {
     assert.ok(hostScore(idle, cap, b, {}) > hostScore(idle, cap, a, {}), 'spread scores the idle host higher');
   });
 
+  it('binpack leaves the smallest hole, measured against the largest host compared', () => {
+    const d = demandOf(spec({ policy: 'binpack', resources: { vcpus: 2, memoryMiB: 2048, diskGiB: 0 } }));
+    const big = { vcpus: 128, memoryMiB: 131072, diskGiB: 0 };
+    const small = { vcpus: 64, memoryMiB: 65536, diskGiB: 0 };
+    // Left after the job: 8 cores on the big host (94% full), 6 on the small one (91% full).
+    const bigFree = { vcpus: 10, memoryMiB: 10240, diskGiB: 0 };
+    const smallFree = { vcpus: 8, memoryMiB: 8192, diskGiB: 0 };
+    assert.ok(hostScore(d, big, bigFree, {}) > hostScore(d, small, smallFree, {}), 'each against its own capacity, the fuller big host wins');
+    assert.ok(hostScore(d, small, smallFree, {}, false, big) > hostScore(d, big, bigFree, {}, false, big), 'against the largest host, the smaller hole wins');
+    assert.equal(leftoverAfter(smallFree, d.resources, big), 6 / 128, 'the hole in fractions of the scale, averaged over axes with a scale');
+    assert.equal(hostScore(d, big, bigFree, {}, false, big), hostScore(d, big, bigFree, {}), 'a host measured against itself scores as before');
+  });
+
   it('binpack opens an empty host only after every used one, and the largest empty host first', () => {
     const d = demandOf(spec({ policy: 'binpack' }));
     const small = { vcpus: 16, memoryMiB: 65536, diskGiB: 500 };
@@ -162,6 +176,19 @@ describe('placement scoring', () => {
   });
 });
 
+/** The largest capacity per axis among the feasible hosts: binpack's scale (host-selection.ts). */
+function scaleOf(d: PlacementDemand, cell: readonly MemberView[]): { vcpus: number; memoryMiB: number; diskGiB: number } {
+  const scale = { vcpus: 0, memoryMiB: 0, diskGiB: 0 };
+  for (const m of cell) {
+    if (hostRefusal(d, m.record, m.record.free, m.status) !== null) continue;
+    const c = m.record.capacity;
+    scale.vcpus = Math.max(scale.vcpus, c.vcpus);
+    scale.memoryMiB = Math.max(scale.memoryMiB, c.memoryMiB);
+    scale.diskGiB = Math.max(scale.diskGiB, c.diskGiB);
+  }
+  return scale;
+}
+
 /** Holds nothing yet: binpack opens such hosts last, the largest first (scoring.ts). */
 function isEmpty(m: MemberView): boolean {
   const { capacity: c, free: f } = m.record;
@@ -182,7 +209,8 @@ describe(`placement host selection (fast-check seed ${FC_SEED})`, () => {
           assert.equal(feasible.length, 0, 'no host chosen although one is feasible');
         } else {
           assert.equal(hostRefusal(d, chosen.record, chosen.record.free, chosen.status), null, `chosen host ${chosen.record.origin} is not feasible`);
-          const score = (m: MemberView) => hostScore(d, m.record.capacity, m.record.free, m.record.labels, isEmpty(m));
+          const scale = scaleOf(d, cell);
+          const score = (m: MemberView) => hostScore(d, m.record.capacity, m.record.free, m.record.labels, isEmpty(m), scale);
           const better = feasible.filter((m) => score(m) > score(chosen)).length;
           assert.ok(better < topK, `chosen host must be among the top ${topK} (it has ${better} strictly better hosts)`);
         }
@@ -200,11 +228,13 @@ describe(`placement host selection (fast-check seed ${FC_SEED})`, () => {
           const chosen = selector.select(d, cell, { rng: new SeededRng(seed), now: 0, overlay: null, excluded: null, tally: new RefusalTally() });
           if (chosen === null) return;
           const after = (m: MemberView) => fullnessAfter(m.record.capacity, m.record.free, d.resources);
+          const scale = scaleOf(d, cell);
+          const left = (m: MemberView) => leftoverAfter(m.record.free, d.resources, scale);
           assert.ok(selector.lastSampled.includes(chosen), 'the chosen host is one of the sampled');
           for (const s of selector.lastSampled) {
             assert.equal(hostRefusal(d, s.record, s.record.free, s.status), null, 'only feasible hosts are sampled');
             if (policy === 'spread') assert.ok(after(chosen) <= after(s), `spread chose fullness ${after(chosen)} over sampled ${after(s)}`);
-            else if (!isEmpty(chosen)) assert.ok(isEmpty(s) || after(chosen) >= after(s), `binpack chose fullness ${after(chosen)} over sampled used host ${after(s)}`);
+            else if (!isEmpty(chosen)) assert.ok(isEmpty(s) || left(chosen) <= left(s), `binpack left ${left(chosen)} of the scale over a sampled used host leaving ${left(s)}`);
             else {
               // An empty host is opened only when no sampled host is in use, and the largest first.
               assert.ok(isEmpty(s), `binpack opened an empty host although sampled ${s.record.origin} is in use`);
@@ -230,6 +260,20 @@ describe(`placement host selection (fast-check seed ${FC_SEED})`, () => {
     const most = Math.max(...picks.values());
     assert.ok(picks.size >= 10, `identical hosts should be picked widely, got ${picks.size} distinct of 20`);
     assert.ok(most < 120, `no host should take more than 30% of 400 picks, one took ${most}`);
+  });
+
+  it('binpack takes the used host that keeps the smallest hole, whatever the hosts\' sizes', () => {
+    const d = demandOf(spec({ policy: 'binpack', resources: { vcpus: 2, memoryMiB: 2048, diskGiB: 0 } }));
+    // After the job: 8 cores left on the 128-core host (94% full), 6 on the 64-core one (91%).
+    const big = member(record('big', { capacity: { vcpus: 128, memoryMiB: 131072, diskGiB: 0 }, free: { vcpus: 10, memoryMiB: 10240, diskGiB: 0 } }));
+    const small = member(record('small', { capacity: { vcpus: 64, memoryMiB: 65536, diskGiB: 0 }, free: { vcpus: 8, memoryMiB: 8192, diskGiB: 0 } }));
+    for (const cell of [
+      [big, small],
+      [small, big],
+    ]) {
+      const chosen = new HostSelector({ choices: 1, topK: 1 }).select(d, cell, { rng: new SeededRng(1), now: 0, overlay: null, excluded: null, tally: new RefusalTally() });
+      assert.equal(chosen?.record.origin, 'small', 'a central best-fit would leave 6 cores free, not 8');
+    }
   });
 
   it('skips excluded hosts and counts them', () => {
