@@ -28,8 +28,9 @@ export interface SelectionContext {
 /**
  * Picks a host from a full view (the own cell): every member is checked against the filters
  * (the cell is bounded, so this is O(cell), not O(cluster)), the feasible ones are scored
- * (binpack against the largest of them, see policyScore), the `topK` best-scoring are kept, those within `scoreSlack` of the best are the candidates, and `choices` of
- * them are sampled at random; the best sampled one wins.
+ * (binpack against the largest of them, see policyScore), the `topK` best-scoring are kept,
+ * those within `scoreSlack` of the best are the candidates, and `choices` of them are
+ * sampled at random; the best sampled one wins.
  * Sampling among the top few keeps coordinators that share a stale view from herding onto one
  * host, while staying close to the best host keeps packing tight. Equal scores are ordered by
  * a random tie-break, so identical empty hosts are not always taken in view order.
