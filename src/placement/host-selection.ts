@@ -1,4 +1,5 @@
 import type { Millis } from '../core/clock.ts';
+import { hash32 } from '../core/hash.ts';
 import type { Resources } from '../core/resources.ts';
 import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr } from '../core/transport.ts';
@@ -48,6 +49,7 @@ export class HostSelector {
   private readonly ties: number[];
   private readonly empty: boolean[];
   private binpack = false;
+  private openInOrder = false;
   private readonly picked: number[] = [];
   /** Feasible members of the current selection and their free capacity (reused buffers). */
   private readonly feasible: MemberView[] = [];
@@ -72,6 +74,8 @@ export class HostSelector {
     const { overlay, excluded, tally, now } = ctx;
     this.count = 0;
     this.binpack = demand.policy === 'binpack';
+    // A host takes one job of an anti-affinity group: openers of one group must not share a host.
+    this.openInOrder = this.binpack && demand.antiAffinity === undefined;
     this.k = Math.min(this.maxK, this.topK * 2 ** Math.min(3, Math.max(0, ctx.widen ?? 0)));
     let scaleV = 0;
     let scaleM = 0;
@@ -106,7 +110,8 @@ export class HostSelector {
       const rec = this.feasible[i]!.record;
       const free = this.feasibleFree[i]!;
       const empty = free.vcpus >= rec.capacity.vcpus && free.memoryMiB >= rec.capacity.memoryMiB && free.diskGiB >= rec.capacity.diskGiB;
-      this.offer(this.feasible[i]!, hostScore(demand, rec.capacity, free, rec.labels, empty, scale), ctx.rng.next(), empty);
+      const tie = ctx.rng.next();
+      this.offer(this.feasible[i]!, hostScore(demand, rec.capacity, free, rec.labels, empty, scale), this.openInOrder && empty ? openingOrder(rec.origin) : tie, empty);
     }
     this.feasible.length = 0;
     this.feasibleFree.length = 0;
@@ -144,6 +149,13 @@ export class HostSelector {
     while (n > 1 && this.scores[n - 1]! < floor) n--;
     // binpack never opens an empty host by chance while a used one is a candidate.
     if (this.binpack && !this.empty[0]) while (n > 1 && this.empty[n - 1]) n--;
+    // And it opens one host at a time: every coordinator ranks empty hosts alike (largest first,
+    // then by openingOrder) and takes the first, so concurrent openers share one new host instead
+    // of each opening its own and leaving them all part-used when the load stops (1k hosts
+    // filled to 80% at 250/s: 1.055 → 1.009 × best-fit). Anti-affinity groups still draw.
+    // The price: openers collide on the new host at very high rates (1k at 2,500/s: retries
+    // 0.63 → 0.81 per request; at 250/s 0.075 → 0.080).
+    if (this.openInOrder && this.empty[0]) n = 1;
     let best: number;
     if (n <= this.choices) {
       for (let i = 0; i < n; i++) this.lastSampled.push(this.members[i]!);
@@ -165,6 +177,11 @@ export class HostSelector {
     for (let i = 0; i < this.count; i++) this.members[i] = undefined;
     return chosen;
   }
+}
+
+/** The order in which binpack opens equally large empty hosts: the same on every coordinator. */
+function openingOrder(peer: PeerIdStr): number {
+  return hash32(peer) / 2 ** 32;
 }
 
 function better(score: number, tie: number, otherScore: number, otherTie: number): boolean {

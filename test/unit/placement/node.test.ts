@@ -67,6 +67,8 @@ describe('placement node edge cases', () => {
     const owner = ownerOf(h, 'k0');
     const keys: string[] = [];
     for (let i = 0; keys.length < 2; i++) if (ownerOf(h, `k${i}`) === owner) keys.push(`k${i}`);
+    // The owner takes no jobs itself, so its first placement is still waiting on a remote admission when the second submit arrives.
+    h.byPeer.get(owner)!.ledger.updateProfile({ draining: true });
     const a = h.submit(0, spec({ name: 'a', idempotencyKey: keys[0] }));
     const b = h.submit(1, spec({ name: 'b', idempotencyKey: keys[1] }));
     assert.ok(h.runUntil(() => a.calls > 0 && b.calls > 0, 10_000));

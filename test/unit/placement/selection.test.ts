@@ -276,6 +276,26 @@ describe(`placement host selection (fast-check seed ${FC_SEED})`, () => {
     }
   });
 
+  it('binpack opens one host at a time: every coordinator picks the same empty host', () => {
+    const d = demandOf(spec({ policy: 'binpack' }));
+    const cap = { vcpus: 64, memoryMiB: 262144, diskGiB: 1000 };
+    const cell = ['e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7'].map((id) => member(record(id, { capacity: cap, free: cap })));
+    const picks = new Set<string>();
+    for (let seed = 1; seed <= 20; seed++) {
+      const selector = new HostSelector({ choices: 1, topK: 6 });
+      const chosen = selector.select(d, cell, { rng: new SeededRng(seed), now: 0, overlay: null, excluded: null, tally: new RefusalTally() });
+      picks.add(chosen!.record.origin);
+    }
+    assert.equal(picks.size, 1, `20 coordinators opened ${[...picks].join(', ')}: concurrent openers must share one new host`);
+    // spread still draws at random among equals.
+    const spreadPicks = new Set<string>();
+    for (let seed = 1; seed <= 20; seed++) {
+      const chosen = new HostSelector({ choices: 1, topK: 6 }).select({ ...d, policy: 'spread' }, cell, { rng: new SeededRng(seed), now: 0, overlay: null, excluded: null, tally: new RefusalTally() });
+      spreadPicks.add(chosen!.record.origin);
+    }
+    assert.ok(spreadPicks.size > 1, 'spread keeps drawing among equally empty hosts');
+  });
+
   it('skips excluded hosts and counts them', () => {
     const cell = [member(record('h0')), member(record('h1'))];
     const tally = new RefusalTally();
