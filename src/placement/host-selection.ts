@@ -34,7 +34,8 @@ export interface SelectionContext {
  * sampled at random; the best sampled one wins.
  * Sampling among the top few keeps coordinators that share a stale view from herding onto one
  * host, while staying close to the best host keeps packing tight. Equal scores are ordered by
- * a random tie-break, so identical empty hosts are not always taken in view order.
+ * a random tie-break, except binpack's empty hosts, which every coordinator orders alike by
+ * peer hash (see draw): either way, identical hosts are not taken in view order.
  *
  * One selector is reused for many selections: its candidate buffers are allocated once.
  */
