@@ -111,6 +111,7 @@ export class HostSelector {
       const rec = this.feasible[i]!.record;
       const free = this.feasibleFree[i]!;
       const empty = free.vcpus >= rec.capacity.vcpus && free.memoryMiB >= rec.capacity.memoryMiB && free.diskGiB >= rec.capacity.diskGiB;
+      // Drawn for every feasible host, so the random stream does not depend on which are empty.
       const tie = ctx.rng.next();
       this.offer(this.feasible[i]!, hostScore(demand, rec.capacity, free, rec.labels, empty, scale), this.openInOrder && empty ? openingOrder(rec.origin) : tie, empty);
     }
