@@ -56,8 +56,8 @@ export function leftoverAfter(free: Resources, want: Resources, scale: Resources
  * emptiest. binpack measures what is left against `scale`, the largest capacity among the
  * hosts compared, as the central best-fit baseline does: against each host's own capacity a
  * 128-core host with 8 cores left (94% full) would beat a 64-core one with 6 left (91%), and
- * leave the bigger hole (1,000 hosts filled to 80% at 250/s: 1.063 × best-fit that way, 1.046
- * this way). Without `scale` the host's own capacity is the scale.
+ * leave the bigger hole (1,000 hosts filled to 80% at 250/s, seeds 1–3: 794, 784, 797 hosts
+ * that way, 788, 780, 792 this way). Without `scale` the host's own capacity is the scale.
  *
  * An empty host under binpack is a host to open: it scores below every used host (≤ 0), and
  * the largest opens first (the job fills the smallest fraction of it), as a central best-fit
