@@ -156,7 +156,7 @@ export class HostSelector {
     // of each opening its own and leaving them all part-used when the load stops (1k hosts
     // filled to 80% at 250/s: 1.055 → 1.009 × best-fit). Anti-affinity groups still draw.
     // The price: openers collide on the new host at very high rates (1k at 2,500/s: retries
-    // 0.63 → 0.81 per request; at 250/s 0.075 → 0.080).
+    // 0.63 → 0.81 per request; at 250/s 0.072 → 0.080).
     if (this.openInOrder && this.empty[0]) n = 1;
     let best: number;
     if (n <= this.choices) {
