@@ -7,29 +7,6 @@ import type { PlacementDemand, Preference } from './demand.ts';
  */
 
 /**
- * How full the host would be after placing `want`: the mean over axes with capacity of the
- * used fraction. Normalising per axis keeps a host with much memory and few cores from
- * looking empty just because memory dominates the units.
- */
-export function fullnessAfter(capacity: Resources, free: Resources, want: Resources): number {
-  let sum = 0;
-  let axes = 0;
-  if (capacity.vcpus > 0) {
-    sum += 1 - (free.vcpus - want.vcpus) / capacity.vcpus;
-    axes++;
-  }
-  if (capacity.memoryMiB > 0) {
-    sum += 1 - (free.memoryMiB - want.memoryMiB) / capacity.memoryMiB;
-    axes++;
-  }
-  if (capacity.diskGiB > 0) {
-    sum += 1 - (free.diskGiB - want.diskGiB) / capacity.diskGiB;
-    axes++;
-  }
-  return axes === 0 ? 1 : sum / axes;
-}
-
-/**
  * What the host would have left after placing `want`: the mean over axes of free capacity
  * left, as a fraction of `scale` on that axis (axes with no scale are skipped).
  */
@@ -49,6 +26,15 @@ export function leftoverAfter(free: Resources, want: Resources, scale: Resources
     axes++;
   }
   return axes === 0 ? 0 : sum / axes;
+}
+
+/**
+ * How full the host would be after placing `want`: the mean over axes with capacity of the
+ * used fraction. Normalising per axis keeps a host with much memory and few cores from
+ * looking empty just because memory dominates the units.
+ */
+export function fullnessAfter(capacity: Resources, free: Resources, want: Resources): number {
+  return 1 - leftoverAfter(free, want, capacity);
 }
 
 /**
