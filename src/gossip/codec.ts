@@ -19,6 +19,7 @@ import type {
   SyncMember,
   SyncReqMsg,
   SyncRespMsg,
+  SummaryVersion,
   TopicMsg,
 } from './messages.ts';
 import { SUMMARY_SHAPES, type CellBucket, type CellSummary, type Contact, type HostRecord, type MemberStatus } from './records.ts';
@@ -99,6 +100,8 @@ export const MAX_ANNOUNCED_PER_MESSAGE = 16;
 /** A newcomer's record the aggregator announces for it is at most this big (a record with many labels is published by its host). */
 export const MAX_ANNOUNCED_RECORD_BYTES = 512;
 export const MAX_SUMMARIES_PER_DIGEST = 128;
+/** Versions a digest may name: a district of 2^10 cells (cellBits 15 over 32 districts) at ~12 bytes each. */
+export const MAX_VERSIONS_PER_DIGEST = 1024;
 export const MAX_SYNC_MEMBERS = 256;
 export const MAX_SYNC_SUMMARIES = 64;
 export const MAX_BUCKETS = 32;
@@ -143,6 +146,20 @@ function seal<T>(msg: T, body: unknown[], limit: number): Encoded<T> {
  */
 const packedSummaries = new WeakMap<CellSummary, Uint8Array>();
 const packedRecords = new WeakMap<HostRecord, Uint8Array>();
+
+const contentHashes = new WeakMap<CellSummary, number>();
+
+/** CRC-32 of a summary's packed tuple with issuedAtMs zeroed: equal for two issues of an unchanged cell. */
+export function summaryContentHash(s: CellSummary): number {
+  let h = contentHashes.get(s);
+  if (h === undefined) {
+    const t = summaryTuple(s);
+    t[4] = 0;
+    h = crc32(packr.pack(t));
+    contentHashes.set(s, h);
+  }
+  return h;
+}
 
 /** A copy: packr reuses its buffer on the next call. */
 function packCopy(value: unknown): Uint8Array {
@@ -258,11 +275,12 @@ export function encodeSummary(summary: CellSummary): Encoded<SummaryMsg> {
 export function encodeDigest(d: Omit<DigestMsg, 'type'>): Encoded<DigestMsg> {
   const msg: DigestMsg = { type: 'digest', ...d };
   const parts: Uint8Array[] = [
-    arrayHeader(10),
+    arrayHeader(11),
     packElements([WIRE_VERSION, TYPE_CODES.digest, d.cluster, d.reporter, d.cellBits, d.districtBits, d.district, d.issuedAtMs, d.full]),
     arrayHeader(d.summaries.length),
   ];
   for (const s of d.summaries) parts.push(packedSummary(s));
+  parts.push(packCopy(d.versions.map((v) => [v.cellBits, v.cell, v.issuedAtMs, v.contentHash])));
   return sealParts(msg, parts, String(TYPE_CODES.digest), MESSAGE_LIMITS.digest);
 }
 
@@ -556,7 +574,8 @@ function decodeSummaryBody(t: unknown[], topic: ParsedTopic): SummaryMsg {
 }
 
 function decodeDigestBody(t: unknown[], topic: ParsedTopic): DigestMsg {
-  if (t.length !== 10) schemaError('digest', 'expected 8 fields');
+  // 9 fields; 8 from an agent that predates versions.
+  if (t.length !== 11 && t.length !== 10) schemaError('digest', 'expected 9 fields');
   const cluster = str(t[2], 'digest.cluster', 1, 63, CLUSTER_RE);
   if (cluster !== topic.cluster) wrongCluster('digest', cluster, topic.cluster);
   const reporter = peerId(t[3], 'digest.reporter');
@@ -576,7 +595,16 @@ function decodeDigestBody(t: unknown[], topic: ParsedTopic): DigestMsg {
     }
     summaries[i] = s;
   }
-  return { type: 'digest', cluster, reporter, cellBits, districtBits, district, issuedAtMs, full, summaries };
+  const rawVersions = t.length === 10 ? [] : tuple(t[10], 'digest.versions', 0, MAX_VERSIONS_PER_DIGEST);
+  const versions: SummaryVersion[] = new Array(rawVersions.length);
+  for (let i = 0; i < rawVersions.length; i++) {
+    const v = tuple(rawVersions[i], `digest.versions[${i}]`, 4, 4);
+    const bits = int(v[0], `digest.versions[${i}].cellBits`, districtBits, MAX_CELL_BITS);
+    const cell = int(v[1], `digest.versions[${i}].cell`, 0, 2 ** bits - 1);
+    if (cell >>> (bits - districtBits) !== district) throw rejectMsg('GOSSIP_WRONG_CELL', `digest.versions[${i}]: cell ${cell}/${bits} is not in district ${district}/${districtBits}`);
+    versions[i] = { cellBits: bits, cell, issuedAtMs: int(v[2], `digest.versions[${i}].issuedAtMs`, 0, MAX_TIME_MS), contentHash: int(v[3], `digest.versions[${i}].contentHash`, 0, 0xffffffff) };
+  }
+  return { type: 'digest', cluster, reporter, cellBits, districtBits, district, issuedAtMs, full, summaries, versions };
 }
 
 const ALLOWED_ON: Record<ParsedTopic['kind'], readonly number[]> = {

@@ -2,7 +2,7 @@ import type { Millis, PeerIdStr } from '../core/index.ts';
 import { ShoalError } from '../core/errors.ts';
 import type { Encoded } from '../core/protocol.ts';
 import { MAX_SUMMARIES_PER_DIGEST, encodeDigest } from './codec.ts';
-import type { DigestMsg } from './messages.ts';
+import type { DigestMsg, SummaryVersion } from './messages.ts';
 import type { CellSummary } from './records.ts';
 
 export interface DigestHeader {
@@ -14,13 +14,16 @@ export interface DigestHeader {
   readonly full: boolean;
 }
 
-/** One digest, or several when the summaries exceed a digest's count or byte limit (halved until each fits). */
-export function buildDigests(header: DigestHeader, summaries: readonly CellSummary[], now: Millis): Encoded<DigestMsg>[] {
+/**
+ * One digest, or several when the summaries exceed a digest's count or byte limit (halved
+ * until each fits). `versions` (summaries named without their bodies) ride in the first.
+ */
+export function buildDigests(header: DigestHeader, summaries: readonly CellSummary[], versions: readonly SummaryVersion[], now: Millis): Encoded<DigestMsg>[] {
   const out: Encoded<DigestMsg>[] = [];
   const issuedAtMs = Math.floor(now);
   const emit = (part: readonly CellSummary[]): void => {
     try {
-      out.push(encodeDigest({ ...header, issuedAtMs, summaries: part }));
+      out.push(encodeDigest({ ...header, issuedAtMs, summaries: part, versions: out.length === 0 ? versions : [] }));
     } catch (err) {
       if (!(err instanceof ShoalError) || err.code !== 'GOSSIP_TOO_LARGE' || part.length < 2) throw err;
       const half = part.length >>> 1;
@@ -28,6 +31,7 @@ export function buildDigests(header: DigestHeader, summaries: readonly CellSumma
       emit(part.slice(half));
     }
   };
+  if (summaries.length === 0) emit(summaries);
   for (let i = 0; i < summaries.length; i += MAX_SUMMARIES_PER_DIGEST) emit(summaries.slice(i, i + MAX_SUMMARIES_PER_DIGEST));
   return out;
 }

@@ -28,6 +28,7 @@ export {
   encodeAccuse,
   encodeSyncReq,
   encodeSyncResp,
+  summaryContentHash,
   MESSAGE_LIMITS,
   MAX_TOPIC_MESSAGE_BYTES,
   MAX_DIRECT_MESSAGE_BYTES,

@@ -53,9 +53,24 @@ export interface DigestMsg {
   readonly districtBits: number;
   readonly district: number;
   readonly issuedAtMs: Millis;
-  /** True when it holds every summary the reporter knows in its district (a refresh), not only changes. */
+  /** True when it accounts for every summary the reporter knows in its district (a refresh), not only changes. */
   readonly full: boolean;
   readonly summaries: readonly CellSummary[];
+  /**
+   * Summaries named without their bodies, because the reporter already sent them whole (or an
+   * earlier issue with the same content). A receiver holding that content takes the newer
+   * issuedAtMs; one without it pulls the district's page.
+   */
+  readonly versions: readonly SummaryVersion[];
+}
+
+/** A summary named by version: its cell, when it was issued, and a hash of everything else. */
+export interface SummaryVersion {
+  readonly cellBits: number;
+  readonly cell: number;
+  readonly issuedAtMs: Millis;
+  /** `summaryContentHash`: equal for two issues of an unchanged cell. */
+  readonly contentHash: number;
 }
 
 /** Direct: SWIM probe. */

@@ -40,6 +40,21 @@ export interface SummarizeInput {
 
 const pos = (n: number): number => (n > 0 ? n : 0);
 
+const restamps = new WeakMap<CellSummary, CellSummary>();
+
+/**
+ * `s` as reissued at `issuedAtMs` with the same content, which a digest named by version.
+ * Cached per object, so every holder of one summary gets the same successor (the simulator
+ * shares summaries among its hosts).
+ */
+export function restamped(s: CellSummary, issuedAtMs: Millis): CellSummary {
+  const last = restamps.get(s);
+  if (last !== undefined && last.issuedAtMs === issuedAtMs) return last;
+  const next = { ...s, issuedAtMs };
+  restamps.set(s, next);
+  return next;
+}
+
 export function summarizeCell(input: SummarizeInput): CellSummary {
   const buckets = new Map<string, BucketAcc>();
   let members = 0;

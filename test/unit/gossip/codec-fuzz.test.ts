@@ -46,7 +46,7 @@ const samples = (() => {
   const rec = encodeRecord(record('peerA'));
   const ev = encodeEvents(CLUSTER, 'peerA', [{ kind: 'suspect', peer: 'peerA', incarnation: 4, confirmations: 1 }]);
   const sum = encodeSummary(summary('peerA', 2, 1000, ['peerA', 'b', 'c', 'd']));
-  const dig = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 0, districtBits: 0, district: 0, issuedAtMs: 5, full: false, summaries: [summary('peerA', 0, 4, ['peerA', 'q'])] });
+  const dig = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 0, districtBits: 0, district: 0, issuedAtMs: 5, full: false, summaries: [summary('peerA', 0, 4, ['peerA', 'q'])], versions: [{ cellBits: 0, cell: 0, issuedAtMs: 3, contentHash: 0xdeadbeef }] });
   const sync = encodeSyncResp({ cluster: CLUSTER, cellBits: 2, estimatedSize: 12, cell: 1, members: [{ record: record('peerA'), status: 'alive', statusIncarnation: 3 }], summaries: [summary('peerA', 2, 9)], nextCursor: -1, inSync: false, announced: false });
   return [
     { name: 'record', topic: cellTopicOf('peerA', 2), bytes: rec.bytes },

@@ -40,10 +40,11 @@ describe('gossip codec: spliced encodings', () => {
     }
   });
 
-  it('digests of 0, 1, 15, 16 and 40 summaries (fixarray and array16 headers)', () => {
+  it('digests of 0, 1, 15, 16 and 40 summaries and versions (fixarray and array16 headers)', () => {
     const all = summaries(40, 8, 3);
     for (const n of [0, 1, 15, 16, 40]) {
-      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peer-r', cellBits: 8, districtBits: 0, district: 0, issuedAtMs: 123_456, full: n % 2 === 0, summaries: all.slice(0, n) });
+      const versions = Array.from({ length: n }, (_, i) => ({ cellBits: 8, cell: i, issuedAtMs: 2 ** 40 + i, contentHash: (i * 0x9e3779b1) >>> 0 }));
+      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peer-r', cellBits: 8, districtBits: 0, district: 0, issuedAtMs: 123_456, full: n % 2 === 0, summaries: all.slice(0, n), versions });
       assert.deepEqual(d.bytes, canonical(d.bytes), `a digest of ${n} summaries must equal packing the whole body`);
       if (n > 0) assert.deepEqual(decodeTopicMessage(globalTopic(CLUSTER), d.bytes).msg.type, 'digest', `a digest of ${n} summaries must decode`);
     }

@@ -17,6 +17,7 @@ import {
   encodeSyncReq,
   encodeSyncResp,
   globalTopic,
+  summaryContentHash,
   type GossipReason,
 } from '../../../src/gossip/index.ts';
 import { CLUSTER, cellTopicOf, districtTopicOf, peerInside, peerOutside, record, seal, summary, unseal } from './fixtures.ts';
@@ -52,8 +53,39 @@ describe('gossip codec', () => {
       const s = summary('peerA', 2, 1000, ['peerA', 'b', 'c', 'd']);
       const se = encodeSummary(s);
       assert.deepEqual(decodeTopicMessage(districtTopicOf('peerA', 2), se.bytes).msg, se.msg, 'summary round trip');
-      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 2, districtBits: 0, district: 0, issuedAtMs: 5, full: true, summaries: [s] });
+      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 2, districtBits: 0, district: 0, issuedAtMs: 5, full: true, summaries: [s], versions: [] });
       assert.deepEqual(decodeTopicMessage(globalTopic(CLUSTER), d.bytes).msg, d.msg, 'digest round trip');
+      const refresh = encodeDigest({ ...d.msg, summaries: [], versions: [{ cellBits: 2, cell: 3, issuedAtMs: 999, contentHash: 0 }, { cellBits: 3, cell: 0, issuedAtMs: 2 ** 40, contentHash: 0xffffffff }] });
+      assert.deepEqual(decodeTopicMessage(globalTopic(CLUSTER), refresh.bytes).msg, refresh.msg, 'a refresh by versions round trips');
+      assert.ok(refresh.bytes.length < 110, `two versions must cost a few bytes each, got ${refresh.bytes.length} B`);
+    });
+
+    it('a digest from an agent before versions (8 fields) reads as naming none', () => {
+      const d = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 2, districtBits: 0, district: 0, issuedAtMs: 5, full: true, summaries: [], versions: [] });
+      const old = unseal(d.bytes).slice(0, 10);
+      assert.deepEqual(decodeTopicMessage(globalTopic(CLUSTER), seal(old)).msg, d.msg);
+    });
+
+    it('a summary\'s content hash ignores issuedAtMs and nothing else', () => {
+      const s = summary('peerA', 2, 1000, ['peerA', 'b', 'c']);
+      assert.equal(summaryContentHash({ ...s, issuedAtMs: 99_999 }), summaryContentHash(s), 'a reissue of the same content');
+      assert.notEqual(summaryContentHash({ ...s, members: s.members + 1 }), summaryContentHash(s), 'a member more');
+      assert.notEqual(summaryContentHash({ ...s, contacts: s.contacts.slice(1) }), summaryContentHash(s), 'other contacts');
+      assert.notEqual(summaryContentHash({ ...s, reporter: 'peerB' }), summaryContentHash(s), 'another reporter');
+      const b = s.buckets[0]!;
+      assert.notEqual(summaryContentHash({ ...s, buckets: [{ ...b, totalFree: { ...b.totalFree, vcpus: b.totalFree.vcpus - 1 } }] }), summaryContentHash(s), 'one vCPU less free');
+    });
+
+    it('a digest naming a version outside its district, or a malformed one, is rejected', () => {
+      const reporter = peerInside(0, 1);
+      const base = { cluster: CLUSTER, reporter, cellBits: 3, districtBits: 1, district: 0, issuedAtMs: 5, full: true, summaries: [] };
+      const ok = encodeDigest({ ...base, versions: [{ cellBits: 3, cell: 3, issuedAtMs: 1, contentHash: 7 }] });
+      assert.equal(decodeTopicMessage(globalTopic(CLUSTER), ok.bytes).msg.type, 'digest');
+      const outside = encodeDigest({ ...base, versions: [{ cellBits: 3, cell: 4, issuedAtMs: 1, contentHash: 7 }] });
+      expectRefusal(() => decodeTopicMessage(globalTopic(CLUSTER), outside.bytes), 'GOSSIP_WRONG_CELL', 'reject');
+      const t = unseal(ok.bytes);
+      expectRefusal(() => decodeTopicMessage(globalTopic(CLUSTER), seal([...t.slice(0, 10), [[3, 3, 1]]])), 'GOSSIP_SCHEMA', 'reject'); // no content hash
+      expectRefusal(() => decodeTopicMessage(globalTopic(CLUSTER), seal([...t.slice(0, 10), [[0, 0, 1, 7]]])), 'GOSSIP_BOUNDS', 'reject'); // coarser than the district
     });
 
     it('every direct message', () => {
@@ -199,6 +231,7 @@ describe('gossip codec', () => {
       issuedAtMs: 1,
       full: true,
       summaries: Array.from({ length: 64 }, (_, i) => summary(`rep${i}`, 0, i, [`rep${i}`, 'a', 'b', 'c', 'd', 'e'])),
+      versions: [],
     }).bytes;
     const time = (fn: () => unknown, n: number): number => {
       const t0 = process.hrtime.bigint();

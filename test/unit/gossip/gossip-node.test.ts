@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { hash32, hashPrefix } from '../../../src/core/hash.ts';
-import { cellTopic, districtTopic, encodeEvents, encodeRecord, encodeSummary, type GossipNode, type MemberStatus } from '../../../src/gossip/index.ts';
+import { cellTopic, districtTopic, encodeEvents, encodeRecord, encodeSummary, type DigestMsg, type GossipNode, type MemberStatus } from '../../../src/gossip/index.ts';
 import type { PlacementView } from '../../../src/placement/view.ts';
 import { GossipHarness, defaultFacts } from '../../mocks/gossip-harness.ts';
 
@@ -442,6 +442,43 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     assert.ok(asked > 0, 'repair requests were sent');
     h.run(20_000);
     assert.equal(repairs(h), asked, 'no repair request once every view is whole');
+  });
+
+  it('a refresh names by version what went out whole before; a node that missed a change pulls it when a refresh names it', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', expectedClusterSize: 200 } });
+    for (const id of ids(200, 'h')) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
+    h.runUntil(() => converged(h), 120_000, 'convergence of 200 nodes', 500);
+    const digests: { atMs: number; full: boolean; bodies: number; versions: number; bytes: number }[] = [];
+    h.onPublish = (_from, _topic, payload) => {
+      const m = payload.msg as DigestMsg;
+      if (m.type === 'digest') digests.push({ atMs: h.now, full: m.full, bodies: m.summaries.length, versions: m.versions.length, bytes: payload.bytes.length });
+    };
+    const allPulls = (): number => h.upNodes.reduce((sum, n) => sum + n.counters().summaryRepairs, 0);
+    const pullsBefore = allPulls();
+    // Nothing changes now; reporters still reissue their summaries (first-summary repeats, heartbeats).
+    h.run(60_000);
+    const refreshes = digests.filter((d) => d.full);
+    assert.ok(refreshes.length > 0 && digests.length > refreshes.length, `a refresh and a reissue must go out within 60 s: ${JSON.stringify(digests)}`);
+    for (const r of refreshes) assert.equal(r.versions, 4, `a refresh names all 4 cells: ${JSON.stringify(r)}`);
+    for (const d of digests) assert.equal(d.bodies, 0, `unchanged content travels by version only: ${JSON.stringify(d)}`);
+    assert.equal(allPulls(), pullsBefore, 'every node held the content the versions named: nobody pulled');
+    console.log(`      ${digests.length} digests in a quiet minute, ${refreshes.length} of them refreshes: ${[...new Set(digests.map((d) => d.bytes))].join(', ')} B each`);
+
+    // A node hears no topic while another cell's capacity changes, then only the global topic.
+    const deaf = 'h7';
+    const target = h.upNodes.find((n) => n.ownCell !== h.node(deaf).ownCell)!.self;
+    const cell = h.node(target).ownCell;
+    const freeOf = (n: GossipNode): number | undefined => n.cellSummary(cell)?.buckets.reduce((a, b) => a + b.totalFree.vcpus, 0);
+    const before = freeOf(h.node(deaf));
+    h.topicLink = (_from, to) => to !== deaf;
+    h.act(target, (n) => n.updateSelf({ free: { vcpus: 2, memoryMiB: 4096, diskGiB: 100 } }, h.now));
+    h.runUntil(() => h.upNodes.every((n) => n.self === deaf || freeOf(n) !== before), 10_000, 'the change reaching every other node');
+    assert.equal(freeOf(h.node(deaf)), before, `${deaf} must have missed the change, or this test proves nothing`);
+    const pulls = h.node(deaf).counters().summaryRepairs;
+    h.topicLink = (_from, to, topic) => to !== deaf || topic.endsWith('/global');
+    const took = h.runUntil(() => freeOf(h.node(deaf)) !== before, 70_000, `${deaf} catching up on cell ${cell}`, 500);
+    assert.ok(h.node(deaf).counters().summaryRepairs > pulls, `${deaf} must have caught up by pulling the district's page, not another way`);
+    console.log(`      ${deaf} caught up ${took} ms after hearing the global topic again`);
   });
 
   it('a newcomer in a district\'s first cell publishes no digest before it has synced with its cell', () => {
