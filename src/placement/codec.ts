@@ -45,13 +45,13 @@ export function decodePlacementMessage(bytes: Uint8Array, maxMessageBytes = defa
   }
   const env = raw as { v?: unknown; t?: unknown };
   if (env.v !== PLACEMENT_PROTOCOL_VERSION) {
-    throw new PlacementError('PLACEMENT_UNSUPPORTED_VERSION', `placement message version ${String(env.v)} is not supported (this node speaks ${PLACEMENT_PROTOCOL_VERSION})`, {
-      version: env.v,
+    throw new PlacementError('PLACEMENT_UNSUPPORTED_VERSION', `placement message version ${describe(env.v)} is not supported (this node speaks ${PLACEMENT_PROTOCOL_VERSION})`, {
+      version: describe(env.v),
       supported: PLACEMENT_PROTOCOL_VERSION,
     });
   }
   if (typeof env.t !== 'string' || !(PLACEMENT_MESSAGE_TYPES as readonly string[]).includes(env.t)) {
-    throw new PlacementError('PLACEMENT_INVALID_MESSAGE', `unknown placement message type ${JSON.stringify(env.t)}`, { type: env.t });
+    throw new PlacementError('PLACEMENT_INVALID_MESSAGE', `unknown placement message type ${describe(env.t)}`, { type: describe(env.t) });
   }
   const parsed = PlacementMessageSchema.safeParse(raw);
   if (!parsed.success) {
@@ -59,4 +59,15 @@ export function decodePlacementMessage(bytes: Uint8Array, maxMessageBytes = defa
     throw new PlacementError('PLACEMENT_INVALID_MESSAGE', `invalid placement ${env.t} message: ${issues.join('; ')}`, { type: env.t, issues });
   }
   return parsed.data;
+}
+
+/**
+ * A decoded field for an error message and its details, which are logged and sent as JSON: a
+ * uint64 decodes as a BigInt, which JSON.stringify refuses (a fuzzed 0xcf in the type field
+ * threw a TypeError instead of a PlacementError).
+ */
+function describe(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'a map';
+  return (JSON.stringify(value) ?? String(value)).slice(0, 64);
 }

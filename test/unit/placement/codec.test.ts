@@ -90,6 +90,19 @@ describe('placement codec', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined, 'decoding must not pollute Object.prototype');
   });
 
+  it('a uint64 where the type or version belongs is a PlacementError with JSON-safe details, not a TypeError', () => {
+    const u64 = [0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    for (const bytes of [
+      Uint8Array.from([0x82, 0xa1, 0x76, 0x01, 0xa1, 0x74, ...u64]), // {v: 1, t: 2^64 - 1}
+      Uint8Array.from([0x82, 0xa1, 0x76, ...u64, 0xa1, 0x74, 0xa1, 0x78]), // {v: 2^64 - 1, t: 'x'}
+    ]) {
+      assert.throws(
+        () => decodePlacementMessage(bytes),
+        (err: unknown) => err instanceof PlacementError && /18446744073709551615n/.test(err.message) && JSON.stringify(err.details).length > 0,
+      );
+    }
+  });
+
   it(`never crashes on arbitrary bytes or mutated messages: only PlacementErrors (seed ${FC_SEED})`, () => {
     const encoded = SAMPLES.map((m) => encodePlacementMessage(m));
     fc.assert(
