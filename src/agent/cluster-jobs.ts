@@ -5,7 +5,7 @@ import type { PeerIdStr, Transport } from '../core/transport.ts';
 import type { ClusterView } from '../gossip/index.ts';
 import type { SubmitOutcome } from '../placement/index.ts';
 import type { HostJobs } from './host-jobs.ts';
-import type { JobDirectory, PlacementOutcome, Placer } from './job-service.ts';
+import type { JobDirectory, JobListing, PlacementOutcome, Placer } from './job-service.ts';
 import type { JobRpcClient } from './job-rpc.ts';
 import type { PlacementDriver } from './placement-driver.ts';
 import type { FederatedJobs } from './federation/federated-jobs.ts';
@@ -96,34 +96,36 @@ export class ClusterJobs implements Placer, JobDirectory {
   }
 
   /** This host's jobs; with `cluster`, every host's: own cell directly, other cells through one contact each. */
-  async list(opts: { cluster?: boolean; signal?: AbortSignal } = {}): Promise<JobRecord[]> {
-    if (!opts.cluster) return this.local.all();
-    const other = [...this.view.cellSummaries()]
-      .filter((s) => s.cell !== this.view.ownCell && s.contacts.length > 0)
-      .slice(0, this.opts.maxListedHosts)
-      .map((s) => async () => {
+  async list(opts: { cluster?: boolean; signal?: AbortSignal } = {}): Promise<JobListing> {
+    if (!opts.cluster) return { jobs: this.local.all(), missing: [] };
+    const cells = [...this.view.cellSummaries()].filter((s) => s.cell !== this.view.ownCell && s.contacts.length > 0);
+    const other = cells.slice(0, this.opts.maxListedHosts).map((s) => ({
+      name: `cell ${s.cell}`,
+      run: async (): Promise<JobListing> => {
         const contact = s.contacts[0]!;
         if (!this.transport.connectedPeers().includes(contact.peer)) await this.transport.dial(contact.peer, contact.addrs, { signal: opts.signal });
         return this.rpc.listCell(contact.peer, opts.signal);
-      });
-    const lists = await boundedAll([() => this.listCell(opts.signal), ...other], this.opts.listConcurrency);
+      },
+    }));
+    const own = { name: `cell ${this.view.ownCell}`, run: () => this.listCell(opts.signal) };
+    const listing = await listAll([own, ...other], cells.slice(this.opts.maxListedHosts).map((s) => `cell ${s.cell}`), this.opts.listConcurrency);
     const byId = new Map<string, JobRecord>();
-    for (const job of lists.flat()) if (!byId.has(job.id)) byId.set(job.id, job);
-    return [...byId.values()];
+    for (const job of listing.jobs) if (!byId.has(job.id)) byId.set(job.id, job);
+    return { jobs: [...byId.values()], missing: listing.missing };
   }
 
   /** Jobs of every alive host of this cell. A job re-placed elsewhere also sits, fenced, on its old host: keep the copy its host owns. */
-  async listCell(signal?: AbortSignal): Promise<JobRecord[]> {
+  async listCell(signal?: AbortSignal): Promise<JobListing> {
     const hosts = [...this.view.cellMembers()].filter((m) => m.status === 'alive').map((m) => m.record.origin);
     if (!hosts.includes(this.self)) hosts.unshift(this.self);
-    const lists = await boundedAll(
-      hosts.slice(0, this.opts.maxListedHosts).map((host) => async () => {
-        const jobs = host === this.self ? this.local.all() : await this.reach(host, signal).then(() => this.rpc.list(host, signal)).catch(() => []);
-        return jobs.filter((j) => j.host === host);
-      }),
-      this.opts.listConcurrency,
-    );
-    return lists.flat();
+    const asked = hosts.slice(0, this.opts.maxListedHosts).map((host) => ({
+      name: host,
+      run: async (): Promise<JobListing> => {
+        const jobs = host === this.self ? this.local.all() : await this.reach(host, signal).then(() => this.rpc.list(host, signal));
+        return { jobs: jobs.filter((j) => j.host === host), missing: [] };
+      },
+    }));
+    return listAll(asked, hosts.slice(this.opts.maxListedHosts), this.opts.listConcurrency);
   }
 
   private async locate(id: string): Promise<PeerIdStr | undefined> {
@@ -163,17 +165,25 @@ export class ClusterJobs implements Placer, JobDirectory {
 }
 
 /** Runs the tasks with at most `limit` at once; a failed task yields an empty list. */
-async function boundedAll<T>(tasks: (() => Promise<T[]>)[], limit: number): Promise<T[][]> {
-  const out: T[][] = new Array(tasks.length);
+/** Runs the listings `limit` at a time; one that fails is named in `missing`, as are the `notAsked`. */
+async function listAll(tasks: readonly { name: string; run: () => Promise<JobListing> }[], notAsked: readonly string[], limit: number): Promise<JobListing> {
+  const jobs: JobRecord[] = [];
+  const missing = [...notAsked];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < tasks.length) {
-      const i = next++;
-      out[i] = await tasks[i]!().catch(() => []);
+      const task = tasks[next++]!;
+      try {
+        const part = await task.run();
+        jobs.push(...part.jobs);
+        missing.push(...part.missing);
+      } catch {
+        missing.push(task.name);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  return out;
+  return { jobs, missing };
 }
 
 /** The record as placement reported it, when the host cannot be asked for its own copy. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { errorMessage, ShoalError } from '../core/errors.ts';
 import type { JobRecord } from '../core/job.ts';
 import type { PeerIdStr, Transport } from '../core/transport.ts';
+import type { JobListing } from './job-service.ts';
 
 /**
  * Job queries between agents: any agent answers `shoal status ID` by asking the host that
@@ -12,6 +13,8 @@ import type { PeerIdStr, Transport } from '../core/transport.ts';
 export const JOB_RPC_PROTOCOL = '/shoal/jobs/1.0.0';
 /** A listing is bounded: a host's job records rarely exceed a few hundred KB. */
 const MAX_RESPONSE_JOBS = 10_000;
+/** A cell has at most a few hundred hosts; beyond this the answer says so in one line anyway. */
+const MAX_RESPONSE_MISSING = 1_000;
 
 const RequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('get'), id: z.string().min(1).max(128) }),
@@ -33,7 +36,7 @@ export interface LocalJobs {
 export interface JobRpcService {
   jobs: LocalJobs;
   /** Lists the jobs of every alive host of this agent's cell. */
-  listCell(): Promise<JobRecord[]>;
+  listCell(): Promise<JobListing>;
   /** Dialable addresses of a member of this agent's cell, empty when unknown. */
   addrsOf(peer: PeerIdStr): readonly string[];
 }
@@ -54,8 +57,11 @@ export function serveJobRpc(transport: Transport, service: JobRpcService): void 
         return pack({ job: (await jobs.stop(req.id)) ?? null });
       case 'list':
         return pack({ jobs: jobs.all().slice(0, MAX_RESPONSE_JOBS) });
-      case 'list-cell':
-        return pack({ jobs: (await service.listCell()).slice(0, MAX_RESPONSE_JOBS) });
+      case 'list-cell': {
+        const { jobs: all, missing } = await service.listCell();
+        const cut = all.length > MAX_RESPONSE_JOBS ? [`${all.length - MAX_RESPONSE_JOBS} jobs over the answer's limit`] : [];
+        return pack({ jobs: all.slice(0, MAX_RESPONSE_JOBS), missing: [...missing, ...cut].slice(0, MAX_RESPONSE_MISSING) });
+      }
       case 'whereis':
         return pack({ addrs: service.addrsOf(req.peer) });
     }
@@ -83,8 +89,9 @@ export class JobRpcClient {
     return ((await this.call(peer, { op: 'list' }, signal)) as { jobs: JobRecord[] }).jobs;
   }
 
-  async listCell(peer: PeerIdStr, signal?: AbortSignal): Promise<JobRecord[]> {
-    return ((await this.call(peer, { op: 'list-cell' }, signal)) as { jobs: JobRecord[] }).jobs;
+  async listCell(peer: PeerIdStr, signal?: AbortSignal): Promise<JobListing> {
+    const res = (await this.call(peer, { op: 'list-cell' }, signal)) as { jobs: JobRecord[]; missing?: string[] };
+    return { jobs: res.jobs, missing: res.missing ?? [] };
   }
 
   async whereis(contact: PeerIdStr, peer: PeerIdStr, signal?: AbortSignal): Promise<string[]> {

@@ -21,10 +21,20 @@ export interface Placer {
   place(spec: JobSpec, opts?: { signal?: AbortSignal }): Promise<PlacementOutcome>;
 }
 
+/**
+ * A listing and what it lacks: hosts (peer ids) that did not answer or were not asked, and
+ * cells (`cell N`) whose contact did not answer. A job missing from an incomplete listing may
+ * still run; callers must not read its absence as gone.
+ */
+export interface JobListing {
+  readonly jobs: JobRecord[];
+  readonly missing: string[];
+}
+
 /** Finds and changes jobs wherever they live. */
 export interface JobDirectory {
   get(id: string, opts?: { signal?: AbortSignal }): Promise<JobRecord | undefined>;
-  list(opts?: { cluster?: boolean; signal?: AbortSignal }): Promise<JobRecord[]>;
+  list(opts?: { cluster?: boolean; signal?: AbortSignal }): Promise<JobListing>;
   /** Desired state `deleted`: the owner stops the job and releases its capacity. */
   stop(id: string, opts?: { signal?: AbortSignal }): Promise<JobRecord | undefined>;
 }
@@ -62,7 +72,7 @@ export class JobService {
     return this.directory.get(id, opts);
   }
 
-  list(opts?: { cluster?: boolean; signal?: AbortSignal }): Promise<JobRecord[]> {
+  list(opts?: { cluster?: boolean; signal?: AbortSignal }): Promise<JobListing> {
     return this.directory.list(opts);
   }
 

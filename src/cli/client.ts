@@ -47,7 +47,7 @@ export class ShoalClient {
     this.dispatcher = new Dispatcher(resolved.socketPath ? { connect: { socketPath: resolved.socketPath } } : {});
   }
 
-  async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; data: T }> {
+  async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; data: T; headers: Readonly<Record<string, string | string[] | undefined>> }> {
     let res;
     try {
       res = await request(`${this.origin}${path}`, {
@@ -74,7 +74,7 @@ export class ShoalClient {
       const e = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } } | undefined)?.error;
       throw new ApiError(res.statusCode, e?.code ?? 'API_ERROR', e?.message ?? `HTTP ${res.statusCode}`, e?.details ?? {});
     }
-    return { status: res.statusCode, data: data as T };
+    return { status: res.statusCode, data: data as T, headers: res.headers };
   }
 
   /** Streams NDJSON lines until the server ends the response or the signal aborts. */

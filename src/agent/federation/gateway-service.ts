@@ -39,7 +39,7 @@ import {
 import type { ClusterView } from '../../gossip/index.ts';
 import type { Identity } from '../../net/index.ts';
 import type { BurstBinding, FederationStore } from '../../store/federation-store.ts';
-import type { PlacementOutcome } from '../job-service.ts';
+import type { JobListing, PlacementOutcome } from '../job-service.ts';
 import { FederationChannel, errorReply, type FederationChannelOptions } from './federation-channel.ts';
 import { FEDERATION_ENTRY_PROTOCOL, type GatewayAddress } from './gateway-addresses.ts';
 
@@ -63,7 +63,7 @@ export interface LocalCluster {
   get(id: string): Promise<JobRecord | undefined>;
   stop(id: string): Promise<JobRecord | undefined>;
   /** Every job of the cluster (bounded fan-out), for quota recounts. */
-  list(): Promise<JobRecord[]>;
+  list(): Promise<JobListing>;
 }
 
 export interface GatewayServiceOptions {
@@ -351,7 +351,9 @@ export class GatewayService {
     this.recounting ??= (async () => {
       const generation = this.ledger.beginRecount();
       try {
-        const jobs = await local.list();
+        const { jobs, missing } = await local.list();
+        // A host that did not answer may hold remote jobs: counting without them would free quota they use.
+        if (missing.length > 0) throw new Error(`the cluster listing lacks ${missing.length} hosts or cells (${missing.slice(0, 3).join(', ')})`);
         const remote: RemoteJob[] = [];
         for (const j of jobs) {
           const origin = originOf(j);

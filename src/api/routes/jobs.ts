@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { ShoalError } from '../../core/errors.ts';
+import { MISSING_HEADER } from '../headers.ts';
 import type { ApiModules } from '../modules.ts';
 import { parseOr400 } from './agent.ts';
 
@@ -18,9 +19,12 @@ export function jobRoutes(modules: ApiModules): FastifyPluginAsync {
       return reply.code(created ? 201 : 200).send(job);
     });
 
-    app.get('/v1/jobs', async (req) => {
+    app.get('/v1/jobs', async (req, reply) => {
       const query = parseOr400(ListQuery, req.query, 'query');
-      const jobs = await modules.jobs.list({ cluster: query.cluster === 'true' });
+      const { jobs, missing } = await modules.jobs.list({ cluster: query.cluster === 'true' });
+      // Hosts and cells that did not answer: their jobs are not in the list, which is not "stopped".
+      reply.header(MISSING_HEADER, String(missing.length));
+      if (missing.length > 0) req.log.warn({ missing: missing.slice(0, 20), count: missing.length }, 'cluster job listing is incomplete');
       return jobs.filter((j) => (!query.state || j.state === query.state) && (!query.tenant || j.spec.tenant === query.tenant));
     });
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { JobRecord } from '../../core/job.ts';
+import { MISSING_HEADER } from '../../api/headers.ts';
 import { formatAge, formatResources, printJson, printTable } from '../output.ts';
 import { clientCommand, withClient, type ClientFlags } from './client-command.ts';
 
@@ -13,7 +14,9 @@ export function jobsCommand(): Command {
       if (flags.cluster) query.set('cluster', 'true');
       if (flags.state) query.set('state', flags.state);
       if (flags.tenant) query.set('tenant', flags.tenant);
-      const { data } = await withClient(flags, (c) => c.call<JobRecord[]>('GET', `/v1/jobs${query.size ? `?${query}` : ''}`));
+      const { data, headers } = await withClient(flags, (c) => c.call<JobRecord[]>('GET', `/v1/jobs${query.size ? `?${query}` : ''}`));
+      const missing = Number(headers[MISSING_HEADER] ?? 0);
+      if (missing > 0) process.stderr.write(`warning: the list is incomplete: ${missing} hosts or cells did not answer, and their jobs are not shown (the agent's log names them)\n`);
       if (flags.json) return printJson(data);
       const now = Date.now();
       printTable(
