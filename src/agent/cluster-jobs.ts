@@ -164,7 +164,6 @@ export class ClusterJobs implements Placer, JobDirectory {
   }
 }
 
-/** Runs the tasks with at most `limit` at once; a failed task yields an empty list. */
 /** Runs the listings `limit` at a time; one that fails is named in `missing`, as are the `notAsked`. */
 async function listAll(tasks: readonly { name: string; run: () => Promise<JobListing> }[], notAsked: readonly string[], limit: number): Promise<JobListing> {
   const jobs: JobRecord[] = [];

@@ -100,7 +100,7 @@ export const MAX_ANNOUNCED_PER_MESSAGE = 16;
 /** A newcomer's record the aggregator announces for it is at most this big (a record with many labels is published by its host). */
 export const MAX_ANNOUNCED_RECORD_BYTES = 512;
 export const MAX_SUMMARIES_PER_DIGEST = 128;
-/** Versions a digest may name: a district of 2^10 cells (cellBits 15 over 32 districts) at ~12 bytes each. */
+/** Versions a digest may name (~17 bytes each): a district of 2^10 cells; a larger one takes several digests. */
 export const MAX_VERSIONS_PER_DIGEST = 1024;
 export const MAX_SYNC_MEMBERS = 256;
 export const MAX_SYNC_SUMMARIES = 64;
