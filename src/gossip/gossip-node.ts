@@ -27,7 +27,7 @@ import { PublishPacer } from './pacer.ts';
 import type { CellSummary, Contact, HostRecord, MemberView } from './records.ts';
 import { applyPatch, initialRecord, recordChanged, recordShrank, type SelfPatch } from './self-record.ts';
 import { restamped, summarizeCell, summaryChanged } from './summary.ts';
-import { SummaryStore, heapKey } from './summary-store.ts';
+import { SummaryStore, heapKey, keyBits } from './summary-store.ts';
 import { SYNC_ASK_ELSEWHERE, encodeSyncAnswer } from './sync-response.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { buildDigests } from './digest-builder.ts';
@@ -1375,7 +1375,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.wanted.delete(key);
       const held = this.store.getByKey(key);
       if (held !== undefined && held.issuedAtMs >= issuedAtMs) continue;
-      const bits = 31 - Math.clz32(key);
+      const bits = keyBits(key);
       const cell = key - 2 ** bits;
       return this.pullSummaries(bits >= this.districtBits ? cell >>> (bits - this.districtBits) : 0, key - 1, now);
     }

@@ -35,6 +35,11 @@ export function heapKey(cellBits: number, cell: number): number {
   return 2 ** cellBits + cell;
 }
 
+/** The cellBits of a heap key (its highest set bit); the cell is `key - 2 ** keyBits(key)`. */
+export function keyBits(key: number): number {
+  return 31 - Math.clz32(key);
+}
+
 export class SummaryStore {
   private bits: number;
   private slots: (CellSummary | undefined)[];
@@ -94,7 +99,7 @@ export class SummaryStore {
 
   /** The summary stored under a heap key, at whatever cellBits it has. */
   getByKey(key: number): CellSummary | undefined {
-    return this.lookup(key, 31 - Math.clz32(key));
+    return this.lookup(key, keyBits(key));
   }
 
   private lookup(key: number, bits: number): CellSummary | undefined {
