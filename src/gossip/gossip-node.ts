@@ -214,6 +214,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    * times: four seconds at 268–537 KB/s per host in a 120-s steady window.
    */
   private readonly sentWhole = new Map<number, { issuedAtMs: Millis; contentHash: number }>();
+  /**
+   * As district delegate, per heap key of our district: the content we hold and the
+   * issuedAtMs of its first summary. Content unchanged for digestStableMs is named by version
+   * even if we never published it whole: a district reporter's first full digest otherwise
+   * re-sent bodies the cluster already had from the gap repair. Kept by every delegate, since
+   * the next reporter is one of them.
+   */
+  private readonly heldSince = new Map<number, { contentHash: number; sinceMs: Millis }>();
   /** Heap key → issuedAtMs of summaries a digest named whose content we do not hold. */
   private readonly wanted = new Map<number, Millis>();
   private lastDigestAtMs = -Infinity;
@@ -722,6 +730,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     this.dirty.clear();
     this.sentWhole.clear();
+    this.heldSince.clear();
     this.lastFullDigestAtMs = -Infinity;
     this.digestFullEveryMs = FIRST_REPEAT_MS;
     this.stats.cellBitsChanges++;
@@ -748,7 +757,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.rank = this.membership.selfRank(Math.max(this.opts.districtDelegates, 1));
     const delegate = this.rank < this.opts.districtDelegates;
     if (delegate && !this.isDelegate) this.subscribe(this.myDistrictTopic, 'district', 'district');
-    if (!delegate && this.isDelegate) this.unsubscribe(this.myDistrictTopic);
+    if (!delegate && this.isDelegate) {
+      this.unsubscribe(this.myDistrictTopic);
+      this.heldSince.clear();
+    }
     this.isDelegate = delegate;
     if (this.rank === 0) {
       this.summarySoon(now);
@@ -1144,11 +1156,16 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private storeSummary(s: CellSummary, now: Millis): boolean {
     const known = this.store.get(s.cell) !== undefined;
     if (this.store.put(s) === 'stale') return false;
-    if (this.rank === 0 && s.cellBits >= this.districtBits && s.cell >>> (s.cellBits - this.districtBits) === this.myDistrict) {
+    const heard = this.isDelegate || this.rank === 0; // the district topic's listeners
+    if (!heard || s.cellBits < this.districtBits || s.cell >>> (s.cellBits - this.districtBits) !== this.myDistrict) return true;
+    const key = heapKey(s.cellBits, s.cell);
+    const contentHash = summaryContentHash(s);
+    if (this.heldSince.get(key)?.contentHash !== contentHash) this.heldSince.set(key, { contentHash, sinceMs: s.issuedAtMs });
+    if (this.rank === 0) {
       // A reporter we had not heard may not have heard us either (it subscribed after our
       // last summary, or we learned of it another way): say ours again soon, once.
       if (!known && s.cell !== this.myCell && this.lastSummary !== undefined) this.summaryOwed(now);
-      if (this.dirty.size < MAX_DIRTY) this.dirty.add(heapKey(s.cellBits, s.cell));
+      if (this.dirty.size < MAX_DIRTY) this.dirty.add(key);
       else this.lastFullDigestAtMs = -Infinity;
       const at = Math.max(now, this.lastDigestAtMs + this.opts.digestMinIntervalMs, this.digestSettledAtMs);
       if (at < this.timers[T_DIGEST]!) this.timers[T_DIGEST] = at;
@@ -1215,10 +1232,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const summaries: CellSummary[] = [];
     const versions: SummaryVersion[] = [];
     for (const s of due) {
-      const sent = this.sentWhole.get(heapKey(s.cellBits, s.cell));
-      if (sent !== undefined && (sent.issuedAtMs === s.issuedAtMs || sent.contentHash === summaryContentHash(s))) {
-        versions.push({ cellBits: s.cellBits, cell: s.cell, issuedAtMs: s.issuedAtMs, contentHash: sent.contentHash });
-      } else summaries.push(s);
+      const key = heapKey(s.cellBits, s.cell);
+      const contentHash = summaryContentHash(s);
+      const sent = this.sentWhole.get(key);
+      const held = this.heldSince.get(key);
+      const known = (sent !== undefined && sent.contentHash === contentHash) || (held !== undefined && held.contentHash === contentHash && now - held.sinceMs >= this.opts.digestStableMs);
+      if (known) versions.push({ cellBits: s.cellBits, cell: s.cell, issuedAtMs: s.issuedAtMs, contentHash });
+      else summaries.push(s);
     }
     if (summaries.length === 0 && versions.length === 0) {
       this.dirty.clear();

@@ -481,6 +481,33 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     console.log(`      ${deaf} caught up ${took} ms after hearing the global topic again`);
   });
 
+  it('a new district reporter names content the cluster has held for digestStableMs by version, not body', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', expectedClusterSize: 200 } });
+    for (const id of ids(200, 'h')) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
+    h.runUntil(() => converged(h), 120_000, 'convergence of 200 nodes', 500);
+    h.run(60_000); // every cell's content settles and is older than digestStableMs (30 s)
+    const reporter = h.upNodes.find((n) => n.roles().districtReporter)!;
+    const digests: { from: string; full: boolean; bodies: number[]; versions: number }[] = [];
+    h.onPublish = (from, _topic, payload) => {
+      const m = payload.msg as DigestMsg;
+      if (m.type === 'digest' && from !== reporter.self) digests.push({ from, full: m.full, bodies: m.summaries.map((x) => x.cell), versions: m.versions.length });
+    };
+    const allPulls = (): number => h.upNodes.reduce((sum, n) => sum + (n === reporter ? 0 : n.counters().summaryRepairs), 0);
+    const pullsBefore = allPulls();
+    h.crash(reporter.self);
+    h.runUntil(() => digests.some((d) => d.full), 30_000, 'the next district reporter\'s first full digest');
+    const first = digests.find((d) => d.full)!;
+    const cells = new Set(h.upNodes.map((n) => n.ownCell));
+    console.log(`      ${first.from} took over from ${reporter.self}: first full digest ${first.bodies.length} bodies (cells ${first.bodies.join(', ') || 'none'}), ${first.versions} versions`);
+    // Only the crashed reporter's cell has new content (a member fewer); the others went out whole before, from its predecessor.
+    for (const cell of first.bodies) assert.equal(cell, reporter.ownCell, `cell ${cell}'s content was settled, yet went whole: ${JSON.stringify(first)}`);
+    assert.equal(first.bodies.length + first.versions, cells.size, `a full digest names every cell: ${JSON.stringify(first)}`);
+    h.run(10_000);
+    const pulls = allPulls() - pullsBefore;
+    assert.equal(pulls, 0, `every node held the content the versions named; ${pulls} pulls`);
+    assert.ok(converged(h), 'views stay right after the hand-over');
+  });
+
   it('a newcomer in a district\'s first cell publishes no digest before it has synced with its cell', () => {
     // 7 bits: 2 districts of 64 cells. Cell 0 is district 0's first cell and already has a member.
     const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 7 } });
