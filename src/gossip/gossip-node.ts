@@ -207,21 +207,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private districtPacer!: PublishPacer;
   private readonly dirty = new Set<number>();
   /**
-   * As district reporter: per heap key, the last summary we published whole. A digest names a
-   * summary by version when it is that one or a reissue with the same content (a heartbeat
-   * or a first-summary repeat, most of a steady district's news); a receiver that lacks the
-   * content pulls. At 100k hosts a refresh of bodies was ~90 KB per district, received ~5
-   * times: four seconds at 268–537 KB/s per host in a 120-s steady window.
+   * As district delegate (the reporter is one): per heap key of our district, the content
+   * hash of the summary last carried whole in a digest, ours or another reporter's. A digest
+   * names a summary by version when the cluster got its content that way (a heartbeat or a
+   * first-summary repeat reissues it unchanged: most of a steady district's news); a receiver
+   * that missed it pulls. At 100k hosts a refresh of bodies was ~90 KB per district, received
+   * ~5 times. Kept by every delegate, since the next reporter is one of them.
    */
-  private readonly sentWhole = new Map<number, { issuedAtMs: Millis; contentHash: number }>();
-  /**
-   * As district delegate, per heap key of our district: the content we hold and the
-   * issuedAtMs of its first summary. Content unchanged for digestStableMs is named by version
-   * even if we never published it whole: a district reporter's first full digest otherwise
-   * re-sent bodies the cluster already had from the gap repair. Kept by every delegate, since
-   * the next reporter is one of them.
-   */
-  private readonly heldSince = new Map<number, { contentHash: number; sinceMs: Millis }>();
+  private readonly wholeInDigest = new Map<number, number>();
   /** Heap key → issuedAtMs of summaries a digest named whose content we do not hold. */
   private readonly wanted = new Map<number, Millis>();
   private lastDigestAtMs = -Infinity;
@@ -729,8 +722,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.timers[T_SYNC] = Math.min(this.timers[T_SYNC]!, now + this.syncIntervalMs);
     }
     this.dirty.clear();
-    this.sentWhole.clear();
-    this.heldSince.clear();
+    this.wholeInDigest.clear();
     this.lastFullDigestAtMs = -Infinity;
     this.digestFullEveryMs = FIRST_REPEAT_MS;
     this.stats.cellBitsChanges++;
@@ -759,7 +751,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (delegate && !this.isDelegate) this.subscribe(this.myDistrictTopic, 'district', 'district');
     if (!delegate && this.isDelegate) {
       this.unsubscribe(this.myDistrictTopic);
-      this.heldSince.clear();
+      this.wholeInDigest.clear();
     }
     this.isDelegate = delegate;
     if (this.rank === 0) {
@@ -780,7 +772,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (!this.standingIn) this.timers[T_SUMMARY] = Infinity;
       this.timers[T_DIGEST] = Infinity;
       this.dirty.clear();
-      this.sentWhole.clear();
     }
     // New neighbours on the ring: ask for connections now (at most once a second, else at the next maintenance tick).
     if (now - this.lastConnectAtMs > 1000) this.refreshConnections(now);
@@ -1156,16 +1147,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private storeSummary(s: CellSummary, now: Millis): boolean {
     const known = this.store.get(s.cell) !== undefined;
     if (this.store.put(s) === 'stale') return false;
-    const heard = this.isDelegate || this.rank === 0; // the district topic's listeners
-    if (!heard || s.cellBits < this.districtBits || s.cell >>> (s.cellBits - this.districtBits) !== this.myDistrict) return true;
-    const key = heapKey(s.cellBits, s.cell);
-    const contentHash = summaryContentHash(s);
-    if (this.heldSince.get(key)?.contentHash !== contentHash) this.heldSince.set(key, { contentHash, sinceMs: s.issuedAtMs });
-    if (this.rank === 0) {
+    if (this.rank === 0 && s.cellBits >= this.districtBits && s.cell >>> (s.cellBits - this.districtBits) === this.myDistrict) {
       // A reporter we had not heard may not have heard us either (it subscribed after our
       // last summary, or we learned of it another way): say ours again soon, once.
       if (!known && s.cell !== this.myCell && this.lastSummary !== undefined) this.summaryOwed(now);
-      if (this.dirty.size < MAX_DIRTY) this.dirty.add(key);
+      if (this.dirty.size < MAX_DIRTY) this.dirty.add(heapKey(s.cellBits, s.cell));
       else this.lastFullDigestAtMs = -Infinity;
       const at = Math.max(now, this.lastDigestAtMs + this.opts.digestMinIntervalMs, this.digestSettledAtMs);
       if (at < this.timers[T_DIGEST]!) this.timers[T_DIGEST] = at;
@@ -1212,7 +1198,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (!this.isDistrictReporter()) {
       // Another cell's reporter digests this district; check again later in case it goes.
       this.dirty.clear();
-      this.sentWhole.clear();
       this.timers[T_DIGEST] = now + this.opts.digestFullIntervalMs / 4;
       return;
     }
@@ -1234,10 +1219,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     for (const s of due) {
       const key = heapKey(s.cellBits, s.cell);
       const contentHash = summaryContentHash(s);
-      const sent = this.sentWhole.get(key);
-      const held = this.heldSince.get(key);
-      const known = (sent !== undefined && sent.contentHash === contentHash) || (held !== undefined && held.contentHash === contentHash && now - held.sinceMs >= this.opts.digestStableMs);
-      if (known) versions.push({ cellBits: s.cellBits, cell: s.cell, issuedAtMs: s.issuedAtMs, contentHash });
+      if (this.wholeInDigest.get(key) === contentHash) versions.push({ cellBits: s.cellBits, cell: s.cell, issuedAtMs: s.issuedAtMs, contentHash });
       else summaries.push(s);
     }
     if (summaries.length === 0 && versions.length === 0) {
@@ -1257,7 +1239,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       return;
     }
     for (const d of digests) this.publish(this.myGlobalTopic, 'global', d);
-    for (const s of summaries) this.sentWhole.set(heapKey(s.cellBits, s.cell), { issuedAtMs: s.issuedAtMs, contentHash: summaryContentHash(s) });
+    this.noteWhole(summaries);
     this.globalPacer.charge(now, bytes, publishers);
     this.stats.digestsPublished += digests.length;
     this.dirty.clear();
@@ -1269,12 +1251,18 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.digestFullEveryMs;
   }
 
+  /** Content of our district the cluster got whole in a digest (see wholeInDigest). */
+  private noteWhole(summaries: readonly CellSummary[]): void {
+    for (const s of summaries) this.wholeInDigest.set(heapKey(s.cellBits, s.cell), summaryContentHash(s));
+  }
+
   private onDigest(msg: DigestMsg, origin: PeerIdStr, now: Millis): Verdict {
     if (msg.reporter !== origin) return this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
     if (msg.cluster !== this.opts.cluster) return this.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
     const bad = this.freshness(msg.issuedAtMs, now);
     if (bad) return this.refuse(bad, 'ignore');
     for (const s of msg.summaries) if (!this.freshness(s.issuedAtMs, now)) this.store.put(s);
+    if ((this.isDelegate || this.rank === 0) && msg.cellBits === this.bits && msg.district === this.myDistrict) this.noteWhole(msg.summaries);
     for (const v of msg.versions) {
       if (this.freshness(v.issuedAtMs, now)) continue;
       const key = heapKey(v.cellBits, v.cell);

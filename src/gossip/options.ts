@@ -131,12 +131,6 @@ export interface GossipOptions {
   readonly digestMinIntervalMs: number;
   /** A district reporter sends every summary it knows (not only changes) at least this often. */
   readonly digestFullIntervalMs: number;
-  /**
-   * A digest names by version, not body, a summary whose content has not changed for this
-   * long: by then the cluster holds it (from an earlier digest or the gap repair), and a host
-   * that does not pulls the page.
-   */
-  readonly digestStableMs: number;
   /** Summaries and digests issued further in the future than this are ignored. */
   readonly maxClockSkewMs: number;
 
@@ -238,10 +232,6 @@ export const defaultGossipOptions: GossipOptions = Object.freeze({
   digestMinIntervalMs: 1000,
   // 60 s: a new node that missed the sync still learns every summary within a minute.
   digestFullIntervalMs: 60_000,
-  // 30 s: 15 gap-repair rounds. At 100k hosts a district reporter's first full digest came
-  // minutes after the views were whole (its share of the global budget is ~47 B/s) and sent
-  // every body again: ~90 KB, received ~5 times by every host.
-  digestStableMs: 30_000,
   // 10 s: NTP keeps hosts within milliseconds; this only guards against broken clocks.
   maxClockSkewMs: 10_000,
 
