@@ -1333,8 +1333,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   /**
    * Serf's reconnect: push-pull with one member we hold failed. If it answers, it was cut off,
-   * not dead: its answer shows us failed in its view (we refute) and ours reaches it (it
-   * refutes), and the two halves of a healed partition merge without waiting for a restart.
+   * not dead: its answer shows us failed in its view (we refute), and if we still hold it
+   * failed we accuse it directly (it refutes; see onSyncResp), so the two halves of a healed
+   * partition merge without waiting for a restart.
    */
   private reconnectTimer(now: Millis): void {
     this.timers[T_RECONNECT] = now + this.jitter(this.opts.reconnectIntervalMs);
@@ -1495,6 +1496,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (hashPrefix(origin, this.bits) !== this.myCell) continue;
       if (this.membership.applySynced(m.record, m.status, m.statusIncarnation, now) === 'revived') this.clearSuspicion(origin);
     }
+    // It answered, so it is not dead; if our view still holds it failed (or suspect) at the
+    // incarnation it has, it never heard the accusation (a partition held it back): tell it,
+    // and it refutes. Otherwise a healed partition could leave one member alive in its own
+    // view and failed in every cell-mate's (a 1k partition-heal, seed 2).
+    const status = this.membership.statusOf(from);
+    if ((status === 'failed' || status === 'suspect') && hashPrefix(from, this.bits) === this.myCell) this.send(from, encodeAccuse(from, this.membership.statusIncarnationOf(from)));
     if (!light && (resp.members.length > 0 || resp.inSync) && hashPrefix(from, this.bits) === this.myCell) {
       this.cellSynced = true;
       if (this.firstRecordPending) this.firstRecordAnswered(from, resp.announced, now);

@@ -186,6 +186,28 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     console.log(`      one cell again ${took} ms after the heal`);
   });
 
+  it('a member failed in every cell-mate\'s view but unaware of it is told when a reconnect reaches it, and refutes', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 0 } });
+    for (const id of ids(12)) h.add(id, { seeds: id === 'n0' ? [] : ['n0'] });
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    h.run(180_000); // past the fast push-pull rounds of a start: each member syncs once a minute
+    // One-way trouble: n5's acks are lost and it hears no topic, so its mates fail it while
+    // it still sees them alive (their acks reach it) and never hears the accusation.
+    const x = 'n5';
+    h.topicLink = (_from, to) => to !== x;
+    h.directLink = (from, _to, type) => !(from === x && type === 'ack');
+    const mates = h.upNodes.filter((n) => n.self !== x);
+    h.runUntil(() => mates.every((n) => statusAt(n, x) === 'failed'), 30_000, `every mate to mark ${x} failed`);
+    h.run(30_000); // the failure event's retransmissions are over by then, as after a partition of a minute
+    assert.ok([...h.node(x).cellMemberMap()].every(([, m]) => m.status === 'alive'), `${x} must still see everyone alive, or this test proves nothing`);
+    h.topicLink = null;
+    h.directLink = null;
+    // A mate's reconnect (every 10 s Â± jitter) reaches it long before its own push-pull (60 s) would show it the accusation.
+    const took = h.runUntil(() => mates.every((n) => statusAt(n, x) === 'alive'), 25_000, `${x} alive again in every mate's view`);
+    assert.ok(h.node(x).counters().selfRefutations > 0, `${x} came back by refuting`);
+    console.log(`      ${x} alive again everywhere ${took} ms after the links came back`);
+  });
+
   it('a restarted node rejoins with a higher incarnation and is alive again', () => {
     const h = twelve();
     h.runUntil(() => converged(h), 60_000, 'convergence');
