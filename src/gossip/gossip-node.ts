@@ -1500,9 +1500,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // incarnation it has, it never heard the accusation (a partition held it back): tell it,
     // and it refutes. Otherwise a healed partition could leave one member alive in its own
     // view and failed in every cell-mate's (a 1k partition-heal, seed 2).
+    const cellMate = hashPrefix(from, this.bits) === this.myCell;
     const status = this.membership.statusOf(from);
-    if ((status === 'failed' || status === 'suspect') && hashPrefix(from, this.bits) === this.myCell) this.send(from, encodeAccuse(from, this.membership.statusIncarnationOf(from)));
-    if (!light && (resp.members.length > 0 || resp.inSync) && hashPrefix(from, this.bits) === this.myCell) {
+    if (cellMate && (status === 'failed' || status === 'suspect')) this.send(from, encodeAccuse(from, this.membership.statusIncarnationOf(from)));
+    if (!light && (resp.members.length > 0 || resp.inSync) && cellMate) {
       this.cellSynced = true;
       if (this.firstRecordPending) this.firstRecordAnswered(from, resp.announced, now);
     }
@@ -1510,7 +1511,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (pending.repair) return;
     if (resp.nextCursor >= 0 && pending.pages < MAX_SYNC_PAGES) this.requestSync(from, null, false, resp.nextCursor, now, pending.pages + 1);
     // Answered by a peer of another cell, or only lightly: our own cell's contacts serve the rest.
-    if (light || (!this.cellSynced && hashPrefix(from, this.bits) !== this.myCell)) this.syncWithCellContact(now, from, light ? 0 : -1);
+    if (light || (!this.cellSynced && !cellMate)) this.syncWithCellContact(now, from, light ? 0 : -1);
   }
 
   /** Push-pull with a contact of our own cell, as its summary lists them. */
