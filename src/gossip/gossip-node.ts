@@ -1251,6 +1251,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.digestFullEveryMs;
   }
 
+  /** A digest of our district in our layout. */
+  private ofOwnDistrict(msg: DigestMsg): boolean {
+    return msg.cellBits === this.bits && msg.district === this.myDistrict;
+  }
+
   /** Content of our district the cluster got whole in a digest (see wholeInDigest). */
   private noteWhole(summaries: readonly CellSummary[]): void {
     for (const s of summaries) this.wholeInDigest.set(heapKey(s.cellBits, s.cell), summaryContentHash(s));
@@ -1262,7 +1267,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const bad = this.freshness(msg.issuedAtMs, now);
     if (bad) return this.refuse(bad, 'ignore');
     for (const s of msg.summaries) if (!this.freshness(s.issuedAtMs, now)) this.store.put(s);
-    if ((this.isDelegate || this.rank === 0) && msg.cellBits === this.bits && msg.district === this.myDistrict) this.noteWhole(msg.summaries);
+    if ((this.isDelegate || this.rank === 0) && this.ofOwnDistrict(msg)) this.noteWhole(msg.summaries);
     for (const v of msg.versions) {
       if (this.freshness(v.issuedAtMs, now)) continue;
       const key = heapKey(v.cellBits, v.cell);
@@ -1283,7 +1288,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private checkDigestHasUs(msg: DigestMsg, now: Millis): void {
     const mine = this.lastSummary;
     if (this.rank !== 0 || mine === undefined || msg.reporter === this.self) return;
-    if (msg.cellBits !== this.bits || msg.district !== this.myDistrict) return;
+    if (!this.ofOwnDistrict(msg)) return;
     const carriedAt = msg.summaries.find((x) => x.cell === this.myCell)?.issuedAtMs ?? msg.versions.find((v) => v.cell === this.myCell && v.cellBits === this.bits)?.issuedAtMs;
     if (carriedAt !== undefined && carriedAt >= this.lastSummaryAtMs - this.summaryHeartbeatMs) return;
     if (now - this.lastDigestPushAtMs < this.opts.digestMinIntervalMs * DIGEST_PUSH_SPACING) return;
