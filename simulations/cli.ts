@@ -118,7 +118,7 @@ export async function simAction(opts: SimCommandOptions): Promise<number> {
   if (opts.calibrate === true) {
     calibration = [];
     for (const payloadBytes of CALIBRATION_PAYLOADS) {
-      out(`calibration: ${defaultCalibrationOptions.nodes} real libp2p nodes on 127.0.0.1 vs the gossipsub model, ${payloadBytes}-byte messages…`);
+      out(`calibration: ${defaultCalibrationOptions.nodes} real libp2p nodes (a process each) on 127.0.0.1 vs the gossipsub model, ${payloadBytes}-byte messages…`);
       const c = await calibrate({ ...defaultCalibrationOptions, payloadBytes });
       printCalibration(c);
       calibration.push(c);
@@ -200,6 +200,7 @@ function progressReporter(durationS: number): { update: (p: Progress) => void; l
 const SUMMARY_METRICS = [
   'steady_msgs_in_per_host_s',
   'steady_bytes_in_per_host_s',
+  'steady_bytes_in_without_idontwant_per_host_s',
   'steady_ctrl_in_per_host_s',
   'peak_to_steady_msgs',
   'converged_at_s',
@@ -261,6 +262,7 @@ function printCalibration(c: CalibrationResult): void {
   out(`                     real libp2p   model      model − real`);
   out(`  delivery ratio     ${f(c.real.deliveryRatio).padEnd(13)} ${f(c.model.deliveryRatio).padEnd(10)} ${f(c.difference.deliveryRatio)}`);
   out(`  dups / delivery    ${f(c.real.duplicatesPerDelivery).padEnd(13)} ${f(c.model.duplicatesPerDelivery).padEnd(10)} ${f(c.difference.duplicatesPerDelivery)}`);
+  out(`  IDONTWANT skips    ${f(c.real.idontwantSkippedFraction).padEnd(13)} ${f(c.model.idontwantSkippedFraction).padEnd(10)} ${f(c.difference.idontwantSkippedFraction)}`);
   out(`  latency p50 ms     ${f(c.real.latencyMs.p50).padEnd(13)} ${f(c.model.latencyMs.p50).padEnd(10)} ${f(c.difference.latencyP50Ms)}`);
   out(`  latency p99 ms     ${f(c.real.latencyMs.p99).padEnd(13)} ${f(c.model.latencyMs.p99).padEnd(10)} ${f(c.difference.latencyP99Ms)}`);
 }

@@ -1,11 +1,12 @@
-import { generateKeyPair } from '@libp2p/crypto/keys';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Encoded, Millis, PeerIdStr, ProtocolNode, Verdict } from '../../src/core/index.ts';
-import { Libp2pTransport } from '../../src/net/libp2p-transport.ts';
 import { generateSwarmKey } from '../../src/net/swarm-key.ts';
 import { Histogram } from '../metrics/histogram.ts';
 import { defaultNetworkOptions } from '../network/network-model.ts';
 import { defaultGossipsubModelOptions } from '../overlay/gossipsub-options.ts';
 import { World, defaultWorldOptions } from '../world/world.ts';
+import type { NodeReport, NodeRequest } from './real-node.ts';
 
 /**
  * Calibration of the gossipsub overlay model against real agents' transport: N real libp2p
@@ -47,6 +48,8 @@ export interface CalibrationSide {
   deliveryRatio: number;
   /** Copies received beyond the first, per first delivery. */
   duplicatesPerDelivery: number;
+  /** Of the copies nodes would have sent, the share not sent because the receiver's IDONTWANT had arrived. */
+  idontwantSkippedFraction: number;
   latencyMs: { p50: number | null; p90: number | null; p99: number | null; max: number | null };
 }
 
@@ -55,7 +58,7 @@ export interface CalibrationResult {
   readonly real: CalibrationSide;
   readonly model: CalibrationSide;
   /** model − real, for the figures above. */
-  readonly difference: { deliveryRatio: number; duplicatesPerDelivery: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
+  readonly difference: { deliveryRatio: number; duplicatesPerDelivery: number; idontwantSkippedFraction: number; latencyP50Ms: number | null; latencyP99Ms: number | null };
 }
 
 const TOPIC = 'shoal/1/calib/b0/c0';
@@ -92,69 +95,102 @@ function payload(i: number, size: number): Uint8Array {
   return b;
 }
 
-async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`calibration: timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-/** The real side: Shoal's libp2p adapter, counting every copy gossipsub receives (duplicates included). */
-export async function calibrateReal(o: CalibrationOptions): Promise<CalibrationSide> {
-  const swarmKey = generateSwarmKey();
-  const nodes: Libp2pTransport[] = [];
-  try {
-    for (let i = 0; i < o.nodes; i++) {
-      const t = await Libp2pTransport.create({ listenAddrs: ['/ip4/127.0.0.1/tcp/0'], stopDrainMs: 100 }, { privateKey: await generateKeyPair('Ed25519'), swarmKey, metrics: null });
-      await t.start();
-      nodes.push(t);
-    }
-    const copies = new Float64Array(o.nodes);
-    const firstAt: Map<number, number>[] = nodes.map(() => new Map());
-    nodes.forEach((t, i) => {
-      // Count every message gossipsub hands its duplicate check, before dedup: that is the received-copies figure.
-      const gs = t.libp2p.services.pubsub as unknown as { handleReceivedMessage: (from: unknown, msg: { topic?: string }) => Promise<void> };
-      const orig = gs.handleReceivedMessage.bind(gs);
-      gs.handleReceivedMessage = (from, msg) => {
-        if (msg.topic === TOPIC) copies[i]!++;
-        return orig(from, msg);
-      };
-      t.setTopicHandler((m) => {
-        const id = new DataView(m.data.buffer, m.data.byteOffset, m.data.byteLength).getUint32(0);
-        if (!firstAt[i]!.has(id)) firstAt[i]!.set(id, performance.now());
-        return 'accept';
-      });
-      t.subscribe(TOPIC);
+/** A forked real-node.ts, answering requests in order of their `rid`. */
+class NodeProcess {
+  private readonly child: ChildProcess;
+  private nextRid = 0;
+  private readonly pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+
+  constructor() {
+    this.child = fork(fileURLToPath(new URL('./real-node.ts', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child.on('message', (m: { rid: number; error?: string }) => {
+      const p = this.pending.get(m.rid);
+      this.pending.delete(m.rid);
+      if (m.error !== undefined) p?.reject(new Error(`calibration node: ${m.error}`));
+      else p?.resolve(m as Record<string, unknown>);
     });
-    for (const [a, b] of dialPlan(o)) await nodes[a]!.dial(nodes[b]!.self, nodes[b]!.listenAddrs());
+    this.child.on('exit', (code) => {
+      for (const p of this.pending.values()) p.reject(new Error(`calibration node exited (code ${code}) before answering`));
+      this.pending.clear();
+    });
+  }
+
+  call<T>(req: DistributiveOmit<NodeRequest, 'rid'>): Promise<T> {
+    const rid = ++this.nextRid;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(rid, { resolve: resolve as (v: Record<string, unknown>) => void, reject });
+      this.child.send({ ...req, rid });
+    });
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * The real side: Shoal's libp2p adapter, one node per process (each its own event loop, as on
+ * separate hosts), counting every copy gossipsub receives (duplicates included).
+ */
+export async function calibrateReal(o: CalibrationOptions): Promise<CalibrationSide> {
+  const swarmKey = Array.from(generateSwarmKey());
+  const nodes = Array.from({ length: o.nodes }, () => new NodeProcess());
+  try {
+    const info = await Promise.all(nodes.map((n) => n.call<{ self: string; addrs: string[] }>({ cmd: 'init', swarmKey, topic: TOPIC })));
+    for (const [a, b] of dialPlan(o)) await nodes[a]!.call({ cmd: 'dial', peer: info[b]!.self, addrs: info[b]!.addrs });
     // Meshes form at heartbeats; wait until every node has at least Dlo mesh peers (or all it can have).
-    await waitUntil(() => nodes.every((t) => t.meshPeers(TOPIC).length >= Math.min(4, t.topicPeers(TOPIC).length) && t.topicPeers(TOPIC).length > 0), 20_000, 'gossipsub meshes');
+    await waitFor(
+      async () => (await Promise.all(nodes.map((n) => n.call<{ mesh: number; peers: number }>({ cmd: 'mesh' })))).every((m) => m.mesh >= Math.min(4, m.peers) && m.peers > 0),
+      20_000,
+      'gossipsub meshes',
+    );
     await new Promise((r) => setTimeout(r, 2_000));
     const sentAt = new Float64Array(o.messages);
     for (let m = 0; m < o.messages; m++) {
-      const from = m % o.nodes;
-      sentAt[m] = performance.now();
-      nodes[from]!.publish(TOPIC, payload(m, o.payloadBytes));
+      sentAt[m] = (await nodes[m % o.nodes]!.call<{ at: number }>({ cmd: 'publish', id: m, size: o.payloadBytes })).at;
       await new Promise((r) => setTimeout(r, o.publishIntervalMs));
     }
     const expected = o.messages * (o.nodes - 1);
-    const delivered = (): number => firstAt.reduce((a, m) => a + m.size, 0);
-    await waitUntil(() => delivered() >= expected, 10_000, 'all deliveries').catch(() => {});
+    const reports = (): Promise<NodeReport[]> => Promise.all(nodes.map((n) => n.call<NodeReport>({ cmd: 'report' })));
+    const delivered = (rs: NodeReport[]): number => rs.reduce((a, r) => a + r.firstAt.length, 0);
+    await waitFor(async () => delivered(await reports()) >= expected, 10_000, 'all deliveries').catch(() => {});
     // Late duplicates: let in-flight copies land.
     await new Promise((r) => setTimeout(r, 1_000));
+    const rs = await reports();
     const lat = new Histogram();
-    firstAt.forEach((m) => m.forEach((at, id) => lat.add(at - sentAt[id]!)));
-    const got = delivered();
-    const totalCopies = copies.reduce((a, b) => a + b, 0);
+    for (const r of rs) for (const [id, at] of r.firstAt) lat.add(at - sentAt[id]!);
+    const got = delivered(rs);
+    const totalCopies = rs.reduce((a, r) => a + r.copies, 0);
+    const skipped = rs.reduce((a, r) => a + r.idontwantSkipped, 0);
     return {
       deliveryRatio: got / expected,
       duplicatesPerDelivery: got > 0 ? (totalCopies - got) / got : 0,
+      idontwantSkippedFraction: skippedFraction(skipped, totalCopies),
       latencyMs: { p50: lat.quantile(0.5), p90: lat.quantile(0.9), p99: lat.quantile(0.99), max: lat.count > 0 ? lat.max : null },
     };
   } finally {
-    await Promise.allSettled(nodes.map((t) => t.stop()));
+    await Promise.allSettled(nodes.map((n) => withTimeout(n.call({ cmd: 'stop' }), 5_000)));
+    for (const n of nodes) n.kill();
   }
+}
+
+/** Copies not sent for IDONTWANT, over those plus every copy sent (on loopback every sent copy arrives). */
+function skippedFraction(skipped: number, sent: number): number {
+  return skipped + sent > 0 ? skipped / (skipped + sent) : 0;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
 }
 
 /** A node that subscribes and accepts, recording first deliveries. */
@@ -216,6 +252,7 @@ export function calibrateModel(o: CalibrationOptions): CalibrationSide {
   return {
     deliveryRatio: got / (o.messages * (o.nodes - 1)),
     duplicatesPerDelivery: got > 0 ? k.duplicates / got : 0,
+    idontwantSkippedFraction: skippedFraction(k.suppressed, k.copies),
     latencyMs: { p50: lat.quantile(0.5), p90: lat.quantile(0.9), p99: lat.quantile(0.99), max: lat.count > 0 ? lat.max : null },
   };
 }
@@ -231,6 +268,7 @@ export async function calibrate(o: CalibrationOptions = defaultCalibrationOption
     difference: {
       deliveryRatio: model.deliveryRatio - real.deliveryRatio,
       duplicatesPerDelivery: model.duplicatesPerDelivery - real.duplicatesPerDelivery,
+      idontwantSkippedFraction: model.idontwantSkippedFraction - real.idontwantSkippedFraction,
       latencyP50Ms: d(model.latencyMs.p50, real.latencyMs.p50),
       latencyP99Ms: d(model.latencyMs.p99, real.latencyMs.p99),
     },

@@ -7,7 +7,11 @@
  * time), so the meter keeps a ring of open seconds and finalises a second only once the
  * clock is `RING_SECONDS - 1` seconds past it.
  */
-export const TRAFFIC_METRICS = ['msgs_in', 'bytes_in', 'msgs_out', 'bytes_out', 'dups_in', 'ctrl_in'] as const;
+/**
+ * `saved_in` is what the model's IDONTWANT kept from arriving (bytes of suppressed copies): how
+ * much `bytes_in` leans on IDONTWANT working as modelled (see simulations/README.md, Calibration).
+ */
+export const TRAFFIC_METRICS = ['msgs_in', 'bytes_in', 'msgs_out', 'bytes_out', 'dups_in', 'ctrl_in', 'saved_in'] as const;
 export type TrafficMetric = (typeof TRAFFIC_METRICS)[number];
 
 export const MSGS_IN = 0;
@@ -16,6 +20,7 @@ export const MSGS_OUT = 2;
 export const BYTES_OUT = 3;
 export const DUPS_IN = 4;
 export const CTRL_IN = 5;
+export const SAVED_IN = 6;
 const METRIC_COUNT = TRAFFIC_METRICS.length;
 /** Counters per host and second, padded to 8 doubles: one 64-byte cache line per host-second. */
 const STRIDE = 8;

@@ -1,6 +1,6 @@
 import type { Encoded, Rng, Verdict } from '../../src/core/index.ts';
 import type { EventQueue } from '../engine/event-queue.ts';
-import { CTRL_IN, BYTES_IN, BYTES_OUT, DUPS_IN, type TrafficMeter } from '../metrics/traffic-meter.ts';
+import { CTRL_IN, BYTES_IN, BYTES_OUT, DUPS_IN, SAVED_IN, type TrafficMeter } from '../metrics/traffic-meter.ts';
 import { LOST, type NetworkModel } from '../network/network-model.ts';
 import type { GossipsubModelOptions } from './gossipsub-options.ts';
 import { MessagePool, MessageState, ST_ACCEPT, ST_IGNORE, ST_NONE, ST_ORIGIN, ST_PENDING, ST_REJECT } from './message-state.ts';
@@ -284,6 +284,7 @@ export class GossipsubModel {
         const qNode = t.posNode[q]!;
         if (m.arrivalMs[q]! + this.network.baseLatencyMs(qNode, node) <= nowMs) {
           this.byKind[t.kind]!.suppressed++;
+          this.meter.add(SAVED_IN, qNode, nowMs, m.wireBytes);
           continue;
         }
       }

@@ -108,6 +108,7 @@ export function buildCharts(r: RunResult): Chart[] {
       tr.flatMap((x) => [
         { x: x.t, series: 'mean', y: x.bytesInMean },
         { x: x.t, series: 'p99', y: x.bytesInP99 },
+        { x: x.t, series: 'mean, had IDONTWANT saved nothing', y: x.bytesInMean + x.savedInMean },
       ]),
       'simulated time (s)',
       'bytes / host / s',

@@ -99,9 +99,10 @@ ${table(
   [
     ['delivery ratio', fmt(c.real.deliveryRatio), fmt(c.model.deliveryRatio), fmt(c.difference.deliveryRatio)],
     ['duplicates per delivery', fmt(c.real.duplicatesPerDelivery), fmt(c.model.duplicatesPerDelivery), fmt(c.difference.duplicatesPerDelivery)],
+    ['copies not sent for IDONTWANT (share)', fmt(c.real.idontwantSkippedFraction), fmt(c.model.idontwantSkippedFraction), fmt(c.difference.idontwantSkippedFraction)],
     ['publish → delivery p50 (ms)', fmt(c.real.latencyMs.p50), fmt(c.model.latencyMs.p50), fmt(c.difference.latencyP50Ms)],
     ['publish → delivery p99 (ms)', fmt(c.real.latencyMs.p99), fmt(c.model.latencyMs.p99), fmt(c.difference.latencyP99Ms)],
   ],
   ['', 'real', 'model', 'model − real'],
-)}<p>The real nodes share one process and core, so their latency includes queueing behind each other's crypto; the model charges ${'`hopProcessingMs`'} per hop on otherwise idle hosts.</p>`;
+)}<p>The real nodes run a process each but share this machine's cores, so their latency includes queueing behind each other's crypto; the model charges ${'`hopProcessingMs`'} per hop on otherwise idle hosts.</p>`;
 }

@@ -1,6 +1,6 @@
 import type { ProtocolNode } from '../../src/core/index.ts';
 import type { CdfPoint, Histogram } from '../metrics/histogram.ts';
-import { BYTES_IN, BYTES_OUT, CTRL_IN, DUPS_IN, MSGS_IN, MSGS_OUT, type SecondStats } from '../metrics/traffic-meter.ts';
+import { BYTES_IN, BYTES_OUT, CTRL_IN, DUPS_IN, MSGS_IN, MSGS_OUT, SAVED_IN, type SecondStats } from '../metrics/traffic-meter.ts';
 import type { TopicKindCounters } from '../overlay/gossipsub-model.ts';
 import type { AssertionResult } from '../scenario/assertions.ts';
 import type { Scenario } from '../scenario/schema.ts';
@@ -26,6 +26,8 @@ export interface Series {
     dupsInMean: number;
     msgsOutMean: number;
     bytesOutMean: number;
+    /** Bytes per host the model's IDONTWANT kept from arriving (add to bytesInMean for the no-IDONTWANT bound). */
+    savedInMean: number;
   }[];
   converged: { t: number; f: number }[];
   queues: { t: number; uplinkMaxBytes: number; uplinkP99Bytes: number; protoMax: number; protoP99: number }[];
@@ -134,6 +136,7 @@ export function summarise(inp: SummaryInput): RunResult {
     dupsInMean: x.mean[DUPS_IN]!,
     msgsOutMean: x.mean[MSGS_OUT]!,
     bytesOutMean: x.mean[BYTES_OUT]!,
+    savedInMean: x.mean[SAVED_IN]!,
   }));
 
   // Steady window: explicit, or from the end of warm-up to the first event (or the end).
@@ -172,6 +175,8 @@ export function summarise(inp: SummaryInput): RunResult {
     steady_msgs_in_p99: meanOf(steady.map((x) => x.msgsInP99)),
     steady_bytes_in_per_host_s: steadyBytes,
     steady_bytes_in_p99: meanOf(steady.map((x) => x.bytesInP99)),
+    // What the hosts would receive if IDONTWANT saved nothing, as on loopback (simulations/README.md, Calibration).
+    steady_bytes_in_without_idontwant_per_host_s: steadyBytes === null ? null : steadyBytes + (meanOf(steady.map((x) => x.savedInMean)) ?? 0),
     steady_ctrl_in_per_host_s: steadyCtrl,
     steady_all_in_per_host_s: steadyMsgs === null || steadyCtrl === null ? null : steadyMsgs + steadyCtrl,
     steady_dups_in_per_host_s: meanOf(steady.map((x) => x.dupsInMean)),
