@@ -373,7 +373,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.bitsCtl.reset(now);
     this.cellPacer = new PublishPacer(this.opts.cellTopic, now);
     this.districtPacer = new PublishPacer(this.opts.districtTopic, now);
-    this.globalPacer = new PublishPacer(this.opts.globalTopic, now);
+    // District reporters number N / 3,000: a random share of the burst spreads a cold start's first digests (pacer.ts).
+    this.globalPacer = new PublishPacer(this.opts.globalTopic, now, this.rng.next());
     this.syncTokens = new TokenBucket(this.opts.syncServePerSec, 2 * this.opts.syncServePerSec, now);
     this.lightTokens = new TokenBucket(LIGHT_SYNC_FACTOR * this.opts.syncServePerSec, 2 * LIGHT_SYNC_FACTOR * this.opts.syncServePerSec, now);
     this.membership.setSelf(this.draft, now);

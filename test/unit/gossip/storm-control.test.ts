@@ -19,6 +19,18 @@ describe('storm control', () => {
       assert.equal(p.readyAtMs(0, 100, 10), 10_000, 'the third waits for one share: 10 s');
     });
 
+    it('grants only primedFraction of the first burst, so publishers that start together spread out', () => {
+      // 10 publishers share 1 msg/s: a full burst is 2 messages' worth, 20 s of allowance.
+      const full = new PublishPacer(budget, 0);
+      assert.equal(full.readyAtMs(0, 100, 10), 0, 'a full first burst sends at once');
+      const quarter = new PublishPacer(budget, 0, 0.25);
+      assert.equal(quarter.credit(0, 10), 5000, 'a quarter of the burst: 5 s of allowance');
+      assert.equal(quarter.readyAtMs(0, 100, 10), 5000, 'one message costs 10 s: it waits for the other 5');
+      const big = new PublishPacer(budget, 0, 0.25);
+      assert.equal(big.readyAtMs(0, 30_000, 10), 15_000, 'a message costlier than the burst waits for a full burst, not its whole cost');
+      assert.throws(() => new PublishPacer(budget, 0, 1.5), /primedFraction/);
+    });
+
     it('charges big messages by bytes, and a forced message leaves a debt', () => {
       const p = new PublishPacer(budget, 0);
       assert.equal(p.costMs(5000, 1), 5000, '5 KB at 1 KB/s costs 5 s, more than the 1 s message share');
