@@ -100,7 +100,7 @@ describe('decentralized placement on 10 real agents (2 cells)', function () {
     for (const j of jobs) byKey.set(j.spec.idempotencyKey, [...(byKey.get(j.spec.idempotencyKey) ?? []), j]);
     for (const [key, list] of byKey) {
       const live = list.filter((j) => j.state !== 'fenced');
-      assert.equal(live.length, 1, `key ${key} has ${live.length} live jobs: ${JSON.stringify(list.map((j) => ({ id: j.id, host: j.host, state: j.state, epoch: (j as unknown as { epoch: number }).epoch })))}`);
+      assert.equal(live.length, 1, `key ${key} has ${live.length} live jobs: ${JSON.stringify(list.map((j) => ({ id: j.id, host: j.host, state: j.state, epoch: (j as unknown as { epoch: number }).epoch, reason: (j as unknown as { reason?: string }).reason })))}`);
     }
     for (const p of placed) assert.ok(byKey.has(p.key), `job for ${p.key} was answered 201 and must exist in the cluster listing`);
 
