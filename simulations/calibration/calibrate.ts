@@ -103,7 +103,7 @@ async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: st
   }
 }
 
-/** A forked real-node.ts, answering requests in order of their `rid`. */
+/** A forked real-node.ts; its answers are matched to requests by `rid`. */
 class NodeProcess {
   private readonly child: ChildProcess;
   private nextRid = 0;
