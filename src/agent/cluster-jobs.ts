@@ -1,5 +1,5 @@
 import { errorMessage, ShoalError } from '../core/errors.ts';
-import type { JobRecord, JobSpec } from '../core/job.ts';
+import { currentCopies, type JobRecord, type JobSpec } from '../core/job.ts';
 import { hashPrefix } from '../core/hash.ts';
 import type { PeerIdStr, Transport } from '../core/transport.ts';
 import type { ClusterView } from '../gossip/index.ts';
@@ -109,9 +109,8 @@ export class ClusterJobs implements Placer, JobDirectory {
     }));
     const own = { name: `cell ${this.view.ownCell}`, run: () => this.listCell(opts.signal) };
     const listing = await listAll([own, ...other], cells.slice(this.opts.maxListedHosts).map((s) => `cell ${s.cell}`), this.opts.listConcurrency);
-    const byId = new Map<string, JobRecord>();
-    for (const job of listing.jobs) if (!byId.has(job.id)) byId.set(job.id, job);
-    return { jobs: [...byId.values()], missing: listing.missing };
+    // A moved job is listed by its old host too (fenced, older epoch): list the current copy.
+    return { jobs: currentCopies(listing.jobs), missing: listing.missing };
   }
 
   /** Jobs of every alive host of this cell. A job re-placed elsewhere also sits, fenced, on its old host: keep the copy its host owns. */

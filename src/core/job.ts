@@ -124,6 +124,31 @@ export interface JobRecord {
   readonly updatedAtMs: Millis;
 }
 
+/**
+ * The copies worth listing when records of one job are gathered from several hosts. A job
+ * re-placed elsewhere leaves a copy on its old host, fenced at a lower epoch (or about to be,
+ * once that host next checks): keep the copies at the job's highest epoch, and among those
+ * the ones not fenced, unless all are. Two live copies at one epoch are both kept: that is a
+ * duplicate, and a listing must not hide it.
+ */
+export function currentCopies(records: Iterable<JobRecord>): JobRecord[] {
+  const byId = new Map<string, JobRecord[]>();
+  for (const r of records) {
+    const list = byId.get(r.id);
+    if (list === undefined) byId.set(r.id, [r]);
+    else list.push(r);
+  }
+  const out: JobRecord[] = [];
+  for (const copies of byId.values()) {
+    let top = 0;
+    for (const c of copies) if (c.epoch > top) top = c.epoch;
+    const latest = copies.filter((c) => c.epoch === top);
+    const live = latest.filter((c) => c.state !== 'fenced');
+    out.push(...(live.length > 0 ? live : latest.slice(0, 1)));
+  }
+  return out;
+}
+
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
 
 /** Time-ordered id: 10 chars of milliseconds, then 10 random chars (a ULID, lowercase). */
