@@ -140,7 +140,7 @@ export function currentCopies(records: Iterable<JobRecord>): JobRecord[] {
   }
   const out: JobRecord[] = [];
   for (const copies of byId.values()) {
-    let top = 0;
+    let top = -Infinity;
     for (const c of copies) if (c.epoch > top) top = c.epoch;
     const latest = copies.filter((c) => c.epoch === top);
     const live = latest.filter((c) => c.state !== 'fenced');
