@@ -6,6 +6,7 @@ import { Histogram } from '../metrics/histogram.ts';
 import { defaultNetworkOptions } from '../network/network-model.ts';
 import { defaultGossipsubModelOptions } from '../overlay/gossipsub-options.ts';
 import { World, defaultWorldOptions } from '../world/world.ts';
+import { calibrationPayload } from './payload.ts';
 import type { NodeReport, NodeRequest } from './real-node.ts';
 
 /**
@@ -87,12 +88,6 @@ function dialPlan(o: CalibrationOptions): [number, number][] {
     }
   }
   return out;
-}
-
-function payload(i: number, size: number): Uint8Array {
-  const b = new Uint8Array(size);
-  new DataView(b.buffer).setUint32(0, i);
-  return b;
 }
 
 async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -237,7 +232,7 @@ export function calibrateModel(o: CalibrationOptions): CalibrationSide {
   for (let m = 0; m < o.messages; m++) {
     const at = startMs + m * o.publishIntervalMs;
     sentAt[m] = at;
-    world.at(at, (now) => world.overlay.publish(m % o.nodes, TOPIC, { msg: m, bytes: payload(m, o.payloadBytes) }, now));
+    world.at(at, (now) => world.overlay.publish(m % o.nodes, TOPIC, { msg: m, bytes: calibrationPayload(m, o.payloadBytes) }, now));
   }
   world.runUntil(startMs + o.messages * o.publishIntervalMs + 5_000);
   const k = world.overlay.byKind[world.overlay.topics.get(TOPIC)!.kind]!;

@@ -1,5 +1,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { Libp2pTransport } from '../../src/net/libp2p-transport.ts';
+import { calibrationPayload, calibrationPayloadId } from './payload.ts';
 
 /**
  * One real calibration node, in a process of its own (forked by calibrate.ts), so that it
@@ -68,7 +69,7 @@ async function handle(req: NodeRequest): Promise<object> {
       topic = req.topic;
       instrument(t.libp2p.services.pubsub as unknown as GossipsubInternals);
       t.setTopicHandler((m) => {
-        const id = new DataView(m.data.buffer, m.data.byteOffset, m.data.byteLength).getUint32(0);
+        const id = calibrationPayloadId(m.data);
         if (!firstAt.has(id)) firstAt.set(id, epochNow());
         return 'accept';
       });
@@ -81,8 +82,7 @@ async function handle(req: NodeRequest): Promise<object> {
     case 'mesh':
       return { mesh: transport!.meshPeers(topic).length, peers: transport!.topicPeers(topic).length };
     case 'publish': {
-      const b = new Uint8Array(req.size);
-      new DataView(b.buffer).setUint32(0, req.id);
+      const b = calibrationPayload(req.id, req.size);
       const at = epochNow();
       transport!.publish(topic, b);
       return { at };
