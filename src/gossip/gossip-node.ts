@@ -86,6 +86,14 @@ const MAX_SYNC_PAGES = 64;
  * UNHEARD_CELL_MIN_MEAN_SIZE).
  */
 const REPAIR_MIN_MEAN_CELL_SIZE = 8;
+/**
+ * Districts a repair round may pull at most, one page each from a different contact, when
+ * that many districts' worth of cells are missing. One per round made the repair of a
+ * 100k cold start (32 districts, every host missing most of them once the layout settles)
+ * take ≥ 64 s whatever else went right; four cut that to ~16 s. The bytes a host fetches
+ * are the same either way, only sooner; nothing is pulled once the view is whole.
+ */
+const MAX_REPAIR_PULLS = 4;
 /** Light sync answers (one summary, a few hundred bytes) are this many times cheaper, so a seed serves this many more. */
 const LIGHT_SYNC_FACTOR = 10;
 /**
@@ -1367,17 +1375,19 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // switched (or already have): their reporters will speak in the layout both end in.
     const majority = this.store.majorityBits();
     if (majority >= 0 && majority !== this.bits) return;
-    // A random gap: scan from a random cell (gaps are what this costs, only while they exist).
+    // Random gaps, in as many districts as the missing cells fill (at most MAX_REPAIR_PULLS):
+    // scan from a random cell (gaps are what this costs, only while they exist).
+    const perDistrict = 2 ** (this.bits - this.districtBits);
+    const pulls = Math.min(MAX_REPAIR_PULLS, Math.ceil((cells - known) / perDistrict));
     const start = this.rng.int(cells);
-    let gap = -1;
-    for (let i = 0; i < cells && gap < 0; i++) {
+    const districts: number[] = [];
+    for (let i = 0; i < cells && districts.length < pulls; i++) {
       const cell = (start + i) % cells;
-      if (cell !== this.myCell && this.store.get(cell) === undefined) gap = cell;
+      if (cell === this.myCell || this.store.get(cell) !== undefined) continue;
+      const district = districtOf(cell, this.bits);
+      if (!districts.includes(district)) districts.push(district);
     }
-    if (gap < 0) return;
-    const district = districtOf(gap, this.bits);
-    const first = district * 2 ** (this.bits - this.districtBits);
-    this.pullSummaries(district, heapKey(this.bits, first) - 1, now);
+    for (const district of districts) this.pullSummaries(district, heapKey(this.bits, district * perDistrict) - 1, now);
   }
 
   /**
