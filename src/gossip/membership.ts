@@ -59,6 +59,26 @@ function newer(a: HostRecord, b: HostRecord): boolean {
   return a.incarnation > b.incarnation || (a.incarnation === b.incarnation && a.seq > b.seq);
 }
 
+/**
+ * Whether `b` states the same facts as `a`, apart from its seq: a host re-announces an
+ * unchanged record every heartbeat, and nothing derived from the view (the cell's summary)
+ * needs recomputing for that. Generic over the record's fields, so a field added later counts.
+ */
+function sameFacts(a: HostRecord, b: HostRecord): boolean {
+  for (const k of Object.keys(a) as (keyof HostRecord)[]) if (k !== 'seq' && !equalValues(a[k], b[k])) return false;
+  return Object.keys(a).length === Object.keys(b).length;
+}
+
+function equalValues(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (Array.isArray(x) !== Array.isArray(y)) return false;
+  const kx = Object.keys(x);
+  if (kx.length !== Object.keys(y).length) return false;
+  for (const k of kx) if (!equalValues((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
 export type ApplyResult = 'new' | 'updated' | 'revived' | 'stale' | 'self-refute';
 
 export interface MembershipOptions {
@@ -83,7 +103,7 @@ export class Membership {
   private readonly listeners: MemberListener[] = [];
   /** Bumped whenever the ring's member set changes, so callers can cache derived roles. */
   ringVersion = 0;
-  /** Bumped on any change of any member (record or status): the reporter recomputes its summary only then. */
+  /** Bumped when a member comes, goes, changes status or states new facts (not on a re-announcement): the reporter recomputes its summary only then. */
   version = 0;
   private successorsCache: readonly PeerIdStr[] = [];
   private successorsFor = -1;
@@ -134,11 +154,11 @@ export class Membership {
     this.ringDirty = true;
   }
 
-  private touch(m: MemberState, now: Millis): void {
+  private touch(m: MemberState, now: Millis, factsChanged = true): void {
     const t = this.term(m);
     this.hashSum = (this.hashSum - m.hashTerm + t) | 0;
     m.hashTerm = t;
-    this.version++;
+    if (factsChanged) this.version++;
     m.updatedAtMs = now;
     m.refreshView();
     this.views.set(m.record.origin, m.view);
@@ -198,9 +218,10 @@ export class Membership {
   /** Replace own record (a new draft or a refutation); self is always alive in its own view. */
   setSelf(record: HostRecord, now: Millis): void {
     const m = this.members.get(this.self)!;
+    const factsChanged = !sameFacts(m.record, record);
     m.record = record;
     m.statusIncarnation = record.incarnation;
-    this.touch(m, now);
+    this.touch(m, now, factsChanged);
   }
 
   /** A record from the topic, a sync, or a push. */
@@ -215,9 +236,10 @@ export class Membership {
     }
     if (!newer(record, m.record)) return 'stale';
     if (m.status === 'alive') {
+      const factsChanged = !sameFacts(m.record, record);
       m.record = record;
       m.statusIncarnation = record.incarnation;
-      this.touch(m, now);
+      this.touch(m, now, factsChanged);
       return 'updated';
     }
     if (record.incarnation > m.statusIncarnation) {
@@ -227,8 +249,9 @@ export class Membership {
     }
     if (m.status === 'suspect') {
       // Same incarnation, newer seq: fresher facts, but not a refutation.
+      const factsChanged = !sameFacts(m.record, record);
       m.record = record;
-      this.touch(m, now);
+      this.touch(m, now, factsChanged);
       return 'updated';
     }
     return 'stale'; // failed/left at this incarnation: a late copy from before the end

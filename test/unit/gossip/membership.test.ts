@@ -26,6 +26,36 @@ describe('Membership (SWIM states and the cell ring)', () => {
     assert.equal(m.get('a')!.record.incarnation, 2);
   });
 
+  it('version moves on new facts and status changes, not on a re-announcement of the same facts', () => {
+    const { m } = table(['a']);
+    let v = m.version;
+    assert.equal(m.applyRecord(record('a', { incarnation: 1, seq: 2 }), 1), 'updated');
+    assert.equal(m.version, v, 'same facts, higher seq: the summary needs no recomputing');
+    assert.equal(m.get('a')!.record.seq, 2, 'the newer seq is still taken');
+    const changes: Partial<Parameters<typeof record>[1]>[] = [
+      { free: { vcpus: 31, memoryMiB: 131072, diskGiB: 1000 } },
+      { labels: { energy: 'hydro', rack: 'r2' } },
+      { labels: { energy: 'hydro' } },
+      { drivers: ['qemu'] },
+      { addrs: ['/ip4/10.0.0.2/tcp/4001'] },
+      { health: 'degraded' },
+      { draining: true },
+    ];
+    let seq = 3;
+    for (const over of changes) {
+      m.applyRecord(record('a', { incarnation: 1, seq: seq++, ...over }), 2);
+      assert.notEqual(m.version, v, `a change of ${JSON.stringify(over)} moves the version`);
+      v = m.version;
+    }
+    m.applyStatus('a', 'suspect', 1, 0, 3);
+    assert.notEqual(m.version, v, 'a status change moves it');
+    v = m.version;
+    m.setSelf(record('self', { incarnation: 5, seq: 8 }), 4);
+    assert.equal(m.version, v, "our own re-announcement doesn't");
+    m.setSelf(record('self', { incarnation: 5, seq: 9, jobs: 5 }), 4);
+    assert.notEqual(m.version, v, 'our own new facts do');
+  });
+
   it('precedence: suspect(i ≥ j) beats alive, alive(i > j) refutes, failed sticks until a higher incarnation', () => {
     const { m, events } = table(['a']);
     assert.equal(m.applyStatus('a', 'suspect', 0, 0, 10), 'stale', 'a suspicion of an older incarnation is stale');
