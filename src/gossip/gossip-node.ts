@@ -211,6 +211,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private lastSummary: CellSummary | undefined;
   private lastSummaryAtMs = -Infinity;
   private summaryVersionSeen = -1;
+  /**
+   * A changed summary the district pacer held back: recomputed and sent when the budget
+   * allows. A flag of its own, not a reset of summaryVersionSeen: that would make every
+   * handler call (every ping) pull the check forward to the next summaryCheckMs, and the
+   * reporter recomputed its summary about once a second until the budget allowed.
+   */
+  private summaryHeld = false;
   private summaryHeartbeatMs: number;
   private districtPacer!: PublishPacer;
   private readonly dirty = new Set<number>();
@@ -1090,7 +1097,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       }
     }
     const heartbeatAt = this.summaryForced ? now : this.lastSummaryAtMs + this.summaryHeartbeatMs;
-    const changedCell = this.membership.version !== this.summaryVersionSeen;
+    const changedCell = this.summaryHeld || this.membership.version !== this.summaryVersionSeen;
     if (!changedCell && now < heartbeatAt) {
       this.timers[T_SUMMARY] = heartbeatAt;
       return;
@@ -1116,12 +1123,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const publishers = this.cellsInDistrict();
     const ready = this.districtPacer.readyAtMs(now, enc.bytes.length, publishers);
     if (ready > now) {
-      this.summaryVersionSeen = -1; // still owed: recompute when the budget allows
+      this.summaryHeld = true;
       this.timers[T_SUMMARY] = ready;
       return;
     }
     this.publish(this.myDistrictTopic, 'district', enc);
     this.summaryForced = false;
+    this.summaryHeld = false;
     this.districtPacer.charge(now, enc.bytes.length, publishers);
     this.stats.summariesPublished++;
     // The first summaries in a layout often go out before the district mesh has formed
