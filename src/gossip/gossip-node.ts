@@ -1418,12 +1418,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /** Asks a contact of `district` (a delegate: it hears the district topic) for the page of summaries after heap key `after`. */
   private pullSummaries(district: number, after: number, now: Millis): boolean {
     // A contact of a known cell of that district, else of any known cell (it may know more than we do).
-    let contact: Contact | undefined;
-    let seen = 0;
-    for (const s of this.store.district(district, this.districtBits)) {
-      for (const c of s.contacts) if (c.peer !== this.self && this.rng.int(++seen) === 0) contact = c;
-    }
-    contact ??= this.store.randomContact(this.rng, this.self);
+    const contact = this.store.contactIn(district, this.districtBits, this.rng, this.self) ?? this.store.randomContact(this.rng, this.self);
     // Knowing no other cell at all: a cell-mate may (a non-delegate hears summaries only through digests).
     const peer = contact?.peer ?? this.membership.randomAlive(1, null, this.rng)[0];
     if (peer === undefined) return false;

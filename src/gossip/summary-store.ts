@@ -85,6 +85,30 @@ export class SummaryStore {
     return undefined;
   }
 
+  /**
+   * A contact other than `self` of a random known cell of `district`: the current layout's
+   * cells first, the other layouts' only when none of those is known. One draw per pick (a
+   * draw per contact was a twentieth of a cold start's time, four repairs a round).
+   */
+  contactIn(district: number, districtBits: number, rng: Rng, self: string): Contact | undefined {
+    const known: CellSummary[] = [];
+    if (this.bits >= districtBits) {
+      const span = 2 ** (this.bits - districtBits);
+      for (let cell = district * span; cell < (district + 1) * span; cell++) {
+        const s = this.slots[cell];
+        if (s !== undefined && s.contacts.some((c) => c.peer !== self)) known.push(s);
+      }
+    }
+    if (known.length === 0) {
+      for (const s of this.others.values()) {
+        if (s.cellBits >= districtBits && Math.floor(s.cell / 2 ** (s.cellBits - districtBits)) === district && s.contacts.some((c) => c.peer !== self)) known.push(s);
+      }
+    }
+    if (known.length === 0) return undefined;
+    const contacts = known[rng.int(known.length)]!.contacts.filter((c) => c.peer !== self);
+    return contacts[rng.int(contacts.length)];
+  }
+
   /** The summary of `cell` at the current cellBits. */
   get(cell: number): CellSummary | undefined {
     return this.slots[cell];

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { CellSummary, MemberView } from '../../../src/gossip/index.ts';
 import { SUMMARY_SHAPES, summarizeCell } from '../../../src/gossip/index.ts';
 import { summaryChanged } from '../../../src/gossip/summary.ts';
+import { SeededRng } from '../../../src/core/rng.ts';
 import { SummaryStore, heapKey } from '../../../src/gossip/summary-store.ts';
 import { record, summary } from './fixtures.ts';
 
@@ -117,6 +118,21 @@ describe('SummaryStore', () => {
     }
     assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'key order');
     assert.equal(seen.length, st.size, 'every summary exactly once');
+  });
+
+  it("finds a contact in a district: never self, the current layout first, another layout's only without one", () => {
+    const withContacts = (s: CellSummary, ...peers: string[]): CellSummary => ({ ...s, contacts: peers.map((peer) => ({ peer, addrs: [] })) });
+    const st = new SummaryStore(4); // districtBits 2: district 1 is cells 4..7
+    const rng = new SeededRng(7);
+    assert.equal(st.contactIn(1, 2, rng, 'me'), undefined, 'nothing known');
+    st.put(withContacts(fake(2, 3, 5), 'old-layout')); // cell 2 at 3 bits = cells 4..5 at 4 bits
+    assert.equal(st.contactIn(1, 2, rng, 'me')?.peer, 'old-layout', 'only another layout knows the district');
+    st.put(withContacts(fake(6, 4, 10), 'me'));
+    st.put(withContacts(fake(7, 4, 10), 'me', 'b'));
+    st.put(withContacts(fake(8, 4, 10), 'c')); // district 2
+    const picked = new Set<string>();
+    for (let i = 0; i < 50; i++) picked.add(st.contactIn(1, 2, rng, 'me')!.peer);
+    assert.deepEqual([...picked], ['b'], 'the current layout wins; self and other districts never');
   });
 
   it('expires summaries past their TTL and iterates a district', () => {
