@@ -257,7 +257,7 @@ export const defaultGossipOptions: GossipOptions = Object.freeze({
   // failedRetentionMs (120 s), so a partition that heals must be found well before that. One
   // sync request per interval, and only while the cell holds failed members.
   reconnectIntervalMs: 10_000,
-  // 2 s: after a cold start of 100k hosts (32 districts) a node's gaps are filled in ~16 s,
+  // 2 s: after a cold start of 100k hosts (32 districts) a node's gaps take ≥ 16 s to fill,
   // at ≤ 4 pages (one district each) per 2 s; nothing is sent once every cell is known.
   summaryRepairIntervalMs: 2000,
   // 30 s: a node with no reachable seed keeps trying without hammering.
