@@ -3,6 +3,7 @@ import { hash32 } from '../core/hash.ts';
 import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr } from '../core/transport.ts';
 import type { HostRecord, MemberStatus, MemberView } from './records.ts';
+import { recordDiffers } from './self-record.ts';
 import { suspicionTimeoutMs } from './suspicion.ts';
 
 /**
@@ -60,23 +61,12 @@ function newer(a: HostRecord, b: HostRecord): boolean {
 }
 
 /**
- * Whether `b` states the same facts as `a`, apart from its seq: a host re-announces an
- * unchanged record every heartbeat, and nothing derived from the view (the cell's summary)
- * needs recomputing for that. Generic over the record's fields, so a field added later counts.
+ * Whether `b` states new facts against `a`: a host re-announces an unchanged record every
+ * heartbeat with only a new seq, and nothing derived from the view (the cell's summary)
+ * needs recomputing for that. The same test the host itself uses to tell a heartbeat from news.
  */
-function sameFacts(a: HostRecord, b: HostRecord): boolean {
-  for (const k of Object.keys(a) as (keyof HostRecord)[]) if (k !== 'seq' && !equalValues(a[k], b[k])) return false;
-  return Object.keys(a).length === Object.keys(b).length;
-}
-
-function equalValues(x: unknown, y: unknown): boolean {
-  if (x === y) return true;
-  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
-  if (Array.isArray(x) !== Array.isArray(y)) return false;
-  const kx = Object.keys(x);
-  if (kx.length !== Object.keys(y).length) return false;
-  for (const k of kx) if (!equalValues((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k])) return false;
-  return true;
+function newFacts(a: HostRecord, b: HostRecord): boolean {
+  return a.incarnation !== b.incarnation || recordDiffers(a, b);
 }
 
 export type ApplyResult = 'new' | 'updated' | 'revived' | 'stale' | 'self-refute';
@@ -218,7 +208,7 @@ export class Membership {
   /** Replace own record (a new draft or a refutation); self is always alive in its own view. */
   setSelf(record: HostRecord, now: Millis): void {
     const m = this.members.get(this.self)!;
-    const factsChanged = !sameFacts(m.record, record);
+    const factsChanged = newFacts(m.record, record);
     m.record = record;
     m.statusIncarnation = record.incarnation;
     this.touch(m, now, factsChanged);
@@ -236,7 +226,7 @@ export class Membership {
     }
     if (!newer(record, m.record)) return 'stale';
     if (m.status === 'alive') {
-      const factsChanged = !sameFacts(m.record, record);
+      const factsChanged = newFacts(m.record, record);
       m.record = record;
       m.statusIncarnation = record.incarnation;
       this.touch(m, now, factsChanged);
@@ -249,7 +239,7 @@ export class Membership {
     }
     if (m.status === 'suspect') {
       // Same incarnation, newer seq: fresher facts, but not a refutation.
-      const factsChanged = !sameFacts(m.record, record);
+      const factsChanged = newFacts(m.record, record);
       m.record = record;
       this.touch(m, now, factsChanged);
       return 'updated';
