@@ -389,10 +389,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.bitsCtl.reset(now);
     this.cellPacer = new PublishPacer(this.opts.cellTopic, now);
     this.districtPacer = new PublishPacer(this.opts.districtTopic, now);
-    // District reporters number N / 3,000: a random share of the burst spreads a cold start's first digests (pacer.ts).
-    // The burst itself is 4 s × districts, so the wait grows with N: at 50k it cost early views
-    // (36% whole at 60 s, 92% without it) for a shorter tail (simulations/README.md, "Cold start again").
-    this.globalPacer = new PublishPacer(this.opts.globalTopic, now, this.rng.next());
+    // A full first burst: a district's first digest is what lets hosts elsewhere find its
+    // cells at all. A random share of it (tried in 29ebb9a) held first digests back for up to
+    // 4 s × districts: at 100k, 2% of views whole at 60 s instead of 63%, and all of them at
+    // 154 s instead of 135 (simulations/README.md, "Cold start again").
+    this.globalPacer = new PublishPacer(this.opts.globalTopic, now);
     this.syncTokens = new TokenBucket(this.opts.syncServePerSec, 2 * this.opts.syncServePerSec, now);
     this.lightTokens = new TokenBucket(LIGHT_SYNC_FACTOR * this.opts.syncServePerSec, 2 * LIGHT_SYNC_FACTOR * this.opts.syncServePerSec, now);
     this.membership.setSelf(this.draft, now);

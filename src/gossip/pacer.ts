@@ -12,25 +12,20 @@ import type { TopicBudget } from './options.ts';
  * its byte share. `charge` may drive the credit negative (refutations and leaves are
  * never held back); the debt is then paid before the next paced message.
  *
- * `primedFraction` is how much of the burst the first refill grants (all of it by default).
- * A topic whose publishers grow with the cluster (the global digests, one reporter per
- * district) grants each a random fraction instead: a cold start's reporters all become
- * quiet publishers at once, and full bursts would put one big digest per district on the
- * topic within seconds, a burst that grows with N.
+ * The first refill grants a full burst. A random share of it for the global digests (29ebb9a)
+ * spread a cold start's first digests, but held them back for up to 4 s × districts, and
+ * without its district's first digest no host elsewhere can find its cells (gossip-node.ts).
  */
 export class PublishPacer {
   private creditMs = 0;
   private lastMs: Millis;
-  /** The first refill grants a burst (primedFraction of it), like any token bucket: a quiet node's first few messages are not delayed. */
+  /** The first refill grants a full burst, like any token bucket: a quiet node's first few messages are not delayed. */
   private primed = true;
   private readonly budget: TopicBudget;
-  private readonly primedFraction: number;
 
-  constructor(budget: TopicBudget, now: Millis, primedFraction = 1) {
-    if (!(primedFraction >= 0 && primedFraction <= 1)) throw new RangeError(`primedFraction must be within [0, 1], got ${primedFraction}`);
+  constructor(budget: TopicBudget, now: Millis) {
     this.budget = budget;
     this.lastMs = now;
-    this.primedFraction = primedFraction;
   }
 
   /** Allowance cost of one message of `bytes` bytes, in ms, at the current share. */
@@ -49,7 +44,7 @@ export class PublishPacer {
   private refill(now: Millis, publishers: number): void {
     if (this.primed) {
       this.primed = false;
-      this.creditMs = this.primedFraction * this.maxCreditMs(publishers);
+      this.creditMs = this.maxCreditMs(publishers);
     }
     if (now > this.lastMs) {
       this.creditMs += now - this.lastMs;

@@ -19,16 +19,13 @@ describe('storm control', () => {
       assert.equal(p.readyAtMs(0, 100, 10), 10_000, 'the third waits for one share: 10 s');
     });
 
-    it('grants only primedFraction of the first burst, so publishers that start together spread out', () => {
-      // 10 publishers share 1 msg/s: a full burst is 2 messages' worth, 20 s of allowance.
-      const full = new PublishPacer(budget, 0);
-      assert.equal(full.readyAtMs(0, 100, 10), 0, 'a full first burst sends at once');
-      const quarter = new PublishPacer(budget, 0, 0.25);
-      assert.equal(quarter.credit(0, 10), 5000, 'a quarter of the burst: 5 s of allowance');
-      assert.equal(quarter.readyAtMs(0, 100, 10), 5000, 'one message costs 10 s: it waits for the other 5');
-      const big = new PublishPacer(budget, 0, 0.25);
-      assert.equal(big.readyAtMs(0, 30_000, 10), 15_000, 'a message costlier than the burst waits for a full burst, not its whole cost');
-      assert.throws(() => new PublishPacer(budget, 0, 1.5), /primedFraction/);
+    it('grants a full first burst: a message costlier than the burst goes at once, and its debt holds the next', () => {
+      // 10 publishers share 1 msg/s and 1 KB/s: a burst is 20 s of allowance; 30 KB cost 300 s.
+      const p = new PublishPacer(budget, 0);
+      assert.equal(p.readyAtMs(0, 30_000, 10), 0, 'a message costlier than the burst needs only a full one');
+      p.charge(0, 30_000, 10);
+      assert.equal(p.credit(0, 10), -280_000, 'its cost beyond the burst is a debt');
+      assert.equal(p.readyAtMs(0, 100, 10), 290_000, 'the next waits for the debt and its own share');
     });
 
     it('charges big messages by bytes, and a forced message leaves a debt', () => {
