@@ -20,7 +20,7 @@ import { emptyReasonCounts, verdictOf, type GossipAction, type GossipReason, typ
 import { EventQueue } from './event-queue.ts';
 import { FailureDetector, MAX_RELAYS } from './failure-detector.ts';
 import { Membership, type MemberEvent, type MemberListener } from './membership.ts';
-import type { DigestMsg, DirectMsg, EventsMsg, MemberEventWire, SummaryVersion, SyncReqMsg, SyncRespMsg, TopicMsg } from './messages.ts';
+import type { DigestMsg, DirectMsg, EventsMsg, MemberEventWire, SummaryVersion, SyncMember, SyncReqMsg, SyncRespMsg, TopicMsg } from './messages.ts';
 import { newGossipCounters, type GossipCounters, type GossipMetrics, type TrafficKind } from './metrics.ts';
 import type { GossipOptions } from './options.ts';
 import { PublishPacer } from './pacer.ts';
@@ -147,6 +147,9 @@ const MAX_DIRTY = 256;
  * many sync timeouts (no summary of its cell yet names a contact, or the contact is down).
  */
 const FIRST_RECORD_FALLBACK_SYNCS = 2;
+
+/** Records of other cells' hosts as sync members (rendezvous answers and referrals). */
+const asAlive = (records: readonly HostRecord[]): SyncMember[] => records.map((record) => ({ record, status: 'alive', statusIncarnation: record.incarnation }));
 
 /**
  * One Shoal gossip participant, sans I/O: handlers are synchronous, take `now`, and push
@@ -1372,10 +1375,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /**
    * Summary repair. Digests carry a district's summaries under a small global budget, so
    * after a cold start of 100k hosts a node heard of some cells only minutes later (23% of
-   * views complete after 180 s). While our current layout has gaps, each round asks one
-   * contact of a district we lack cells in (a delegate: it hears the district topic) for that
-   * district's page of summaries, in the sync request that joins already use. Nothing is
-   * sent once the view is whole. Summaries a digest named that we lack come first.
+   * views complete after 180 s). While our current layout has gaps, each round asks a
+   * contact of each of up to 4 districts we lack cells in (a delegate: it hears the district
+   * topic) for that district's page of summaries, in the sync request that joins already
+   * use. A district we know no cell of is asked through a host of it that we have heard
+   * from (see pullSummaries). Nothing is sent once the view is whole. Summaries a digest
+   * named that we lack come first.
    */
   private repairTimer(now: Millis): void {
     this.timers[T_REPAIR] = now + this.jitter(this.opts.summaryRepairIntervalMs);
@@ -1387,13 +1392,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // switched (or already have): their reporters will speak in the layout both end in.
     const majority = this.store.majorityBits();
     if (majority >= 0 && majority !== this.bits) return;
-    // Random gaps, in as many districts as the missing cells fill (at most MAX_REPAIR_PULLS):
-    // scan from a random cell (gaps are what this costs, only while they exist).
+    // Random gaps, in up to MAX_REPAIR_PULLS districts: scan from a random cell (gaps are what
+    // this costs, only while they exist). The last gaps of a cold start are single cells in
+    // many districts, so the count is of districts with gaps, not of cells missing.
     const perDistrict = 2 ** (this.bits - this.districtBits);
-    const pulls = Math.min(MAX_REPAIR_PULLS, Math.ceil((cells - known) / perDistrict));
     const start = this.rng.int(cells);
     const districts: number[] = [];
-    for (let i = 0; i < cells && districts.length < pulls; i++) {
+    for (let i = 0; i < cells && districts.length < MAX_REPAIR_PULLS; i++) {
       const cell = (start + i) % cells;
       if (cell === this.myCell || this.store.get(cell) !== undefined) continue;
       const district = districtOf(cell, this.bits);
@@ -1421,14 +1426,44 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   /** Asks a contact of `district` (a delegate: it hears the district topic) for the page of summaries after heap key `after`. */
   private pullSummaries(district: number, after: number, now: Millis): boolean {
-    // A contact of a known cell of that district, else of any known cell (it may know more than we do).
-    const contact = this.store.contactIn(district, this.districtBits, this.rng, this.self) ?? this.store.randomContact(this.rng, this.self);
+    // A contact of a known cell of that district; for another district, else a host of it
+    // that asked us for a sync or was referred to us (a district whose digest the global
+    // budget still holds back is known to no one outside it: contacts elsewhere only repeat
+    // what we have); else any known contact.
+    const contact =
+      this.store.contactIn(district, this.districtBits, this.rng, this.self) ??
+      (district !== this.myDistrict ? this.districtHost(district) : undefined) ??
+      this.store.randomContact(this.rng, this.self);
     // Knowing no other cell at all: a cell-mate may (a non-delegate hears summaries only through digests).
     const peer = contact?.peer ?? this.membership.randomAlive(1, null, this.rng)[0];
     if (peer === undefined) return false;
     this.stats.summaryRepairs++;
     this.requestSync(peer, contact?.addrs ?? null, false, after, now, MAX_SYNC_PAGES, true);
     return true;
+  }
+
+  /**
+   * A repair asked for a district's page (from the key just before its first cell) and we
+   * know none of its cells: name a host of it that asked us for a sync, so the requester
+   * can ask it next round instead of other contacts that know as little as we do.
+   */
+  private referral(cursor: number, summaries: readonly CellSummary[], from: PeerIdStr): SyncMember[] {
+    const bits = keyBits(cursor + 1);
+    if (bits !== this.bits) return [];
+    const span = 2 ** (bits - this.districtBits);
+    const first = cursor + 1 - 2 ** bits;
+    if (first % span !== 0) return [];
+    const s = summaries[0];
+    if (s !== undefined && s.cellBits === bits && s.cell < first + span) return [];
+    const record = this.rendezvous.anyIn(first, first + span, this.rng, from);
+    return record === undefined ? [] : asAlive([record]);
+  }
+
+  /** A host of `district` at our cellBits that pushed its record to us, as a contact. */
+  private districtHost(district: number): Contact | undefined {
+    const span = 2 ** (this.bits - this.districtBits);
+    const record = this.rendezvous.anyIn(district * span, (district + 1) * span, this.rng, this.self);
+    return record === undefined ? undefined : { peer: record.origin, addrs: record.addrs };
   }
 
   private serveSync(from: PeerIdStr, req: SyncReqMsg, now: Millis): void {
@@ -1462,7 +1497,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     const sameCell = full && req.wantRecords && theirCell === this.myCell;
     const inSync = sameCell && req.viewHash === this.membership.viewHash;
-    const members = sameCell && !inSync ? this.membership.forSync(MAX_SYNC_MEMBERS) : req.wantRecords && theirCell !== this.myCell ? this.rendezvous.of(theirCell, from).map((record) => ({ record, status: 'alive' as const, statusIncarnation: record.incarnation })) : [];
+    let members = sameCell && !inSync ? this.membership.forSync(MAX_SYNC_MEMBERS) : req.wantRecords && theirCell !== this.myCell ? asAlive(this.rendezvous.of(theirCell, from)) : [];
     let page: { summaries: readonly CellSummary[]; next: number } = { summaries: [], next: -1 };
     if (!full) {
       // Light answer (a seed under a cold-start stampede): our cellBits and the summary of
@@ -1471,6 +1506,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       page = { summaries: theirs ? [theirs] : [], next: req.summaryCursor >= 0 ? SYNC_ASK_ELSEWHERE : -1 };
     } else if (req.summaryCursor >= 0) {
       page = this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
+      if (!req.wantRecords && members.length === 0) members = this.referral(req.summaryCursor, page.summaries, from);
     }
     this.send(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, inSync, announced, page }));
     this.stats.syncRequestsServed++;
@@ -1516,7 +1552,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         else if (m.record.incarnation > this.draft.incarnation) this.refute(m.record.incarnation, now);
         continue;
       }
-      if (hashPrefix(origin, this.bits) !== this.myCell) continue;
+      if (hashPrefix(origin, this.bits) !== this.myCell) {
+        // A referral for a repair: a host of a district nobody we asked knows, to ask next.
+        if (pending.repair) this.rendezvous.add(hashPrefix(origin, this.bits), m.record);
+        continue;
+      }
       if (this.membership.applySynced(m.record, m.status, m.statusIncarnation, now) === 'revived') this.clearSuspicion(origin);
     }
     // It answered, so it is not dead; if our view still holds it failed (or suspect) at the

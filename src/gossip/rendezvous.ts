@@ -1,3 +1,4 @@
+import type { Rng } from '../core/rng.ts';
 import type { HostRecord } from './records.ts';
 
 /**
@@ -5,6 +6,9 @@ import type { HostRecord } from './records.ts';
  * cell learns them from our sync answer. At a bootstrap no summary exists yet, and two
  * hosts of one cell that both joined through a seed of another cell would otherwise only
  * find each other when the first cell summary goes out, seconds later.
+ *
+ * Every sync request pushes its sender's record, so a node that serves summary repairs also
+ * learns hosts of districts it has never heard a digest of: `anyIn` hands it one to ask.
  *
  * Bounded: `perCell` newest records per cell, `cells` cells (oldest cell dropped first).
  */
@@ -37,6 +41,17 @@ export class RendezvousCache {
     const list = this.byCell.get(cell);
     if (!list) return [];
     return list.filter((r) => r.origin !== not);
+  }
+
+  /** A random remembered host of a cell in [`fromCell`, `toCell`), except `not`. */
+  anyIn(fromCell: number, toCell: number, rng: Rng, not: string): HostRecord | undefined {
+    const found: HostRecord[] = [];
+    const take = (list: readonly HostRecord[] | undefined): void => {
+      if (list !== undefined) for (const r of list) if (r.origin !== not) found.push(r);
+    };
+    if (toCell - fromCell <= this.byCell.size) for (let cell = fromCell; cell < toCell; cell++) take(this.byCell.get(cell));
+    else for (const [cell, list] of this.byCell) if (cell >= fromCell && cell < toCell) take(list);
+    return found.length === 0 ? undefined : found[rng.int(found.length)];
   }
 
   clear(): void {

@@ -102,6 +102,8 @@ export class GossipHarness {
   onPublish: ((from: PeerIdStr, topic: string, payload: Encoded) => void) | null = null;
   /** Optional filter on topic deliveries: false drops the copy (a mesh split, a lossy link). */
   topicLink: ((from: PeerIdStr, to: PeerIdStr, topic: string) => boolean) | null = null;
+  /** Optional tap on every decoded direct message (tests read sync answers with it). */
+  onDirect: ((from: PeerIdStr, to: PeerIdStr, payload: Encoded) => void) | null = null;
   /** Optional filter on direct messages: false drops them (with topicLink: a partition). */
   directLink: ((from: PeerIdStr, to: PeerIdStr, type: string) => boolean) | null = null;
   private readonly heap = new Heap();
@@ -266,6 +268,7 @@ export class GossipHarness {
   private send(from: Host, to: PeerIdStr, payload: Encoded): void {
     this.directSent++;
     const decoded = decodeDirect(payload.bytes);
+    this.onDirect?.(from.id, to, decoded);
     if (this.directLink && !this.directLink(from.id, to, (decoded.msg as { type: string }).type)) return;
     this.heap.push({ at: this.now + this.latencyMs, seq: this.seq++, kind: 2, node: to, gen: 0, topic: '', from: from.id, payload: decoded });
   }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { hash32, hashPrefix } from '../../../src/core/hash.ts';
-import { cellTopic, districtTopic, encodeEvents, encodeRecord, encodeSummary, type DigestMsg, type GossipNode, type MemberStatus } from '../../../src/gossip/index.ts';
+import { cellTopic, decodeDirect, districtTopic, encodeEvents, encodeRecord, encodeSummary, encodeSyncReq, type DigestMsg, type GossipNode, type MemberStatus, type SyncRespMsg } from '../../../src/gossip/index.ts';
+import { heapKey } from '../../../src/gossip/summary-store.ts';
+import { record } from './fixtures.ts';
 import type { PlacementView } from '../../../src/placement/view.ts';
 import { GossipHarness, defaultFacts } from '../../mocks/gossip-harness.ts';
 
@@ -464,6 +466,36 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     assert.ok(asked > 0, 'repair requests were sent');
     h.run(20_000);
     assert.equal(repairs(h), asked, 'no repair request once every view is whole');
+  });
+
+  it('a repair for a district we know no cell of is answered with a host of it that asked us for a sync (a referral)', () => {
+    // 128 cells, 2 districts of 64. Outside a district no one knows its cells until its
+    // digest comes, and contacts elsewhere know as little as the asker: the hosts of that
+    // district that pushed their record to us in a sync request are what leads there.
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 7 } });
+    const server = h.add(peerInCell(3, 7, 's'));
+    const asker = peerInCell(5, 7, 'a');
+    const farHost = peerInCell(70, 7, 'x'); // district 1
+    const answers: SyncRespMsg[] = [];
+    h.onDirect = (from, to, payload) => {
+      if (from === server.self && to === asker) answers.push(payload.msg as SyncRespMsg);
+    };
+    const repairOfDistrict1 = encodeSyncReq({ cluster: 'test', record: record(asker), wantRecords: false, summaryCursor: heapKey(7, 64) - 1, viewHash: -1 });
+    const ask = (): SyncRespMsg => {
+      h.act(server.self, (n) => n.onDirect(asker, decodeDirect(repairOfDistrict1.bytes), h.now));
+      return answers.at(-1)!;
+    };
+    assert.deepEqual(ask().members, [], 'no host of district 1 known: nothing to refer');
+    // The far host asks the server for a sync, as repairs and joins do: its record comes along.
+    const farReq = encodeSyncReq({ cluster: 'test', record: record(farHost), wantRecords: false, summaryCursor: heapKey(7, 0) - 1, viewHash: -1 });
+    h.act(server.self, (n) => n.onDirect(farHost, decodeDirect(farReq.bytes), h.now));
+    h.run(1000); // the token bucket refills
+    const referred = ask().members.map((m) => m.record.origin);
+    assert.deepEqual(referred, [farHost], 'the repair is referred to the host of district 1');
+    // A repair that does not start at a district's first cell gets no referral.
+    const midDistrict = encodeSyncReq({ cluster: 'test', record: record(asker), wantRecords: false, summaryCursor: heapKey(7, 70) - 1, viewHash: -1 });
+    h.act(server.self, (n) => n.onDirect(asker, decodeDirect(midDistrict.bytes), h.now));
+    assert.deepEqual(answers.at(-1)!.members, [], 'only a district page is referred');
   });
 
   it('a refresh names by version what went out whole before; a node that missed a change pulls it when a refresh names it', () => {
