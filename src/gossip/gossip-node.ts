@@ -1455,15 +1455,20 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (first % span !== 0) return [];
     const s = summaries[0];
     if (s !== undefined && s.cellBits === bits && s.cell < first + span) return [];
-    const record = this.rendezvous.anyIn(first, first + span, this.rng, from);
+    const record = this.hostOfDistrict(first / span, from);
     return record === undefined ? [] : asAlive([record]);
   }
 
   /** A host of `district` at our cellBits that pushed its record to us, as a contact. */
   private districtHost(district: number): Contact | undefined {
-    const span = 2 ** (this.bits - this.districtBits);
-    const record = this.rendezvous.anyIn(district * span, (district + 1) * span, this.rng, this.self);
+    const record = this.hostOfDistrict(district, this.self);
     return record === undefined ? undefined : { peer: record.origin, addrs: record.addrs };
+  }
+
+  /** A host of `district` (at our cellBits) other than `not`, from the rendezvous cache. */
+  private hostOfDistrict(district: number, not: PeerIdStr): HostRecord | undefined {
+    const span = 2 ** (this.bits - this.districtBits);
+    return this.rendezvous.anyIn(district * span, (district + 1) * span, this.rng, not);
   }
 
   private serveSync(from: PeerIdStr, req: SyncReqMsg, now: Millis): void {
