@@ -81,10 +81,15 @@ export class SimRecovery {
     world.at(HOLDER_REFRESH_MS, refresh);
   }
 
-  /** A job was admitted on `host` (its owner): remember the spec, push soon. */
-  admitted(host: number, jobId: string, spec: JobSpec): void {
+  /**
+   * A job was admitted on `host` (its owner): remember the spec, push soon. A re-placement
+   * (epoch > 1) is pushed before it is answered, as the agent's admission waits for its holders
+   * (here the push takes no time; the agent's takes a round trip).
+   */
+  admitted(host: number, jobId: string, spec: JobSpec, epoch: number): void {
     this.specs.set(jobId, spec);
-    this.dirty.add(host);
+    if (epoch > 1) this.replicate(host);
+    else this.dirty.add(host);
   }
 
   /** The host's records changed otherwise (a release). */

@@ -14,7 +14,8 @@ import { Mutex } from './mutex.ts';
  * The jobs this host owns, and the authority on its capacity. The placement ledger checks
  * and reserves synchronously; the record is then persisted (fsynced, in order) before the
  * admission is answered, so an accepted job survives a crash and two requests can never
- * both take the last free capacity.
+ * both take the last free capacity. A re-placed job is answered only once its record is also
+ * on this host's replica holders (see `confirmCopiesWith`).
  */
 
 /** States in which a job holds its reservation. */
@@ -54,6 +55,7 @@ export class HostJobs implements JobRepository {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly changeListeners = new Set<() => void>();
   private ledgerValue: HostLedger | undefined;
+  private confirmCopies: ((jobId: string, epoch: number) => Promise<unknown>) | null = null;
 
   constructor(modules: { self: PeerIdStr; store: JobStore; clock: Clock; events: EventBus; profile: () => HostProfile }) {
     this.self = modules.self;
@@ -110,6 +112,15 @@ export class HostJobs implements JobRepository {
     return () => this.changeListeners.delete(listener);
   }
 
+  /**
+   * How a re-placement (epoch > 1) waits for its record to reach the replica holders. The
+   * evacuator that asked drops the job's old copies once answered: were this host to fail before
+   * its next push, the job would be left with no copy anywhere.
+   */
+  confirmCopiesWith(confirm: (jobId: string, epoch: number) => Promise<unknown>): void {
+    this.confirmCopies = confirm;
+  }
+
   /** The host role of the placement protocol. */
   readonly admission: HostAdmission = {
     admit: (req, _now, done) => this.admit(req, done),
@@ -146,9 +157,10 @@ export class HostJobs implements JobRepository {
         };
     this.jobs.set(job.id, job);
     this.persist(job, existing === undefined).then(
-      () => {
+      async () => {
         if (fresh) this.events.emit('job.accepted', { jobId: job.id, name: job.spec.name, host: this.self, driver: job.driver, tenant: job.spec.tenant, epoch: job.epoch });
         this.changed();
+        if (job.epoch > 1) await this.confirmCopies?.(job.id, job.epoch);
         done(result, this.clock.now());
       },
       (err: unknown) => {

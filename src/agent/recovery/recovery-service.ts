@@ -172,6 +172,7 @@ export class RecoveryService {
     this.m.transport.handle(RECOVERY_PROTOCOL, (from, data) => this.serve(from, decodeRecoveryRequest(data)));
     this.drainer.restore(await this.m.store.draining());
     this.unsubscribe = this.m.jobs.onChange(() => this.replicator.changed());
+    this.m.jobs.confirmCopiesWith((jobId, epoch) => this.replicator.confirm(jobId, epoch));
     this.replicator.start();
     this.runner.start();
   }

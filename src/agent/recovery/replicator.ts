@@ -20,18 +20,21 @@ export interface ReplicatorOptions {
   /** First retry delay after a failed push; doubles up to `retryMaxMs`. */
   retryInitialMs: number;
   retryMaxMs: number;
+  /** How long `confirm` waits for the holders before it gives up (the admission is answered anyway). */
+  confirmTimeoutMs: number;
 }
 
 export const defaultReplicatorOptions: ReplicatorOptions = {
   coalesceMs: 20, // ms: a job's placed → starting → running burst goes out as one or two pushes
   retryInitialMs: 1_000, // ms: a holder that just restarted is back within a second or two
   retryMaxMs: 30_000, // ms: a holder down for long is replaced by the ring anyway once it is declared failed
+  confirmTimeoutMs: 2_000, // ms: well inside the evacuator's 5-s placement ask
 };
 
 export interface ReplicatorModules {
   self: PeerIdStr;
   clock: Clock;
-  client: RecoveryClient;
+  client: Pick<RecoveryClient, 'push' | 'forget'>;
   /** This host's records (every state; the replicator picks the live ones it owns). */
   records: () => Iterable<JobRecord>;
   /** The current holders of this host, in ring order. */
@@ -51,6 +54,14 @@ interface HolderState {
   retryAtMs: number;
 }
 
+/** An admission waiting until its record is on the holders. */
+interface Confirmation {
+  readonly jobId: string;
+  readonly epoch: number;
+  readonly done: (confirmed: boolean) => void;
+  readonly timer: TimerHandle;
+}
+
 export class Replicator {
   private readonly opts: ReplicatorOptions;
   private readonly m: ReplicatorModules;
@@ -59,6 +70,7 @@ export class Replicator {
   private timer: TimerHandle | undefined;
   private timerAtMs = Infinity;
   private running = false;
+  private readonly confirmations = new Set<Confirmation>();
 
   constructor(opts: ReplicatorOptions, modules: ReplicatorModules) {
     this.opts = opts;
@@ -74,11 +86,30 @@ export class Replicator {
     this.running = false;
     this.timer?.cancel();
     this.timer = undefined;
+    for (const c of this.confirmations) this.finish(c, false);
   }
 
   /** Records changed: push soon. */
   changed(): void {
     this.schedule(this.opts.coalesceMs);
+  }
+
+  /**
+   * Pushes now, and resolves once every holder has acknowledged the job's record at `epoch` or
+   * later (true), or at the timeout (false). A holder whose pushes fail does not hold it up: the
+   * ring replaces a failed holder. With no holders (a host alone) there is nothing to wait for.
+   */
+  confirm(jobId: string, epoch: number): Promise<boolean> {
+    if (!this.running) return Promise.resolve(false);
+    return new Promise((done) => {
+      const timeout = (): void => {
+        this.m.logger.warn({ jobId, epoch, timeoutMs: this.opts.confirmTimeoutMs }, 'replica holders did not confirm a re-placed job in time; answering anyway');
+        this.finish(c, false);
+      };
+      const c: Confirmation = { jobId, epoch, done, timer: this.m.clock.schedule(this.opts.confirmTimeoutMs, timeout) };
+      this.confirmations.add(c);
+      this.schedule(0);
+    });
   }
 
   /** The view changed (a member came, went or was suspected): recompute holders soon. */
@@ -139,6 +170,21 @@ export class Replicator {
       if (!s.synced || this.hasDelta(s, live)) void this.pushTo(s, live);
     }
     if (retryIn !== Infinity) this.schedule(retryIn);
+    this.settleConfirmations();
+  }
+
+  private settleConfirmations(): void {
+    for (const c of this.confirmations) {
+      let held = true;
+      for (const s of this.states.values()) if (s.failures === 0 && (s.acked.get(c.jobId)?.epoch ?? -1) < c.epoch) held = false;
+      if (held) this.finish(c, true);
+    }
+  }
+
+  private finish(c: Confirmation, confirmed: boolean): void {
+    if (!this.confirmations.delete(c)) return;
+    c.timer.cancel();
+    c.done(confirmed);
   }
 
   private hasDelta(s: HolderState, live: Map<string, JobRecord>): boolean {
@@ -183,6 +229,7 @@ export class Replicator {
     } finally {
       s.busy = false;
     }
+    this.settleConfirmations();
     if (this.states.get(s.peer) !== s) {
       // Dropped from the holder set while this push was out.
       void this.m.client.forget(s.peer).catch(() => undefined);
