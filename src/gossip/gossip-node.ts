@@ -1404,7 +1404,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       const district = districtOf(cell, this.bits);
       if (!districts.includes(district)) districts.push(district);
     }
-    for (const district of districts) this.pullSummaries(district, heapKey(this.bits, district * perDistrict) - 1, now);
+    // From the district's first gap: an answer too big for one message is cut in half (a page
+    // of 64 summaries with buckets is), so a page from the district's start never reached
+    // its second half, which then waited for digests (at 50k, the last 2% of views).
+    for (const district of districts) {
+      let gap = district * perDistrict;
+      while (this.store.get(gap) !== undefined) gap++; // our own cell too, when we lack its summary
+      this.pullSummaries(district, heapKey(this.bits, gap) - 1, now);
+    }
   }
 
   /**
@@ -1443,16 +1450,19 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   }
 
   /**
-   * A repair asked for a district's page (from the key just before its first cell) and we
-   * know none of its cells: name a host of it that asked us for a sync, so the requester
-   * can ask it next round instead of other contacts that know as little as we do.
+   * A repair asked for another district's page from one of its cells on, and we know none of
+   * its cells from there on: name a host of that district that asked us for a sync, so the
+   * requester can ask it next round instead of other contacts that know as little as we do.
    */
-  private referral(cursor: number, summaries: readonly CellSummary[], from: PeerIdStr): SyncMember[] {
+  private referral(cursor: number, summaries: readonly CellSummary[], from: PeerIdStr, theirCell: number): SyncMember[] {
     const bits = keyBits(cursor + 1);
     if (bits !== this.bits) return [];
     const span = 2 ** (bits - this.districtBits);
-    const first = cursor + 1 - 2 ** bits;
-    if (first % span !== 0) return [];
+    const asked = cursor + 1 - 2 ** bits;
+    const first = asked - (asked % span);
+    // Its own district the asker repairs through contacts it knows (and a record of its own
+    // cell in `members` would read as cell news).
+    if (theirCell >= first && theirCell < first + span) return [];
     const s = summaries[0];
     if (s !== undefined && s.cellBits === bits && s.cell < first + span) return [];
     const record = this.hostOfDistrict(first / span, from);
@@ -1511,7 +1521,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       page = { summaries: theirs ? [theirs] : [], next: req.summaryCursor >= 0 ? SYNC_ASK_ELSEWHERE : -1 };
     } else if (req.summaryCursor >= 0) {
       page = this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
-      if (!req.wantRecords && members.length === 0) members = this.referral(req.summaryCursor, page.summaries, from);
+      if (!req.wantRecords && members.length === 0) members = this.referral(req.summaryCursor, page.summaries, from, theirCell);
     }
     this.send(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, inSync, announced, page }));
     this.stats.syncRequestsServed++;

@@ -492,10 +492,16 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     h.run(1000); // the token bucket refills
     const referred = ask().members.map((m) => m.record.origin);
     assert.deepEqual(referred, [farHost], 'the repair is referred to the host of district 1');
-    // A repair that does not start at a district's first cell gets no referral.
-    const midDistrict = encodeSyncReq({ cluster: 'test', record: record(asker), wantRecords: false, summaryCursor: heapKey(7, 70) - 1, viewHash: -1 });
-    h.act(server.self, (n) => n.onDirect(asker, decodeDirect(midDistrict.bytes), h.now));
-    assert.deepEqual(answers.at(-1)!.members, [], 'only a district page is referred');
+    // A repair from a later gap of the district is referred the same way.
+    const fromGap = encodeSyncReq({ cluster: 'test', record: record(asker), wantRecords: false, summaryCursor: heapKey(7, 100) - 1, viewHash: -1 });
+    h.run(1000);
+    h.act(server.self, (n) => n.onDirect(asker, decodeDirect(fromGap.bytes), h.now));
+    assert.deepEqual(answers.at(-1)!.members.map((m) => m.record.origin), [farHost], 'a page from a gap is referred too');
+    // A repair of district 0, which the far host is not in, is not referred to it.
+    const ownDistrict = encodeSyncReq({ cluster: 'test', record: record(asker), wantRecords: false, summaryCursor: heapKey(7, 0) - 1, viewHash: -1 });
+    h.run(1000);
+    h.act(server.self, (n) => n.onDirect(asker, decodeDirect(ownDistrict.bytes), h.now));
+    assert.ok(!answers.at(-1)!.members.some((m) => m.record.origin === farHost), 'a host is referred only for its own district');
   });
 
   it('a refresh names by version what went out whole before; a node that missed a change pulls it when a refresh names it', () => {
