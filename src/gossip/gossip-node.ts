@@ -1392,25 +1392,25 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // switched (or already have): their reporters will speak in the layout both end in.
     const majority = this.store.majorityBits();
     if (majority >= 0 && majority !== this.bits) return;
-    // Random gaps, in up to MAX_REPAIR_PULLS districts: scan from a random cell (gaps are what
-    // this costs, only while they exist). The last gaps of a cold start are single cells in
-    // many districts, so the count is of districts with gaps, not of cells missing.
+    // Up to MAX_REPAIR_PULLS districts with gaps, from a random one on (the store counts known
+    // cells per district: no scan of every cell). The last gaps of a cold start are single
+    // cells in many districts, so the count is of districts with gaps, not of cells missing.
+    // Our own cell is no gap: its summary comes with our cell's own sync.
     const perDistrict = 2 ** (this.bits - this.districtBits);
-    const start = this.rng.int(cells);
-    const districts: number[] = [];
-    for (let i = 0; i < cells && districts.length < MAX_REPAIR_PULLS; i++) {
-      const cell = (start + i) % cells;
-      if (cell === this.myCell || this.store.get(cell) !== undefined) continue;
-      const district = districtOf(cell, this.bits);
-      if (!districts.includes(district)) districts.push(district);
-    }
-    // From the district's first gap: an answer too big for one message is cut in half (a page
-    // of 64 summaries with buckets is), so a page from the district's start never reached
-    // its second half, which then waited for digests (at 50k, the last 2% of views).
-    for (const district of districts) {
+    const districtCount = 2 ** this.districtBits;
+    const ownMissing = this.store.get(this.myCell) === undefined ? 1 : 0;
+    const start = this.rng.int(districtCount);
+    for (let i = 0, pulls = 0; i < districtCount && pulls < MAX_REPAIR_PULLS; i++) {
+      const district = (start + i) % districtCount;
+      const known = this.store.knownIn(district) + (district === this.myDistrict ? ownMissing : 0);
+      if (known >= perDistrict) continue;
+      // From the district's first gap: an answer too big for one message is cut in half (a
+      // page of 64 summaries with buckets is), so a page from the district's start never
+      // reached its second half, which then waited for digests (at 50k, the last 2% of views).
       let gap = district * perDistrict;
       while (this.store.get(gap) !== undefined) gap++; // our own cell too, when we lack its summary
       this.pullSummaries(district, heapKey(this.bits, gap) - 1, now);
+      pulls++;
     }
   }
 

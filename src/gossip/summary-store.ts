@@ -3,7 +3,7 @@ import { hash32 } from '../core/hash.ts';
 import type { SizeEvidence } from './cell-bits.ts';
 import type { Rng } from '../core/rng.ts';
 import type { CellSummary, Contact } from './records.ts';
-import { MAX_CELL_BITS } from './topics.ts';
+import { MAX_CELL_BITS, districtBitsOf, districtOf } from './topics.ts';
 
 /**
  * Every known cell summary. Summaries at the node's current cellBits live in a dense array
@@ -46,6 +46,8 @@ export class SummaryStore {
   private readonly others = new Map<number, CellSummary>();
   private sumMembers = 0;
   private occupied = 0;
+  /** Known cells of the current cellBits per district: a repair finds districts with gaps without a scan of every cell. */
+  private knownByDistrict: Uint16Array;
   private readonly coverageByBits = new Float64Array(MAX_CELL_BITS + 1);
   /** No stored summary was issued before this (a lower bound): lets `expire` skip its scan. */
   private oldestIssuedMs = Infinity;
@@ -53,6 +55,7 @@ export class SummaryStore {
   constructor(cellBits: number) {
     this.bits = cellBits;
     this.slots = new Array<CellSummary | undefined>(2 ** cellBits);
+    this.knownByDistrict = new Uint16Array(2 ** districtBitsOf(cellBits));
   }
 
   get cellBits(): number {
@@ -66,6 +69,11 @@ export class SummaryStore {
   /** Cells of the current cellBits whose summary is known. */
   get occupiedCells(): number {
     return this.occupied;
+  }
+
+  /** Known cells of the current cellBits in `district` (districts as `districtOf` numbers them). */
+  knownIn(district: number): number {
+    return this.knownByDistrict[district] ?? 0;
   }
 
   /** Mean members per known summary (0 when none). */
@@ -136,6 +144,7 @@ export class SummaryStore {
     if (bits === this.bits) {
       this.slots[key - 2 ** bits] = undefined;
       this.occupied--;
+      this.knownByDistrict[districtOf(key - 2 ** bits, bits)]!--;
     } else {
       this.others.delete(key);
     }
@@ -148,6 +157,7 @@ export class SummaryStore {
     if (s.cellBits === this.bits) {
       this.slots[s.cell] = s;
       this.occupied++;
+      this.knownByDistrict[districtOf(s.cell, s.cellBits)]!++;
     } else {
       this.others.set(heapKey(s.cellBits, s.cell), s);
     }
@@ -191,10 +201,12 @@ export class SummaryStore {
     this.slots = new Array<CellSummary | undefined>(2 ** bits);
     this.others.clear();
     this.occupied = 0;
+    this.knownByDistrict = new Uint16Array(2 ** districtBitsOf(bits));
     for (const s of all) {
       if (s.cellBits === bits) {
         this.slots[s.cell] = s;
         this.occupied++;
+        this.knownByDistrict[districtOf(s.cell, bits)]!++;
       } else {
         this.others.set(heapKey(s.cellBits, s.cell), s);
       }

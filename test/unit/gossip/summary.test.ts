@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { CellSummary, MemberView } from '../../../src/gossip/index.ts';
 import { SUMMARY_SHAPES, summarizeCell } from '../../../src/gossip/index.ts';
 import { summaryChanged } from '../../../src/gossip/summary.ts';
 import { SeededRng } from '../../../src/core/rng.ts';
 import { SummaryStore, heapKey } from '../../../src/gossip/summary-store.ts';
+import { districtOf } from '../../../src/gossip/topics.ts';
 import { record, summary } from './fixtures.ts';
 
 const view = (peer: string, over: Parameters<typeof record>[1] = {}, status: MemberView['status'] = 'alive'): MemberView => ({ record: record(peer, over), status, updatedAtMs: 0 });
@@ -133,6 +135,30 @@ describe('SummaryStore', () => {
     const picked = new Set<string>();
     for (let i = 0; i < 50; i++) picked.add(st.contactIn(1, 2, rng, 'me')!.peer);
     assert.deepEqual([...picked], ['b'], 'the current layout wins; self and other districts never');
+  });
+
+  const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+  it(`counts known cells per district as a scan would, through puts, expiry and layout changes (seed ${SEED}; FUZZ_SEED=… to replay)`, () => {
+    const op = fc.oneof(
+      fc.record({ put: fc.tuple(fc.integer({ min: 7, max: 9 }), fc.nat(511), fc.nat(1000)) }),
+      fc.record({ expire: fc.nat(1000) }),
+      fc.record({ bits: fc.integer({ min: 7, max: 9 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const st = new SummaryStore(8); // 8 bits: 4 districts of 64 cells
+        for (const o of ops) {
+          if ('put' in o) st.put(fake(o.put[1] % 2 ** o.put[0], o.put[0], o.put[2]));
+          else if ('expire' in o) st.expire(o.expire);
+          else st.setCellBits(o.bits);
+        }
+        const bits = st.cellBits;
+        const scanned = new Map<number, number>();
+        for (let cell = 0; cell < 2 ** bits; cell++) if (st.get(cell) !== undefined) scanned.set(districtOf(cell, bits), (scanned.get(districtOf(cell, bits)) ?? 0) + 1);
+        for (let d = 0; d < 2 ** (bits - 6); d++) assert.equal(st.knownIn(d), scanned.get(d) ?? 0, `district ${d} at ${bits} bits`);
+      }),
+      { seed: SEED, numRuns: 300 },
+    );
   });
 
   it('expires summaries past their TTL and iterates a district', () => {
