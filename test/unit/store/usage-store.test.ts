@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { Metering, defaultMeteringOptions, type UsageBucket } from '../../../src/host/index.ts';
 import { Store } from '../../../src/store/index.ts';
 import { UsageStore } from '../../../src/store/usage-store.ts';
-import { tempDir } from '../../helpers/agent-process.ts';
+import { useTempStore } from '../../helpers/temp-store.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0);
@@ -13,23 +12,14 @@ function bucket(jobId: string, startMs: number, runningSeconds: number): UsageBu
 }
 
 describe('UsageStore (real LevelDB on disk)', () => {
-  let dir: string;
-  let store: Store;
-  beforeEach(async () => {
-    dir = tempDir();
-    store = await Store.open(dir);
-  });
-  afterEach(async () => {
-    if (store.db.status === 'open') await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const t = useTempStore();
 
   it('commits a cursor with its buckets and reads both back after reopening', async () => {
-    const usage = new UsageStore(store);
+    const usage = new UsageStore(t.store);
     await usage.commit({ jobId: 'j1', tenant: 'acme', lastAtMs: T0 + HOUR + 5_000, running: true }, [bucket('j1', T0, 3600), bucket('j1', T0 + HOUR, 5)]);
-    await store.close();
-    store = await Store.open(dir);
-    const reopened = new UsageStore(store);
+    await t.store.close();
+    t.store = await Store.open(t.dir);
+    const reopened = new UsageStore(t.store);
     assert.deepEqual(await reopened.getCursor('j1'), { jobId: 'j1', tenant: 'acme', lastAtMs: T0 + HOUR + 5_000, running: true }, 'the cursor survives a reopen');
     assert.equal((await reopened.getBucket('j1', T0 + HOUR))?.runningSeconds, 5, 'the second hour bucket survives a reopen');
     assert.equal(await reopened.getBucket('j1', T0 + 2 * HOUR), undefined, 'no bucket where nothing ran');
@@ -37,7 +27,7 @@ describe('UsageStore (real LevelDB on disk)', () => {
   });
 
   it('lists buckets by start time range, across jobs, [from, to)', async () => {
-    const usage = new UsageStore(store);
+    const usage = new UsageStore(t.store);
     await usage.commit({ jobId: 'a', tenant: 'acme', lastAtMs: T0 + 3 * HOUR, running: false }, [bucket('a', T0, 1), bucket('a', T0 + HOUR, 2), bucket('a', T0 + 2 * HOUR, 3)]);
     await usage.commit({ jobId: 'b', tenant: 'acme', lastAtMs: T0 + 2 * HOUR, running: false }, [bucket('b', T0 + HOUR, 10)]);
     const all = await usage.listBuckets({});
@@ -54,7 +44,7 @@ describe('UsageStore (real LevelDB on disk)', () => {
   });
 
   it('orders keys numerically, not as strings of different lengths', async () => {
-    const usage = new UsageStore(store);
+    const usage = new UsageStore(t.store);
     // 9 h = 32400000 and 30 h = 108000000: as plain strings "324…" sorts after "108…".
     await usage.commit({ jobId: 'e', tenant: 'acme', lastAtMs: T0, running: false }, [bucket('e', 9 * HOUR, 1), bucket('e', 30 * HOUR, 2)]);
     const from = await usage.listBuckets({ fromStartMs: 10 * HOUR });
@@ -64,7 +54,7 @@ describe('UsageStore (real LevelDB on disk)', () => {
   });
 
   it('refuses a commit that mixes jobs, writing nothing', async () => {
-    const usage = new UsageStore(store);
+    const usage = new UsageStore(t.store);
     await assert.rejects(
       usage.commit({ jobId: 'x', tenant: 'acme', lastAtMs: T0, running: true }, [bucket('x', T0, 1), bucket('y', T0, 1)]),
       (err: { code: string }) => err.code === 'USAGE_INVALID_COMMIT',
@@ -78,12 +68,12 @@ describe('UsageStore (real LevelDB on disk)', () => {
     const meter = (s: Store): Metering => new Metering(defaultMeteringOptions, { repository: new UsageStore(s), metrics: null });
     const job = { jobId: 'm1', tenant: 'acme', vcpus: 2, memoryMiB: 128 };
     const started = T0 + 10 * 60_000;
-    let m = meter(store);
+    let m = meter(t.store);
     await m.observe({ ...job, running: true, nowMs: started + 30_000, startedAtMs: started });
     await m.observe({ ...job, running: true, nowMs: started + 60_000, startedAtMs: started });
-    await store.close();
-    store = await Store.open(dir);
-    m = meter(store);
+    await t.store.close();
+    t.store = await Store.open(t.dir);
+    m = meter(t.store);
     // The agent restarts and sees the same run again (same start time), then the job stops.
     await m.observe({ ...job, running: true, nowMs: started + 90_000, startedAtMs: started });
     await m.observe({ ...job, running: false, nowMs: started + 100_000, endedAtMs: started + 95_000 });
