@@ -786,7 +786,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         // need to wait, once it has synced with its cell. A newcomer is rank 0 of the cell it
         // knows only itself of: without that condition every joiner of a first cell published a
         // full digest to the whole cluster (the simulator saw ~80/s at a 5,000/s join).
-        const firstCell = this.myDistrict * 2 ** (this.bits - this.districtBits);
+        const firstCell = this.myDistrict * this.cellsInDistrict();
         this.digestSettledAtMs = this.myCell === firstCell && this.cellSynced ? now : now + DIGEST_SETTLE_MS;
         this.timers[T_DIGEST] = this.digestSettledAtMs;
         this.digestFullEveryMs = FIRST_REPEAT_MS;
@@ -1204,7 +1204,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /** The reporter of the lowest known cell of the district publishes its digests. */
   private isDistrictReporter(): boolean {
     if (this.rank !== 0) return false;
-    const span = 2 ** (this.bits - this.districtBits);
+    const span = this.cellsInDistrict();
     const first = this.myDistrict * span;
     for (let cell = first; cell < this.myCell; cell++) if (this.store.get(cell)) return false;
     // Just after a split or merge the lower cells are known only in the layout next to ours:
@@ -1401,7 +1401,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // cells per district: no scan of every cell). The last gaps of a cold start are single
     // cells in many districts, so the count is of districts with gaps, not of cells missing.
     // Our own cell is no gap: its summary comes with our cell's own sync.
-    const perDistrict = 2 ** (this.bits - this.districtBits);
+    const perDistrict = this.cellsInDistrict();
     const districtCount = 2 ** this.districtBits;
     const ownMissing = this.store.get(this.myCell) === undefined ? 1 : 0;
     const start = this.rng.int(districtCount);
@@ -1446,7 +1446,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // knew one cell of a district 90 s after a cold start and all asked its one contact. So we
     // ask any known contact instead in proportion to what we lack of the district.
     const known = this.store.knownIn(district);
-    const thin = known > 0 && this.rng.int(2 ** (this.bits - this.districtBits)) >= known;
+    const thin = known > 0 && this.rng.int(this.cellsInDistrict()) >= known;
     const contact =
       (thin ? this.store.randomContact(this.rng, this.self) : undefined) ??
       this.store.contactIn(district, this.districtBits, this.rng, this.self) ??
@@ -1488,7 +1488,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   /** A host of `district` (at our cellBits) other than `not`, from the rendezvous cache. */
   private hostOfDistrict(district: number, not: PeerIdStr): HostRecord | undefined {
-    const span = 2 ** (this.bits - this.districtBits);
+    const span = this.cellsInDistrict();
     return this.rendezvous.anyIn(district * span, (district + 1) * span, this.rng, not);
   }
 
