@@ -1468,7 +1468,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private referral(cursor: number, summaries: readonly CellSummary[], from: PeerIdStr, theirCell: number): SyncMember[] {
     const bits = keyBits(cursor + 1);
     if (bits !== this.bits) return [];
-    const span = 2 ** (bits - this.districtBits);
+    const span = this.cellsInDistrict();
     const asked = cursor + 1 - 2 ** bits;
     const first = asked - (asked % span);
     // Its own district the asker repairs through contacts it knows (and a record of its own

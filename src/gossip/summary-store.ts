@@ -142,9 +142,10 @@ export class SummaryStore {
     const s = this.lookup(key, bits);
     if (!s) return;
     if (bits === this.bits) {
-      this.slots[key - 2 ** bits] = undefined;
+      const cell = key - 2 ** bits;
+      this.slots[cell] = undefined;
       this.occupied--;
-      this.knownByDistrict[districtOf(key - 2 ** bits, bits)]!--;
+      this.knownByDistrict[districtOf(cell, bits)]!--;
     } else {
       this.others.delete(key);
     }
