@@ -62,7 +62,7 @@ class SimAdmission implements HostAdmission {
     if (r.type === 'rejected') this.model.admitRejections.set(r.reason ?? r.code, (this.model.admitRejections.get(r.reason ?? r.code) ?? 0) + 1);
     if (r.type === 'accepted' && !r.duplicate) {
       this.model.admissions.push({ host: this.host, jobId: r.jobId, resources: req.spec.resources, key: `${req.spec.tenant}/${req.spec.idempotencyKey}`, epoch: req.epoch, atMs: now });
-      this.model.recovery?.admitted(this.host, r.jobId, req.spec, req.epoch);
+      this.model.recovery?.admitted(this.host, r.jobId, req.spec);
       this.publishLoad(now);
     }
     done(r, now);

@@ -82,14 +82,13 @@ export class SimRecovery {
   }
 
   /**
-   * A job was admitted on `host` (its owner): remember the spec, push soon. A re-placement
-   * (epoch > 1) is pushed before it is answered, as the agent's admission waits for its holders
-   * (here the push takes no time; the agent's takes a round trip).
+   * A job was admitted on `host` (its owner): remember the spec and push it before it is
+   * answered, as the agent's admission waits for its holders (here the push takes no time; the
+   * agent's takes a round trip).
    */
-  admitted(host: number, jobId: string, spec: JobSpec, epoch: number): void {
+  admitted(host: number, jobId: string, spec: JobSpec): void {
     this.specs.set(jobId, spec);
-    if (epoch > 1) this.replicate(host);
-    else this.dirty.add(host);
+    this.replicate(host);
   }
 
   /** The host's records changed otherwise (a release). */

@@ -14,8 +14,8 @@ import { Mutex } from './mutex.ts';
  * The jobs this host owns, and the authority on its capacity. The placement ledger checks
  * and reserves synchronously; the record is then persisted (fsynced, in order) before the
  * admission is answered, so an accepted job survives a crash and two requests can never
- * both take the last free capacity. A re-placed job is answered only once its record is also
- * on this host's replica holders (see `confirmCopiesWith`).
+ * both take the last free capacity. It is answered only once its record is also on this
+ * host's replica holders (see `confirmCopiesWith`).
  */
 
 /** States in which a job holds its reservation. */
@@ -113,9 +113,10 @@ export class HostJobs implements JobRepository {
   }
 
   /**
-   * How a re-placement (epoch > 1) waits for its record to reach the replica holders. The
-   * evacuator that asked drops the job's old copies once answered: were this host to fail before
-   * its next push, the job would be left with no copy anywhere.
+   * How an admission waits for its record to reach the replica holders. The fsync covers a
+   * crash of this agent, not the loss of the host: a host destroyed before its next push would
+   * take an accepted job with it, and for a re-placement the evacuator that asked drops the
+   * job's old copies once it is answered, leaving no copy anywhere.
    */
   confirmCopiesWith(confirm: (jobId: string, epoch: number) => Promise<unknown>): void {
     this.confirmCopies = confirm;
@@ -160,7 +161,7 @@ export class HostJobs implements JobRepository {
       async () => {
         if (fresh) this.events.emit('job.accepted', { jobId: job.id, name: job.spec.name, host: this.self, driver: job.driver, tenant: job.spec.tenant, epoch: job.epoch });
         this.changed();
-        if (job.epoch > 1) await this.confirmCopies?.(job.id, job.epoch);
+        await this.confirmCopies?.(job.id, job.epoch);
         done(result, this.clock.now());
       },
       (err: unknown) => {

@@ -28,7 +28,7 @@ export const defaultReplicatorOptions: ReplicatorOptions = {
   coalesceMs: 20, // ms: a job's placed → starting → running burst goes out as one or two pushes
   retryInitialMs: 1_000, // ms: a holder that just restarted is back within a second or two
   retryMaxMs: 30_000, // ms: a holder down for long is replaced by the ring anyway once it is declared failed
-  confirmTimeoutMs: 2_000, // ms: well inside the evacuator's 5-s placement ask
+  confirmTimeoutMs: 1_000, // ms: half the owner's 2-s admission ask (the evacuator's is 5 s)
 };
 
 export interface ReplicatorModules {
@@ -103,7 +103,7 @@ export class Replicator {
     if (!this.running) return Promise.resolve(false);
     return new Promise((done) => {
       const timeout = (): void => {
-        this.m.logger.warn({ jobId, epoch, timeoutMs: this.opts.confirmTimeoutMs }, 'replica holders did not confirm a re-placed job in time; answering anyway');
+        this.m.logger.warn({ jobId, epoch, timeoutMs: this.opts.confirmTimeoutMs }, 'replica holders did not confirm an admitted job in time; answering anyway');
         this.finish(c, false);
       };
       const c: Confirmation = { jobId, epoch, done, timer: this.m.clock.schedule(this.opts.confirmTimeoutMs, timeout) };

@@ -13,7 +13,7 @@ const PROFILE = { cluster: 'c', zone: 'z', labels: {}, drivers: ['fake'] as cons
 describe('HostJobs admission (real level store on disk)', () => {
   const t = useTempStore();
 
-  it('answers a re-placement (epoch > 1) only once its copies are confirmed, a first placement at once', async () => {
+  it('answers an admission, first or re-placed, only once its copies are confirmed', async () => {
     const clock = new ManualClock();
     const jobs = new HostJobs({ self: 'me', store: new JobStore(t.store), clock, events: new EventBus(defaultEventBusOptions, { now: () => clock.now() }), profile: () => PROFILE });
     await jobs.load();
@@ -24,16 +24,16 @@ describe('HostJobs admission (real level store on disk)', () => {
       return new Promise((resolve) => jobs.admission.admit({ jobId, epoch, spec, specDigest: specDigest(spec) }, clock.now(), resolve));
     };
 
-    assert.equal((await admit('first', 1)).type, 'accepted');
-    assert.equal(confirmations.length, 0, 'a first placement does not wait for replicas');
-
-    let answered = false;
-    const replaced = admit('moved', 2).then((r) => ((answered = true), r));
-    await waitFor(() => confirmations.length === 1, { timeoutMs: 5_000, what: 'the confirmation asked for after the store write', intervalMs: 1 });
-    assert.deepEqual([confirmations[0]!.jobId, confirmations[0]!.epoch], ['moved', 2]);
-    assert.equal(answered, false, 'not answered before the copies are confirmed');
-    assert.equal((await new JobStore(t.store).get('moved'))?.epoch, 2, 'persisted before the wait');
-    confirmations[0]!.release();
-    assert.equal((await replaced).type, 'accepted');
+    for (const [jobId, epoch] of [['first', 1], ['moved', 2]] as const) {
+      let answered = false;
+      const admitted = admit(jobId, epoch).then((r) => ((answered = true), r));
+      const asked = confirmations.length + 1;
+      await waitFor(() => confirmations.length === asked, { timeoutMs: 5_000, what: `the confirmation of ${jobId} asked for after the store write`, intervalMs: 1 });
+      assert.deepEqual([confirmations.at(-1)!.jobId, confirmations.at(-1)!.epoch], [jobId, epoch]);
+      assert.equal(answered, false, `${jobId}: not answered before the copies are confirmed`);
+      assert.equal((await new JobStore(t.store).get(jobId))?.epoch, epoch, `${jobId}: persisted before the wait`);
+      confirmations.at(-1)!.release();
+      assert.equal((await admitted).type, 'accepted');
+    }
   });
 });

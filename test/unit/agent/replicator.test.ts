@@ -52,7 +52,7 @@ function setup(holders: PeerIdStr[]) {
   return { clock, records, replicator, step, releaseB };
 }
 
-describe('Replicator.confirm: a re-placed job is answered only once its record is on the holders', () => {
+describe('Replicator.confirm: an admitted job is answered only once its record is on the holders', () => {
   it('waits for every reachable holder to acknowledge the record at its epoch; an unreachable one does not hold it up', async () => {
     const { records, replicator, step, releaseB } = setup(['a', 'b', 'c']);
     replicator.start();
