@@ -341,10 +341,14 @@ export function encodeAccuse(peer: string, incarnation: number): Encoded<AccuseM
   return seal({ type: 'accuse', peer, incarnation }, [WIRE_VERSION, TYPE_CODES.accuse, peer, incarnation], MESSAGE_LIMITS.probe);
 }
 
-export function encodeSyncReq(m: Omit<SyncReqMsg, 'type'>): Encoded<SyncReqMsg> {
+/** The largest layout a repair sends its bitmap of known cells for (2^16 cells: 8 KB). */
+export const MAX_HAVE_BITS = 16;
+
+export function encodeSyncReq(req: Omit<SyncReqMsg, 'type' | 'have'> & { have?: Uint8Array | null }): Encoded<SyncReqMsg> {
+  const m = { ...req, have: req.have ?? null };
   return seal(
     { type: 'sync-req', ...m },
-    [WIRE_VERSION, TYPE_CODES['sync-req'], m.cluster, m.record ? recordTuple(m.record) : null, m.wantRecords, m.summaryCursor, m.viewHash],
+    [WIRE_VERSION, TYPE_CODES['sync-req'], m.cluster, m.record ? recordTuple(m.record) : null, m.wantRecords, m.summaryCursor, m.viewHash, m.have],
     MESSAGE_LIMITS['sync-req'],
   );
 }
@@ -674,7 +678,7 @@ export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
       msg = { type: 'accuse', peer: peerId(t[2], 'accuse.peer'), incarnation: int(t[3], 'accuse.incarnation', 0, MAX_COUNTER) };
       break;
     case TYPE_CODES['sync-req']:
-      tuple(t, 'sync-req', 7, 7);
+      tuple(t, 'sync-req', 7, 8);
       msg = {
         type: 'sync-req',
         cluster: str(t[2], 'sync-req.cluster', 1, 63, CLUSTER_RE),
@@ -682,6 +686,7 @@ export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
         wantRecords: bool(t[4], 'sync-req.wantRecords'),
         summaryCursor: int(t[5], 'sync-req.summaryCursor', -1, 2 ** (MAX_CELL_BITS + 1)),
         viewHash: int(t[6], 'sync-req.viewHash', -1, 0xffffffff),
+        have: t[7] === undefined || t[7] === null ? null : haveBitmap(t[7]),
       };
       break;
     case TYPE_CODES['sync-resp']:
@@ -695,6 +700,14 @@ export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
       throw rejectMsg(Object.values(TYPE_CODES).includes(code as never) ? 'GOSSIP_WRONG_TOPIC' : 'GOSSIP_BAD_TYPE', `message type ${code} is not a direct message`);
   }
   return { msg, bytes };
+}
+
+/** A layout's bitmap: 2^bits / 8 bytes (at least 1), bits ≤ MAX_HAVE_BITS. */
+function haveBitmap(v: unknown): Uint8Array {
+  if (!(v instanceof Uint8Array)) schemaError('sync-req.have', 'expected bytes');
+  const n = v.length;
+  if (n === 0 || n > 2 ** MAX_HAVE_BITS / 8 || (n & (n - 1)) !== 0) boundsError('sync-req.have', `length ${n} is not a power of two in [1, ${2 ** MAX_HAVE_BITS / 8}]`);
+  return v;
 }
 
 function decodeSyncResp(t: unknown[]): SyncRespMsg {

@@ -7,6 +7,7 @@ import { CellBitsController, estimateClusterSize } from './cell-bits.ts';
 import {
   MAX_ANNOUNCED_PER_MESSAGE,
   MAX_ANNOUNCED_RECORD_BYTES,
+  MAX_HAVE_BITS,
   MAX_SYNC_MEMBERS,
   MAX_SYNC_SUMMARIES,
   encodeAccuse,
@@ -1340,14 +1341,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.tryJoin(now);
   }
 
-  private requestSync(peer: PeerIdStr, addrs: readonly string[] | null, wantRecords: boolean, cursor: number, now: Millis, pages: number, repair = false): void {
+  private requestSync(peer: PeerIdStr, addrs: readonly string[] | null, wantRecords: boolean, cursor: number, now: Millis, pages: number, repair = false, have: Uint8Array | null = null): void {
     if (peer === this.self) return;
     if (!this.pendingSyncs.has(peer) && this.pendingSyncs.size >= MAX_PENDING_SYNCS) return;
     this.pendingSyncs.set(peer, { deadlineMs: now + this.opts.syncTimeoutMs, pages, repair });
     if (addrs && addrs.length > 0 && !this.connected.has(peer)) this.outbox.connect(peer, addrs);
     // Our view hash lets a peer with the same view answer in a few bytes; a joiner (not yet synced) asks for everything.
     const viewHash = wantRecords && this.cellSynced ? this.membership.viewHash : -1;
-    this.send(peer, encodeSyncReq({ cluster: this.opts.cluster, record: this.published, wantRecords, summaryCursor: cursor, viewHash }));
+    this.send(peer, encodeSyncReq({ cluster: this.opts.cluster, record: this.published, wantRecords, summaryCursor: cursor, viewHash, have }));
   }
 
   private syncTimer(now: Millis): void {
@@ -1375,11 +1376,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /**
    * Summary repair. Digests carry a district's summaries under a small global budget, so
    * after a cold start of 100k hosts a node heard of some cells only minutes later (23% of
-   * views complete after 180 s). While our current layout has gaps, each round asks a
-   * contact of each of up to 4 districts we lack cells in (a delegate: it hears the district
-   * topic) for that district's page of summaries, in the sync request that joins already
-   * use. A district we know no cell of is asked through a host of it that we have heard
-   * from (see pullSummaries). Nothing is sent once the view is whole. Summaries a digest
+   * views complete after 180 s). While our current layout has gaps, each round asks for a
+   * page from the first gap of each of up to 4 districts we lack cells in, in the sync
+   * request that joins already use, with a bitmap of the cells we hold so that the answer
+   * carries only what we lack (see pullSummaries for whom we ask). Nothing is sent once the view is whole. Summaries a digest
    * named that we lack come first, within the same 4 pulls a round: at 100k digests name news
    * every few seconds, and when one such pull took a whole round, a host still knew no cell of
    * a quarter of the districts 50 s after a cold start.
@@ -1397,15 +1397,20 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // switched (or already have): their reporters will speak in the layout both end in.
     const majority = this.store.majorityBits();
     if (majority >= 0 && majority !== this.bits) return;
-    // Up to MAX_REPAIR_PULLS districts with gaps, from a random one on (the store counts known
-    // cells per district: no scan of every cell). The last gaps of a cold start are single
-    // cells in many districts, so the count is of districts with gaps, not of cells missing.
-    // Our own cell is no gap: its summary comes with our cell's own sync.
+    // Districts with gaps from a random one on (the store counts known cells per district: no
+    // scan of every cell). Our own cell is no gap: its summary comes with our cell's own sync.
+    // With the bitmap an answer carries only what we lack (up to a page, from the gap on,
+    // wrapping around the layout): without it a page from a gap was mostly summaries we had
+    // (~19 new cells a pull 50 s into a 100k cold start), and a view lacking a quarter of its
+    // cells took 30 s of rounds. So as many pulls as pages we lack, each from another
+    // district's gap; without a bitmap (a layout over 2^16 cells) one per district with gaps.
     const perDistrict = this.cellsInDistrict();
     const districtCount = 2 ** this.districtBits;
     const ownMissing = this.store.get(this.myCell) === undefined ? 1 : 0;
+    const have = this.bits <= MAX_HAVE_BITS ? this.store.haveBitmap() : null;
+    const maxPulls = have === null ? MAX_REPAIR_PULLS : Math.min(MAX_REPAIR_PULLS, pulls + Math.ceil((cells - known) / MAX_SYNC_SUMMARIES));
     const start = this.rng.int(districtCount);
-    for (let i = 0; i < districtCount && pulls < MAX_REPAIR_PULLS; i++) {
+    for (let i = 0; i < districtCount && pulls < maxPulls; i++) {
       const district = (start + i) % districtCount;
       const known = this.store.knownIn(district) + (district === this.myDistrict ? ownMissing : 0);
       if (known >= perDistrict) continue;
@@ -1414,7 +1419,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       // reached its second half, which then waited for digests (at 50k, the last 2% of views).
       let gap = district * perDistrict;
       while (this.store.get(gap) !== undefined) gap++; // our own cell too, when we lack its summary
-      this.pullSummaries(district, heapKey(this.bits, gap) - 1, now);
+      this.pullSummaries(district, heapKey(this.bits, gap) - 1, now, have);
       pulls++;
     }
   }
@@ -1436,12 +1441,25 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     return false;
   }
 
-  /** Asks a contact of `district` (a delegate: it hears the district topic) for the page of summaries after heap key `after`. */
-  private pullSummaries(district: number, after: number, now: Millis): boolean {
-    // A contact of a known cell of that district; for another district, else a host of it
-    // that asked us for a sync or was referred to us (a district whose digest the global
-    // budget still holds back is known to no one outside it: contacts elsewhere only repeat
-    // what we have); else any known contact. Of a district we know few cells of, the few
+  /**
+   * Asks a cell-mate or a contact of `district` for the page of summaries after heap key
+   * `after` (only those missing from `have`, when given).
+   */
+  private pullSummaries(district: number, after: number, now: Millis, have: Uint8Array | null = null): boolean {
+    // Every other pull asks a random cell-mate: contacts are a few hosts per cell that every
+    // host repairing asks (40 s into a 100k cold start, 40% of their answers were light, their
+    // budget spent), while any host knows most of what we lack (each cell a host lacked then
+    // was known to 50-90% of hosts), and cell-mates ask each other evenly.
+    const mate = this.rng.int(2) === 0 ? this.membership.randomAlive(1, null, this.rng)[0] : undefined;
+    if (mate !== undefined) {
+      this.stats.summaryRepairs++;
+      this.requestSync(mate, null, false, after, now, MAX_SYNC_PAGES, true, have);
+      return true;
+    }
+    // Else a contact of a known cell of that district (a delegate: it hears the district
+    // topic); for another district, else a host of it that asked us for a sync or was referred
+    // to us (a district whose digest the global budget still holds back is known to no one
+    // outside it: contacts elsewhere only repeat what we have); else any known contact. Of a district we know few cells of, the few
     // contacts those name are what every host missing the same cells asks: at 100k, 4% of hosts
     // knew one cell of a district 90 s after a cold start and all asked its one contact. So we
     // ask any known contact instead in proportion to what we lack of the district.
@@ -1456,7 +1474,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const peer = contact?.peer ?? this.membership.randomAlive(1, null, this.rng)[0];
     if (peer === undefined) return false;
     this.stats.summaryRepairs++;
-    this.requestSync(peer, contact?.addrs ?? null, false, after, now, MAX_SYNC_PAGES, true);
+    this.requestSync(peer, contact?.addrs ?? null, false, after, now, MAX_SYNC_PAGES, true, have);
     return true;
   }
 
@@ -1531,7 +1549,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       const theirs = this.store.get(theirCell);
       page = { summaries: theirs ? [theirs] : [], next: req.summaryCursor >= 0 ? SYNC_ASK_ELSEWHERE : -1 };
     } else if (req.summaryCursor >= 0) {
-      page = this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
+      const first = req.summaryCursor + 1 - 2 ** this.bits;
+      const sameLayout = req.have !== null && keyBits(req.summaryCursor + 1) === this.bits && req.have.length === Math.max(1, (2 ** this.bits) >>> 3);
+      page = sameLayout ? { summaries: this.store.lacking(req.have!, first, MAX_SYNC_SUMMARIES), next: -1 } : this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
       if (!req.wantRecords && members.length === 0) members = this.referral(req.summaryCursor, page.summaries, from, theirCell);
     }
     this.send(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, inSync, announced, page }));

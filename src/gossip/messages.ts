@@ -116,6 +116,11 @@ export interface SyncReqMsg {
   readonly summaryCursor: number;
   /** The requester's view hash of its cell (Membership.viewHash), or -1: equal hashes mean no records need to travel. */
   readonly viewHash: number;
+  /**
+   * A repair's bitmap of the cells of its layout it holds a summary of (bit c of byte c >> 3),
+   * or null: the answer then carries only summaries it lacks, from the cursor's cell on.
+   */
+  readonly have: Uint8Array | null;
 }
 
 /** One member as the responder sees it. */

@@ -285,6 +285,35 @@ export class SummaryStore {
     return { summaries: out, next: heapKey(last.cellBits, last.cell) };
   }
 
+  /** The cells of the current cellBits we hold a summary of, as a bitmap (bit c of byte c >> 3). */
+  haveBitmap(): Uint8Array {
+    const out = new Uint8Array(Math.max(1, (2 ** this.bits) >>> 3));
+    const slots = this.slots;
+    for (let cell = 0; cell < slots.length; cell++) if (slots[cell] !== undefined) out[cell >>> 3]! |= 1 << (cell & 7);
+    return out;
+  }
+
+  /**
+   * Up to `limit` summaries of the current cellBits that a requester with the bitmap `have`
+   * (of the same layout) lacks, from cell `from` on, wrapping around: a repair gets only what
+   * it misses, from anywhere, instead of a page of what it mostly has.
+   */
+  lacking(have: Uint8Array, from: number, limit: number): CellSummary[] {
+    const out: CellSummary[] = [];
+    const n = this.slots.length;
+    for (let i = 0; i < n && out.length < limit; i++) {
+      const cell = (from + i) % n;
+      // A byte of held cells skips eight at once (most of a nearly whole view).
+      if ((cell & 7) === 0 && have[cell >>> 3] === 0xff && i + 8 <= n) {
+        i += 7;
+        continue;
+      }
+      const s = this.slots[cell];
+      if (s !== undefined && (have[cell >>> 3]! & (1 << (cell & 7))) === 0) out.push(s);
+    }
+    return out;
+  }
+
   evidence(): SizeEvidence {
     return { members: this.sumMembers, coverage: this.coverage, occupiedCells: this.occupied };
   }

@@ -96,6 +96,7 @@ describe('gossip codec', () => {
         encodeAccuse('peerB', 12),
         encodeSyncReq({ cluster: CLUSTER, record: r, wantRecords: true, summaryCursor: 0, viewHash: 0xfedcba98 }),
         encodeSyncReq({ cluster: CLUSTER, record: null, wantRecords: false, summaryCursor: -1, viewHash: -1 }),
+        encodeSyncReq({ cluster: CLUSTER, record: null, wantRecords: false, summaryCursor: 5, viewHash: -1, have: Uint8Array.of(0x0f, 0xf0) }),
         encodeSyncResp({ cluster: CLUSTER, cellBits: 2, estimatedSize: 12, cell: 1, members: [{ record: r, status: 'suspect', statusIncarnation: 3 }], summaries: [summary('peerA', 2, 9)], nextCursor: -2, inSync: false, announced: false }),
         encodeSyncResp({ cluster: CLUSTER, cellBits: 2, estimatedSize: 12, cell: 1, members: [], summaries: [], nextCursor: -1, inSync: true, announced: true }),
       ];
@@ -118,6 +119,17 @@ describe('gossip codec', () => {
   });
 
   describe('refusals', () => {
+    it("a repair's bitmap of known cells: bytes, a power of two, at most 2^16 cells", () => {
+      const ok = encodeSyncReq({ cluster: CLUSTER, record: null, wantRecords: false, summaryCursor: 5, viewHash: -1, have: new Uint8Array(256) });
+      const t = unseal(ok.bytes);
+      assert.equal(decodeDirect(ok.bytes).msg.type, 'sync-req');
+      assert.equal(unseal(encodeSyncReq({ cluster: CLUSTER, record: null, wantRecords: false, summaryCursor: -1, viewHash: -1 }).bytes)[7], null, 'no bitmap: nil');
+      expectRefusal(() => decodeDirect(seal([...t.slice(0, 7), new Uint8Array(3)])), 'GOSSIP_BOUNDS', 'reject');
+      expectRefusal(() => decodeDirect(seal([...t.slice(0, 7), new Uint8Array(16384)])), 'GOSSIP_BOUNDS', 'reject');
+      expectRefusal(() => decodeDirect(seal([...t.slice(0, 7), 'ff'])), 'GOSSIP_SCHEMA', 'reject');
+      assert.equal(decodeDirect(seal(t.slice(0, 7))).msg.type, 'sync-req', 'an older peer without the field still decodes');
+    });
+
     it('oversized: rejected before anything is parsed', () => {
       expectRefusal(() => decodeTopicMessage(topicA, new Uint8Array(MESSAGE_LIMITS.digest + 1)), 'GOSSIP_TOO_LARGE', 'reject');
       // A record-typed message bigger than the record limit, but under the topic-wide one.

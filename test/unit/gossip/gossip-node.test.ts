@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { hash32, hashPrefix } from '../../../src/core/hash.ts';
 import { cellTopic, decodeDirect, districtTopic, encodeEvents, encodeRecord, encodeSummary, encodeSyncReq, type DigestMsg, type GossipNode, type MemberStatus, type SyncRespMsg } from '../../../src/gossip/index.ts';
 import { heapKey } from '../../../src/gossip/summary-store.ts';
-import { record } from './fixtures.ts';
+import { record, summary } from './fixtures.ts';
 import type { PlacementView } from '../../../src/placement/view.ts';
 import { GossipHarness, defaultFacts } from '../../mocks/gossip-harness.ts';
 
@@ -502,6 +502,33 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     h.run(1000);
     h.act(server.self, (n) => n.onDirect(asker, decodeDirect(ownDistrict.bytes), h.now));
     assert.ok(!answers.at(-1)!.members.some((m) => m.record.origin === farHost), 'a host is referred only for its own district');
+  });
+
+  it("a repair with its bitmap of known cells is answered with only the summaries it lacks", () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 7 } });
+    const server = h.add(peerInCell(3, 7, 's'));
+    h.run(5_000); // alone in its cell: its own reporter and a delegate of district 0
+    for (const cell of [10, 11, 12]) {
+      const reporter = peerInCell(cell, 7, 'r');
+      h.inject(districtTopic('test', 7, 0), encodeSummary(summary(reporter, 7, h.now)).bytes, reporter);
+    }
+    assert.ok([10, 11, 12].every((c) => server.cellSummary(c) !== undefined), 'the server holds cells 10-12');
+    const asker = peerInCell(5, 7, 'a');
+    const answers: SyncRespMsg[] = [];
+    h.onDirect = (from, to, payload) => {
+      if (from === server.self && to === asker) answers.push(payload.msg as SyncRespMsg);
+    };
+    const ask = (have: Uint8Array | null): number[] => {
+      h.run(1000); // the token bucket refills
+      const req = encodeSyncReq({ cluster: 'test', record: record(asker), wantRecords: false, summaryCursor: heapKey(7, 10) - 1, viewHash: -1, have });
+      h.act(server.self, (n) => n.onDirect(asker, decodeDirect(req.bytes), h.now));
+      return answers.at(-1)!.summaries.map((s) => s.cell);
+    };
+    assert.deepEqual(ask(null), [10, 11, 12], 'without a bitmap: the page from the cursor on');
+    const have = new Uint8Array(16);
+    have[1] = 1 << (11 - 8); // cell 11
+    assert.deepEqual(ask(have), [10, 12, 3], 'with it: only what the asker lacks, from the cursor on, wrapping to the server\'s own cell');
+    assert.deepEqual(ask(new Uint8Array(8)), [10, 11, 12], 'a bitmap of another layout is ignored');
   });
 
   it('a refresh names by version what went out whole before; a node that missed a change pulls it when a refresh names it', () => {

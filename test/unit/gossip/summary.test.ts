@@ -161,6 +161,31 @@ describe('SummaryStore', () => {
     );
   });
 
+  it(`answers a repair's bitmap with exactly the cells it lacks, from its cell on, wrapping (seed ${SEED}; FUZZ_SEED=… to replay)`, () => {
+    // Cell masks by byte, with whole bytes held or lacking (the bitmap's fast path) and mixed ones.
+    const mask = fc.array(fc.oneof(fc.constant(0xff), fc.constant(0), fc.integer({ min: 0, max: 255 })), { minLength: 64, maxLength: 64 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), mask, mask, fc.nat(511), fc.integer({ min: 1, max: 70 }), (bits, ours, theirs, from, limit) => {
+        const cells = 2 ** bits;
+        const server = new SummaryStore(bits);
+        const asker = new SummaryStore(bits);
+        for (let c = 0; c < cells; c++) {
+          if ((ours[c >>> 3]! >> (c & 7)) & 1) server.put(fake(c, bits, 1));
+          if ((theirs[c >>> 3]! >> (c & 7)) & 1) asker.put(fake(c, bits, 1));
+        }
+        const have = asker.haveBitmap();
+        for (let c = 0; c < cells; c++) assert.equal((have[c >>> 3]! >> (c & 7)) & 1, asker.get(c) === undefined ? 0 : 1, `bit of cell ${c}`);
+        const want: number[] = [];
+        for (let i = 0; i < cells; i++) {
+          const c = ((from % cells) + i) % cells;
+          if (server.get(c) !== undefined && asker.get(c) === undefined) want.push(c);
+        }
+        assert.deepEqual(server.lacking(have, from % cells, limit).map((s) => s.cell), want.slice(0, limit));
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
+  });
+
   it('expires summaries past their TTL and iterates a district', () => {
     const st = new SummaryStore(8);
     for (let c = 0; c < 256; c += 16) st.put(fake(c, 8, c));
