@@ -96,6 +96,13 @@ const REPAIR_MIN_MEAN_CELL_SIZE = 8;
  * bytes; nothing is pulled once the view is whole (simulations/README.md, "Cold start again").
  */
 const MAX_REPAIR_PULLS = 4;
+/**
+ * Pages a round may pull with our bitmap of known cells, when we lack that many pages' worth:
+ * every page is then news, so a host that booted last in a cold start (lacking 2,047 cells at
+ * 100k) need not wait 4 × 64 cells per round: at that rate a host booted at 50 s could not be
+ * whole before ~66 s. At most MAX_PENDING_SYNCS requests are in flight anyway.
+ */
+const MAX_BITMAP_PULLS = 8;
 /** Light sync answers (one summary, a few hundred bytes) are this many times cheaper, so a seed serves this many more. */
 const LIGHT_SYNC_FACTOR = 10;
 /**
@@ -1402,13 +1409,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // With the bitmap an answer carries only what we lack (up to a page, from the gap on,
     // wrapping around the layout): without it a page from a gap was mostly summaries we had
     // (~19 new cells a pull 50 s into a 100k cold start), and a view lacking a quarter of its
-    // cells took 30 s of rounds. So as many pulls as pages we lack, each from another
-    // district's gap; without a bitmap (a layout over 2^16 cells) one per district with gaps.
+    // cells took 30 s of rounds. So as many pulls as pages we lack (up to MAX_BITMAP_PULLS),
+    // each from another district's gap; without a bitmap (a layout over 2^16 cells) one per
+    // district with gaps, up to MAX_REPAIR_PULLS.
     const perDistrict = this.cellsInDistrict();
     const districtCount = 2 ** this.districtBits;
     const ownMissing = this.store.get(this.myCell) === undefined ? 1 : 0;
     const have = this.bits <= MAX_HAVE_BITS ? this.store.haveBitmap() : null;
-    const maxPulls = have === null ? MAX_REPAIR_PULLS : Math.min(MAX_REPAIR_PULLS, pulls + Math.ceil((cells - known) / MAX_SYNC_SUMMARIES));
+    const maxPulls = have === null ? MAX_REPAIR_PULLS : Math.min(MAX_BITMAP_PULLS, pulls + Math.ceil((cells - known) / MAX_SYNC_SUMMARIES));
     const start = this.rng.int(districtCount);
     for (let i = 0; i < districtCount && pulls < maxPulls; i++) {
       const district = (start + i) % districtCount;
