@@ -28,7 +28,7 @@ import { PublishPacer } from './pacer.ts';
 import type { CellSummary, Contact, HostRecord, MemberView } from './records.ts';
 import { applyPatch, initialRecord, recordChanged, recordShrank, type SelfPatch } from './self-record.ts';
 import { restamped, summarizeCell, summaryChanged } from './summary.ts';
-import { SummaryStore, heapKey, keyBits } from './summary-store.ts';
+import { SummaryStore, haveBytes, heapKey, keyBits } from './summary-store.ts';
 import { SYNC_ASK_ELSEWHERE, encodeSyncAnswer } from './sync-response.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { buildDigests } from './digest-builder.ts';
@@ -1384,12 +1384,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    * Summary repair. Digests carry a district's summaries under a small global budget, so
    * after a cold start of 100k hosts a node heard of some cells only minutes later (23% of
    * views complete after 180 s). While our current layout has gaps, each round asks for a
-   * page from the first gap of each of up to 4 districts we lack cells in, in the sync
-   * request that joins already use, with a bitmap of the cells we hold so that the answer
-   * carries only what we lack (see pullSummaries for whom we ask). Nothing is sent once the view is whole. Summaries a digest
-   * named that we lack come first, within the same 4 pulls a round: at 100k digests name news
-   * every few seconds, and when one such pull took a whole round, a host still knew no cell of
-   * a quarter of the districts 50 s after a cold start.
+   * page from the first gap of each of a few districts we lack cells in, in the sync request
+   * that joins already use, with a bitmap of the cells we hold so that the answer carries only
+   * what we lack (see pullSummaries for whom we ask). Nothing is sent once the view is whole.
+   * Summaries a digest named that we lack come first, within the same round's pulls: at 100k
+   * digests name news every few seconds, and when one such pull took a whole round, a host
+   * still knew no cell of a quarter of the districts 50 s after a cold start.
    */
   private repairTimer(now: Millis): void {
     this.timers[T_REPAIR] = now + this.jitter(this.opts.summaryRepairIntervalMs);
@@ -1467,10 +1467,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // Else a contact of a known cell of that district (a delegate: it hears the district
     // topic); for another district, else a host of it that asked us for a sync or was referred
     // to us (a district whose digest the global budget still holds back is known to no one
-    // outside it: contacts elsewhere only repeat what we have); else any known contact. Of a district we know few cells of, the few
-    // contacts those name are what every host missing the same cells asks: at 100k, 4% of hosts
-    // knew one cell of a district 90 s after a cold start and all asked its one contact. So we
-    // ask any known contact instead in proportion to what we lack of the district.
+    // outside it: contacts elsewhere only repeat what we have); else any known contact. Of a
+    // district we know few cells of, the few contacts those name are what every host missing
+    // the same cells asks: at 100k, 4% of hosts knew one cell of a district 90 s after a cold
+    // start and all asked its one contact. So we ask any known contact instead in proportion
+    // to what we lack of the district.
     const known = this.store.knownIn(district);
     const thin = known > 0 && this.rng.int(this.cellsInDistrict()) >= known;
     const contact =
@@ -1557,9 +1558,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       const theirs = this.store.get(theirCell);
       page = { summaries: theirs ? [theirs] : [], next: req.summaryCursor >= 0 ? SYNC_ASK_ELSEWHERE : -1 };
     } else if (req.summaryCursor >= 0) {
-      const first = req.summaryCursor + 1 - 2 ** this.bits;
-      const sameLayout = req.have !== null && keyBits(req.summaryCursor + 1) === this.bits && req.have.length === Math.max(1, (2 ** this.bits) >>> 3);
-      page = sameLayout ? { summaries: this.store.lacking(req.have!, first, MAX_SYNC_SUMMARIES), next: -1 } : this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
+      // A bitmap of our layout: only what the asker lacks, from its cursor's cell on. Else (none,
+      // or a layout we are not in) the page in key order.
+      const have = req.have;
+      const ours = have !== null && keyBits(req.summaryCursor + 1) === this.bits && have.length === haveBytes(this.bits);
+      page = ours ? { summaries: this.store.lacking(have, req.summaryCursor + 1 - 2 ** this.bits, MAX_SYNC_SUMMARIES), next: -1 } : this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
       if (!req.wantRecords && members.length === 0) members = this.referral(req.summaryCursor, page.summaries, from, theirCell);
     }
     this.send(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, inSync, announced, page }));

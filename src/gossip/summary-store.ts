@@ -40,6 +40,11 @@ export function keyBits(key: number): number {
   return 31 - Math.clz32(key);
 }
 
+/** Bytes of a layout's bitmap of known cells (one bit a cell, at least one byte). */
+export function haveBytes(cellBits: number): number {
+  return Math.max(1, 2 ** cellBits / 8);
+}
+
 export class SummaryStore {
   private bits: number;
   private slots: (CellSummary | undefined)[];
@@ -287,7 +292,7 @@ export class SummaryStore {
 
   /** The cells of the current cellBits we hold a summary of, as a bitmap (bit c of byte c >> 3). */
   haveBitmap(): Uint8Array {
-    const out = new Uint8Array(Math.max(1, (2 ** this.bits) >>> 3));
+    const out = new Uint8Array(haveBytes(this.bits));
     const slots = this.slots;
     for (let cell = 0; cell < slots.length; cell++) if (slots[cell] !== undefined) out[cell >>> 3]! |= 1 << (cell & 7);
     return out;
