@@ -1459,32 +1459,34 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // budget spent), while any host knows most of what we lack (each cell a host lacked then
     // was known to 50-90% of hosts), and cell-mates ask each other evenly.
     const mate = this.rng.int(2) === 0 ? this.membership.randomAlive(1, null, this.rng)[0] : undefined;
-    if (mate !== undefined) {
-      this.stats.summaryRepairs++;
-      this.requestSync(mate, null, false, after, now, MAX_SYNC_PAGES, true, have);
-      return true;
-    }
-    // Else a contact of a known cell of that district (a delegate: it hears the district
-    // topic); for another district, else a host of it that asked us for a sync or was referred
-    // to us (a district whose digest the global budget still holds back is known to no one
-    // outside it: contacts elsewhere only repeat what we have); else any known contact. Of a
-    // district we know few cells of, the few contacts those name are what every host missing
-    // the same cells asks: at 100k, 4% of hosts knew one cell of a district 90 s after a cold
-    // start and all asked its one contact. So we ask any known contact instead in proportion
-    // to what we lack of the district.
-    const known = this.store.knownIn(district);
-    const thin = known > 0 && this.rng.int(this.cellsInDistrict()) >= known;
-    const contact =
-      (thin ? this.store.randomContact(this.rng, this.self) : undefined) ??
-      this.store.contactIn(district, this.districtBits, this.rng, this.self) ??
-      (district !== this.myDistrict ? this.districtHost(district) : undefined) ??
-      this.store.randomContact(this.rng, this.self);
+    const contact = mate === undefined ? this.repairContact(district) : undefined;
     // Knowing no other cell at all: a cell-mate may (a non-delegate hears summaries only through digests).
-    const peer = contact?.peer ?? this.membership.randomAlive(1, null, this.rng)[0];
+    const peer = mate ?? contact?.peer ?? this.membership.randomAlive(1, null, this.rng)[0];
     if (peer === undefined) return false;
     this.stats.summaryRepairs++;
     this.requestSync(peer, contact?.addrs ?? null, false, after, now, MAX_SYNC_PAGES, true, have);
     return true;
+  }
+
+  /**
+   * Whom outside our cell to ask for `district`'s summaries: a contact of a known cell of that
+   * district (a delegate: it hears the district topic); for another district, else a host of
+   * it that asked us for a sync or was referred to us (a district whose digest the global
+   * budget still holds back is known to no one outside it: contacts elsewhere only repeat what
+   * we have); else any known contact. Of a district we know few cells of, the few contacts
+   * those name are what every host missing the same cells asks: at 100k, 4% of hosts knew one
+   * cell of a district 90 s after a cold start and all asked its one contact. So we ask any
+   * known contact instead in proportion to what we lack of the district.
+   */
+  private repairContact(district: number): Contact | undefined {
+    const known = this.store.knownIn(district);
+    const thin = known > 0 && this.rng.int(this.cellsInDistrict()) >= known;
+    return (
+      (thin ? this.store.randomContact(this.rng, this.self) : undefined) ??
+      this.store.contactIn(district, this.districtBits, this.rng, this.self) ??
+      (district !== this.myDistrict ? this.districtHost(district) : undefined) ??
+      this.store.randomContact(this.rng, this.self)
+    );
   }
 
   /**
