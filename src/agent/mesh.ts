@@ -25,14 +25,18 @@ import {
   writeSwarmKeyFile,
   type Identity,
 } from '../net/index.ts';
-import { createGossipMetrics } from '../metrics/gossip-metrics.ts';
+import { createGossipMetrics, createLocalHealthMetrics } from '../metrics/gossip-metrics.ts';
 import type { PeerCache } from '../store/peer-cache.ts';
+import { LocalHealth } from './local-health.ts';
 
 /**
  * This agent's membership in the cluster: the libp2p transport (private network), the
  * gossip protocol node driven by a ProtocolRunner, joining through seeds and the peer cache,
  * and the graceful leave.
  */
+
+/** How often event-loop lag is turned into awareness: a few probe rounds, so one GC pause does not swing it. */
+const LOCAL_HEALTH_INTERVAL_MS = 2000;
 
 export interface MeshOptions {
   cluster: string;
@@ -74,6 +78,7 @@ export class Mesh {
   private runner: ProtocolRunner | undefined;
   private nodeValue: GossipNode | undefined;
   private cacheTimer: { cancel(): void } | undefined;
+  private localHealth: LocalHealth | undefined;
   readonly networkKeyPath: string;
 
   constructor(opts: MeshOptions, modules: MeshModules) {
@@ -132,6 +137,11 @@ export class Mesh {
     node.updateSelf({ ...self, addrs: this.transportValue.listenAddrs() }, clock.now());
     node.onMemberEvent(onMember);
     this.runner.start();
+    this.localHealth = new LocalHealth(
+      { unitMs: gossipOpts.ackTimeoutMs / 4, maxScore: gossipOpts.maxAwareness, intervalMs: LOCAL_HEALTH_INTERVAL_MS },
+      { clock, report: (score) => node.setLocalHealth(score), metrics: createLocalHealthMetrics(registry) },
+    );
+    this.localHealth.start();
 
     const cached = await this.modules.peerCache.list();
     node.join(
@@ -185,6 +195,7 @@ export class Mesh {
   async stop(): Promise<void> {
     this.cacheTimer?.cancel();
     this.cacheTimer = undefined;
+    this.localHealth?.stop();
     if (this.nodeValue) await this.refreshPeerCache().catch(() => undefined);
     this.runner?.stop();
     await this.transportValue?.stop();

@@ -41,3 +41,11 @@ export function createGossipMetrics(registry: Registry, oldestRecordAgeMs: () =>
     cellBits: (bits) => cellBits.set(bits),
   };
 }
+
+/** The local-health sampler's figures: the lag it saw and the awareness points it reported. */
+export function createLocalHealthMetrics(registry: Registry): { lagSeconds: Gauge; score: Gauge } {
+  return {
+    lagSeconds: new Gauge({ name: 'shoal_gossip_event_loop_lag_p99_seconds', help: 'p99 event-loop lag over the last local-health window (what stretches probe timeouts)', registers: [registry] }),
+    score: new Gauge({ name: 'shoal_gossip_local_health_score', help: 'Awareness points reported for event-loop lag (0 = healthy; probe interval and timeouts × 1 + score)', registers: [registry] }),
+  };
+}
