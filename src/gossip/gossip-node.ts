@@ -106,7 +106,7 @@ const MAX_BITMAP_PULLS = 8;
 /** Light sync answers (one summary, a few hundred bytes) are this many times cheaper, so a seed serves this many more. */
 const LIGHT_SYNC_FACTOR = 10;
 /**
- * Anti-entropy runs FAST_SYNC_ROUNDS rounds 1 s apart after a start, then the interval
+ * Anti-entropy runs FAST_SYNC_ROUNDS rounds 1 s apart after a start, a join or a merge, then the interval
  * doubles up to syncIntervalMs. A cold start misses the records published before a node
  * subscribed; random 1:1 push-pulls spread them in ~log2(cell size) rounds, far more
  * cheaply than republishing on a topic (each publication is received ~5 times by everyone).
@@ -748,9 +748,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       // tell the merged cell who we are. A split needs neither: every member of the new cell
       // was a member of the old one, so each already holds the others' records; announcing
       // anyway sent every member every cell mate's record again at each split.
-      this.syncRounds = 0;
-      this.syncIntervalMs = Math.min(FIRST_SYNC_INTERVAL_MS, this.opts.syncIntervalMs);
-      this.timers[T_SYNC] = Math.min(this.timers[T_SYNC]!, now + this.syncIntervalMs);
+      this.fastAntiEntropy(now);
     }
     this.dirty.clear();
     this.wholeInDigest.clear();
@@ -1601,7 +1599,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.estimate = Math.max(this.estimate, resp.estimatedSize);
       const d = this.bitsCtl.adopt(resp.cellBits, now);
       if (d) this.changeLayout(d.bits, now);
-      if (!light) this.joined = true;
+      if (!light) {
+        this.joined = true;
+        // Agents are often started first and joined later (`shoal join`): the fast rounds of
+        // the start ran alone. 32 agents joined at once otherwise waited for the doubled
+        // interval (16–32 s) to learn the newcomers announced before they subscribed.
+        this.fastAntiEntropy(now);
+      }
     }
     for (const m of resp.members) {
       const origin = m.record.origin;
@@ -1634,6 +1638,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (resp.nextCursor >= 0 && pending.pages < MAX_SYNC_PAGES) this.requestSync(from, null, false, resp.nextCursor, now, pending.pages + 1);
     // Answered by a peer of another cell, or only lightly: our own cell's contacts serve the rest.
     if (light || (!this.cellSynced && !cellMate)) this.syncWithCellContact(now, from, light ? 0 : -1);
+  }
+
+  /** Anti-entropy rounds FIRST_SYNC_INTERVAL_MS apart again, then doubling (see FAST_SYNC_ROUNDS). */
+  private fastAntiEntropy(now: Millis): void {
+    this.syncRounds = 0;
+    this.syncIntervalMs = Math.min(FIRST_SYNC_INTERVAL_MS, this.opts.syncIntervalMs);
+    this.timers[T_SYNC] = Math.min(this.timers[T_SYNC]!, now + this.syncIntervalMs);
   }
 
   /** Push-pull with a contact of our own cell, as its summary lists them. */
