@@ -149,6 +149,13 @@ export class GossipHarness {
     return host.node;
   }
 
+  /** A runtime join (`shoal join` on a running agent): the node pushes-pulls with the seeds now. */
+  join(id: PeerIdStr, seeds: PeerIdStr[]): void {
+    const h = this.hosts.get(id)!;
+    h.node.join(seeds.map((peer) => ({ peer, addrs: [`/mem/${peer}`] })), this.now);
+    this.arm(h);
+  }
+
   /** kill -9: the node stops answering and publishing, without a leave. */
   crash(id: PeerIdStr): void {
     const h = this.hosts.get(id)!;

@@ -250,6 +250,30 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     h.runUntil(() => converged(h), 30_000, 'convergence with the newcomers');
   });
 
+  it('a node started alone and joined later runs its fast anti-entropy rounds after the join, not only after its start', () => {
+    const h = twelve();
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    // Alone for a minute: the start's fast rounds ran with nobody, and the interval has doubled since.
+    const id = peerInCell(h.node('n1').ownCell, 2, 'loner');
+    h.add(id);
+    h.run(60_000);
+    const loner = h.node(id);
+    const mates = new Set(cellMates(h, id).map((m) => m.self));
+    assert.ok(mates.size > 0, 'the loner has cell-mates to sync with');
+    let syncsToMates = 0;
+    h.onDirect = (from, to, payload) => {
+      if (from === id && mates.has(to) && decodeDirect(payload.bytes).msg.type === 'sync-req') syncsToMates++;
+    };
+    h.join(id, ['n0']);
+    h.runUntil(() => [...mates].every((m) => statusAt(loner, m) === 'alive'), 5000, 'the loner sees its cell after the join');
+    const before = syncsToMates;
+    h.run(4500);
+    h.onDirect = null;
+    // The join's own syncs come first; then a round a second (FIRST_SYNC_INTERVAL_MS). Without
+    // the restart the next round was ~10 s away (rounds at 22, 38, 70 s after the start).
+    assert.ok(syncsToMates - before >= 3, `${syncsToMates - before} anti-entropy syncs with cell-mates in the 4.5 s after the join; want â‰¥ 3`);
+  });
+
   it('a graceful leave is seen as `left` within 1 s', () => {
     const h = twelve();
     h.runUntil(() => converged(h), 60_000, 'convergence');
