@@ -1,7 +1,7 @@
 import type { Encoded, Outbox } from '../../src/core/protocol.ts';
 import { SeededRng, type Rng } from '../../src/core/rng.ts';
 import type { PeerIdStr, Verdict } from '../../src/core/transport.ts';
-import { GossipNode, decodeDirect, decodeTopicMessage, resolveGossipOptions, type GossipOptions, type SelfPatch } from '../../src/gossip/index.ts';
+import { GossipNode, decodeDirect, decodeTopicMessage, resolveGossipOptions, type GossipOptions, type SeedPeer, type SelfPatch } from '../../src/gossip/index.ts';
 
 /**
  * A small deterministic in-process world for GossipNodes: a virtual clock, a binary-heap
@@ -88,6 +88,9 @@ export interface VerdictCounts {
   ignore: number;
 }
 
+/** Seeds as the harness addresses them (`/mem/<id>`). */
+const memSeeds = (seeds: readonly PeerIdStr[]): SeedPeer[] => seeds.map((peer) => ({ peer, addrs: [`/mem/${peer}`] }));
+
 export class GossipHarness {
   now = 0;
   readonly hosts = new Map<PeerIdStr, Host>();
@@ -143,7 +146,7 @@ export class GossipHarness {
     host.node = new GossipNode(gossipOpts, { self: id, rng: this.rng.fork(`node/${id}/${opts.incarnation ?? 0}`), outbox, metrics: null });
     this.hosts.set(id, host);
     host.node.updateSelf(opts.facts ?? defaultFacts(id), this.now);
-    if (opts.seeds?.length) host.node.join(opts.seeds.map((peer) => ({ peer, addrs: [`/mem/${peer}`] })), this.now);
+    if (opts.seeds?.length) host.node.join(memSeeds(opts.seeds), this.now);
     host.node.start(this.now);
     this.arm(host);
     return host.node;
@@ -152,7 +155,7 @@ export class GossipHarness {
   /** A runtime join (`shoal join` on a running agent): the node pushes-pulls with the seeds now. */
   join(id: PeerIdStr, seeds: PeerIdStr[]): void {
     const h = this.hosts.get(id)!;
-    h.node.join(seeds.map((peer) => ({ peer, addrs: [`/mem/${peer}`] })), this.now);
+    h.node.join(memSeeds(seeds), this.now);
     this.arm(h);
   }
 
