@@ -26,7 +26,7 @@ export interface WorldOptions {
   topology: TopologyOptions;
   network: NetworkOptions;
   gossipsub: GossipsubModelOptions;
-  /** Bytes a direct message costs beyond its payload: a yamux stream, protocol negotiation, a length prefix. */
+  /** Bytes a direct message costs beyond its payload on a request channel: frame header, yamux header, noise. */
   directOverheadBytes: number;
   /** Bytes of the empty response frame that acknowledges a direct message (counted at the sender). */
   directAckBytes: number;
@@ -48,8 +48,8 @@ export const defaultWorldOptions: WorldOptions = {
   topology: defaultTopologyOptions,
   network: defaultNetworkOptions,
   gossipsub: defaultGossipsubModelOptions,
-  directOverheadBytes: 80, // bytes; yamux SYN + multistream-select of /shoal/direct/1.0.0 + varint prefix + noise tag
-  directAckBytes: 40, // bytes; the empty response frame, FIN and noise tag
+  directOverheadBytes: 36, // bytes; request channel frame header (~6) + yamux data header (12) + noise length and tag (18)
+  directAckBytes: 34, // bytes; the empty answer frame (~4) + yamux data header + noise length and tag
   directProcessingMs: 0.2, // ms; msgpackr decode and dispatch, no signature on direct frames
   quantileSampleHosts: 10_000, // hosts; a p99 over 10k samples is exact enough and costs a 10k sort per second
   clockResolutionMs: 1, // ms; the agent's clock is Date.now(), so protocol code only ever sees whole milliseconds

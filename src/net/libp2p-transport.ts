@@ -171,6 +171,7 @@ export class Libp2pTransport implements Transport {
         ]);
         clearTimeout(timer);
       }
+      this.#rr.closeChannels();
       await this.#libp2p.stop();
     }
     this.#state = 'stopped';

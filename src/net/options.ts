@@ -48,11 +48,11 @@ export interface PeerScoringOptions {
 export interface RequestLimits {
   /** Largest request or response frame. */
   maxFrameBytes: number;
-  /** A request handler that takes longer is aborted and the stream reset. */
+  /** A request handler that takes longer is aborted, and the requester gets NET_TIMEOUT as its remote code. */
   handlerTimeoutMs: number;
-  /** Concurrent inbound request streams per connection and protocol. */
+  /** Requests a peer may have in flight to us on one protocol (its channel), and libp2p's inbound stream limit. */
   maxInboundStreams: number;
-  /** Concurrent outbound request streams per connection and protocol. */
+  /** Requests we may have in flight to one peer on one protocol, and libp2p's outbound stream limit. */
   maxOutboundStreams: number;
 }
 
@@ -113,9 +113,9 @@ export const defaultPeerScoringOptions: PeerScoringOptions = {
 
 export const defaultRequestLimits: RequestLimits = {
   maxFrameBytes: 1024 * 1024, // bytes; a full cell state transfer (~100 records of ~1 KB) fits with room
-  handlerTimeoutMs: 10_000, // ms; a handler slower than this is stuck; frees the stream
-  maxInboundStreams: 64, // per connection; a peer sends few concurrent requests, more is abuse
-  maxOutboundStreams: 64, // per connection; matches inbound
+  handlerTimeoutMs: 10_000, // ms; a handler slower than this is stuck
+  maxInboundStreams: 64, // in flight per peer and protocol; a peer sends few concurrent requests, more is abuse
+  maxOutboundStreams: 64, // in flight per peer and protocol; matches inbound
 };
 
 export const defaultConnectionOptions: ConnectionOptions = {

@@ -1,5 +1,4 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
-import * as lp from 'it-length-prefixed';
 import { pipe } from 'it-pipe';
 import { ShoalError } from '../core/errors.ts';
 import type { PeerIdStr, RequestHandler, RequestOptions } from '../core/transport.ts';
@@ -7,17 +6,20 @@ import { NetError, NetErrorCode } from './errors.ts';
 import type { NetMetrics } from './metrics.ts';
 import type { RequestLimits } from './options.ts';
 import type { NetLogger } from './logger.ts';
+import { OutboundChannel } from './request-channel.ts';
+import { encodeFrame, FrameDecoder, FrameKind } from './request-frames.ts';
 
 /**
- * One request, one response, one stream. Each side writes exactly one length-prefixed frame
- * (it-length-prefixed varint + bytes). The payload is already bytes, so there is no codec
- * here. A response frame starts with a status byte:
- *   0 → the rest is the handler's answer;
- *   1 → the rest is UTF-8 JSON `{ code, message }` describing the remote failure.
+ * Requests and responses over libp2p, on request channels (`request-frames.ts`): the first
+ * request to a peer for a protocol opens a stream, and later ones reuse it, each under its
+ * own id, answered in any order. A new stream per request cost a protocol negotiation
+ * round trip, a peer-store write and six more frames on both sides: most of an idle
+ * agent's packets, when every direct message (ping, ack, sync) is a request.
+ *
+ * An answer is the handler's bytes (`ok`) or UTF-8 JSON `{ code, message }` (`error`).
+ * A requester that gives up sends `cancel`, which aborts the handler's signal.
  */
 
-const STATUS_OK = 0;
-const STATUS_ERROR = 1;
 /** Remote error text is for logs; cap it so an error frame is never large. */
 const MAX_ERROR_MESSAGE_CHARS = 200;
 
@@ -26,34 +28,8 @@ export interface StreamOpener {
   handle(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options: { maxInboundStreams: number; maxOutboundStreams: number }): Promise<void>;
 }
 
-type Frame = ReturnType<typeof lp.encode.single>;
-
-/** Status byte then body, in one buffer: one copy, but frames are bounded by maxFrameBytes. */
-function statusFrame(status: number, body: Uint8Array): Frame {
-  const buf = new Uint8Array(1 + body.length);
-  buf[0] = status;
-  buf.set(body, 1);
-  return lp.encode.single(buf);
-}
-
-/** Reads exactly one frame; `undefined` if the stream ended first. */
-async function readOneFrame(stream: Stream, maxDataLength: number): Promise<Frame | undefined> {
-  return pipe(
-    stream,
-    (source) => lp.decode(source, { maxDataLength }),
-    async (frames) => {
-      for await (const frame of frames) return frame;
-      return undefined;
-    },
-  );
-}
-
-function isTooLarge(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError');
-}
-
-function errorFrame(code: string, message: string): Frame {
-  return statusFrame(STATUS_ERROR, new TextEncoder().encode(JSON.stringify({ code, message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) })));
+function errorBody(code: string, message: string): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ code, message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) }));
 }
 
 function parseRemoteError(body: Uint8Array): { code: string; message: string } {
@@ -68,12 +44,24 @@ function parseRemoteError(body: Uint8Array): { code: string; message: string } {
   }
 }
 
+/** Rejects with the signal's reason when it fires first. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 export class StreamRequestResponse {
   readonly #opener: StreamOpener;
   readonly #limits: RequestLimits;
   readonly #metrics: NetMetrics | null;
   readonly #log: NetLogger | null;
   readonly #handlers = new Map<string, RequestHandler>();
+  /** Open channels and channels being opened, by peer and protocol. */
+  readonly #channels = new Map<string, OutboundChannel | Promise<OutboundChannel>>();
 
   constructor(opts: RequestLimits, modules: { opener: StreamOpener; metrics: NetMetrics | null; logger: NetLogger | null }) {
     this.#limits = opts;
@@ -111,50 +99,69 @@ export class StreamRequestResponse {
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const signal = opts.signal === undefined ? timeout : AbortSignal.any([timeout, opts.signal]);
     const failure = (err: unknown, stage: 'dial' | 'exchange'): NetError => {
-      if (err instanceof NetError) return err;
       if (opts.signal?.aborted === true) return new NetError(NetErrorCode.aborted, `request ${protocol} aborted by caller`, details, { cause: err });
       if (timeout.aborted) return new NetError(NetErrorCode.timeout, `request ${protocol} timed out after ${opts.timeoutMs} ms`, { ...details, timeoutMs: opts.timeoutMs, stage }, { cause: err });
+      if (err instanceof NetError) return err.code === NetErrorCode.streamFailed ? new NetError(err.code, `request ${protocol}: ${err.message}`, { ...details, ...err.details }, { cause: err }) : err;
       const name = err instanceof Error ? err.name : '';
       if (name === 'UnsupportedProtocolError') return new NetError(NetErrorCode.noHandler, `peer does not serve ${protocol}`, details, { cause: err });
       if (stage === 'dial') return new NetError(NetErrorCode.unreachable, `cannot reach peer for ${protocol}: ${(err as Error)?.message ?? err}`, { ...details, reason: name }, { cause: err });
-      if (isTooLarge(err)) return new NetError(NetErrorCode.frameTooLarge, `response exceeds maxFrameBytes ${max}`, { ...details, maxFrameBytes: max }, { cause: err });
       return new NetError(NetErrorCode.streamFailed, `request ${protocol} stream failed: ${(err as Error)?.message ?? err}`, { ...details, reason: name }, { cause: err });
     };
 
-    let stream: Stream;
+    let channel: OutboundChannel;
     try {
-      stream = await this.#opener.dialProtocol(peer, protocol, { signal });
+      channel = await untilAborted(this.#channel(peer, protocol, opts.timeoutMs), signal);
     } catch (err) {
       throw failure(err, 'dial');
     }
-    const onAbort = (): void => stream.abort(new Error('request aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      if (signal.aborted) throw signal.reason;
-      stream.send(lp.encode.single(data));
-      // +1: the status byte.
-      const frame = await readOneFrame(stream, max + 1);
-      if (frame === undefined || frame.byteLength === 0) {
-        throw new NetError(NetErrorCode.streamFailed, `peer closed the ${protocol} stream without answering`, details);
-      }
-      const status = frame.get(0);
-      const body = frame.subarray(1);
-      if (status === STATUS_OK) return body;
-      if (status === STATUS_ERROR) {
-        const remote = parseRemoteError(body);
-        if (remote.code === NetErrorCode.frameTooLarge) {
-          throw new NetError(NetErrorCode.frameTooLarge, `peer refused an oversized frame: ${remote.message}`, { ...details, remote: true });
-        }
-        throw new NetError(NetErrorCode.remoteError, `peer's ${protocol} handler failed: ${remote.code}: ${remote.message}`, { ...details, remoteCode: remote.code });
-      }
-      throw new NetError(NetErrorCode.streamFailed, `unknown response status ${status}`, details);
-    } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)));
-      throw failure(err, 'exchange');
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      if (stream.status === 'open') await stream.close().catch(() => undefined);
+    if (channel.inFlight >= this.#limits.maxOutboundStreams) {
+      throw new NetError(NetErrorCode.streamFailed, `${channel.inFlight} requests for ${protocol} already in flight to this peer (maxOutboundStreams)`, details);
     }
+    let answer;
+    try {
+      answer = await channel.request(data, signal);
+    } catch (err) {
+      throw failure(err, 'exchange');
+    }
+    if (answer.kind === FrameKind.ok) return answer.body;
+    const remote = parseRemoteError(answer.body);
+    if (remote.code === NetErrorCode.frameTooLarge) {
+      throw new NetError(NetErrorCode.frameTooLarge, `peer refused an oversized frame: ${remote.message}`, { ...details, remote: true });
+    }
+    throw new NetError(NetErrorCode.remoteError, `peer's ${protocol} handler failed: ${remote.code}: ${remote.message}`, { ...details, remoteCode: remote.code });
+  }
+
+  /** The open channel to `peer` for `protocol`, opening one (shared by concurrent callers) if needed. */
+  #channel(peer: PeerId, protocol: string, timeoutMs: number): Promise<OutboundChannel> {
+    const key = `${peer.toString()} ${protocol}`;
+    const known = this.#channels.get(key);
+    if (known instanceof OutboundChannel) {
+      if (known.open) return Promise.resolve(known);
+      this.#channels.delete(key);
+    } else if (known !== undefined) {
+      return known;
+    }
+    const opening = this.#opener.dialProtocol(peer, protocol, { signal: AbortSignal.timeout(timeoutMs) }).then(
+      (stream) => {
+        const channel = new OutboundChannel(stream, this.#limits.maxFrameBytes, (closed) => {
+          if (this.#channels.get(key) === closed) this.#channels.delete(key);
+        });
+        this.#channels.set(key, channel);
+        return channel;
+      },
+      (err: unknown) => {
+        this.#channels.delete(key);
+        throw err;
+      },
+    );
+    this.#channels.set(key, opening);
+    return opening;
+  }
+
+  /** Ends every channel this side opened (transport stop). */
+  closeChannels(): void {
+    for (const c of this.#channels.values()) if (c instanceof OutboundChannel) c.close();
+    this.#channels.clear();
   }
 
   /** Registers `handler`; `register` decides when libp2p learns of it (before or after start). */
@@ -175,66 +182,102 @@ export class StreamRequestResponse {
     });
   }
 
+  /** Serves one inbound channel until it ends; its requests run concurrently, each with its own signal. */
   async #serve(protocol: string, handler: RequestHandler, stream: Stream, from: PeerIdStr): Promise<void> {
     const max = this.#limits.maxFrameBytes;
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(new NetError(NetErrorCode.timeout, `handler for ${protocol} exceeded ${this.#limits.handlerTimeoutMs} ms`)), this.#limits.handlerTimeoutMs);
-    const onClose = (): void => ctl.abort(new NetError(NetErrorCode.streamFailed, 'requester closed the stream'));
-    stream.addEventListener('close', onClose, { once: true });
-    ctl.signal.addEventListener('abort', () => stream.abort(ctl.signal.reason as Error), { once: true });
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let outcome = 'ok';
+    const running = new Map<number, AbortController>();
+    const decoder = new FrameDecoder(max);
+    const send = (kind: FrameKind, id: number, body: Uint8Array): number => {
+      if (stream.status !== 'open' || stream.writeStatus !== 'writable') return 0;
+      const frame = encodeFrame(kind, id, body);
+      stream.send(frame);
+      return frame.byteLength;
+    };
+    const refuse = (id: number, code: string, message: string, bytesIn: number): void => {
+      const bytesOut = send(FrameKind.error, id, errorBody(code, message));
+      this.#metrics?.requestServed(protocol, code, bytesIn, bytesOut);
+    };
     try {
-      let frame: Frame | undefined;
-      try {
-        frame = await readOneFrame(stream, max);
-      } catch (err) {
-        if (isTooLarge(err)) {
-          outcome = NetErrorCode.frameTooLarge;
-          const out = errorFrame(NetErrorCode.frameTooLarge, `request exceeds maxFrameBytes ${max}`);
-          bytesOut = out.byteLength;
-          stream.send(out);
-          return;
+      await pipe(stream, async (source) => {
+        for await (const chunk of source) {
+          for (const frame of decoder.push(chunk)) {
+            if (frame.kind === FrameKind.cancel) {
+              running.get(frame.id)?.abort(new NetError(NetErrorCode.aborted, 'the requester gave up'));
+              continue;
+            }
+            if (frame.kind !== FrameKind.request) {
+              throw new NetError(NetErrorCode.streamFailed, `requester sent a frame of kind ${frame.kind}`);
+            }
+            if (frame.oversized !== undefined) {
+              refuse(frame.id, NetErrorCode.frameTooLarge, `request of ${frame.oversized} bytes exceeds maxFrameBytes ${max}`, 0);
+            } else if (running.has(frame.id)) {
+              throw new NetError(NetErrorCode.streamFailed, `request id ${frame.id} reused while in flight`);
+            } else if (running.size >= this.#limits.maxInboundStreams) {
+              refuse(frame.id, NetErrorCode.streamFailed, `${running.size} requests for ${protocol} already in flight from this peer (maxInboundStreams)`, frame.body.length);
+            } else {
+              void this.#answer(protocol, handler, from, frame.id, frame.body, running, send);
+            }
+          }
         }
-        throw err;
-      }
-      if (frame === undefined) {
-        outcome = NetErrorCode.streamFailed;
-        return;
-      }
-      bytesIn = frame.byteLength;
+      });
+    } catch (err) {
+      this.#log?.debug({ protocol, peer: from, err: String(err) }, 'request channel failed');
+      stream.abort(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      for (const ctl of running.values()) ctl.abort(new NetError(NetErrorCode.streamFailed, 'requester closed the channel'));
+      if (stream.status === 'open') await stream.close().catch(() => undefined);
+    }
+  }
+
+  async #answer(
+    protocol: string,
+    handler: RequestHandler,
+    from: PeerIdStr,
+    id: number,
+    body: Uint8Array,
+    running: Map<number, AbortController>,
+    send: (kind: FrameKind, id: number, body: Uint8Array) => number,
+  ): Promise<void> {
+    const max = this.#limits.maxFrameBytes;
+    const ctl = new AbortController();
+    running.set(id, ctl);
+    const timer = setTimeout(() => ctl.abort(new NetError(NetErrorCode.timeout, `handler for ${protocol} exceeded ${this.#limits.handlerTimeoutMs} ms`)), this.#limits.handlerTimeoutMs);
+    let outcome = 'ok';
+    let bytesOut = 0;
+    try {
       let answer: Uint8Array;
       try {
-        answer = await handler(from, frame.subarray(), ctl.signal);
+        answer = await handler(from, body, ctl.signal);
       } catch (err) {
-        if (ctl.signal.aborted) throw err;
-        const code = err instanceof ShoalError ? err.code : 'HANDLER_FAILED';
+        if (ctl.signal.aborted) {
+          const reason: unknown = ctl.signal.reason;
+          outcome = reason instanceof ShoalError ? reason.code : NetErrorCode.streamFailed;
+          // A cancelled request needs no answer; a timed-out one gets its reason.
+          if (outcome === NetErrorCode.timeout) bytesOut = send(FrameKind.error, id, errorBody(outcome, (reason as Error).message));
+          return;
+        }
         outcome = NetErrorCode.remoteError;
-        const out = errorFrame(code, err instanceof Error ? err.message : String(err));
-        bytesOut = out.byteLength;
-        stream.send(out);
+        const code = err instanceof ShoalError ? err.code : 'HANDLER_FAILED';
+        bytesOut = send(FrameKind.error, id, errorBody(code, err instanceof Error ? err.message : String(err)));
+        return;
+      }
+      if (ctl.signal.aborted) {
+        outcome = ctl.signal.reason instanceof ShoalError ? ctl.signal.reason.code : NetErrorCode.streamFailed;
         return;
       }
       if (answer.length > max) {
         outcome = NetErrorCode.frameTooLarge;
         this.#log?.warn({ protocol, bytes: answer.length, maxFrameBytes: max }, 'request handler answered more than maxFrameBytes; sent an error instead');
-        const out = errorFrame(NetErrorCode.frameTooLarge, `response of ${answer.length} bytes exceeds maxFrameBytes ${max}`);
-        bytesOut = out.byteLength;
-        stream.send(out);
+        bytesOut = send(FrameKind.error, id, errorBody(NetErrorCode.frameTooLarge, `response of ${answer.length} bytes exceeds maxFrameBytes ${max}`));
         return;
       }
-      const out = statusFrame(STATUS_OK, answer);
-      bytesOut = out.byteLength;
-      stream.send(out);
+      bytesOut = send(FrameKind.ok, id, answer);
     } catch (err) {
       outcome = err instanceof ShoalError ? err.code : NetErrorCode.streamFailed;
-      stream.abort(err instanceof Error ? err : new Error(String(err)));
     } finally {
       clearTimeout(timer);
-      stream.removeEventListener('close', onClose);
-      if (stream.status === 'open') await stream.close().catch(() => undefined);
-      this.#metrics?.requestServed(protocol, outcome, bytesIn, bytesOut);
+      running.delete(id);
+      this.#metrics?.requestServed(protocol, outcome, body.length, bytesOut);
     }
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { Registry } from 'prom-client';
 import { ShoalError } from '../../../src/core/errors.ts';
 import { Libp2pTransport } from '../../../src/net/libp2p-transport.ts';
@@ -36,6 +36,48 @@ describe('libp2p adapter specifics', function () {
     assert.equal(calls, 0, "the responder's handler never ran");
     const ok = await nodes[0]!.request(nodes[1]!.self, '/test/echo/1.0.0', new Uint8Array(1000), { timeoutMs: 5_000 });
     assert.equal(ok.length, 1000, 'the connection still serves requests afterwards');
+  });
+
+  it('carries concurrent requests on one stream per peer and protocol, answers matched by id in any order', async () => {
+    nodes = await startLibp2pTransports([{}, {}]);
+    const [a, b] = nodes as [Libp2pTransport, Libp2pTransport];
+    const proto = '/test/order/1.0.0';
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((r) => (releaseFirst = r));
+    b.handle(proto, async (_f, d) => {
+      if (d[0] === 0) await firstHeld; // the first request answers last
+      return Uint8Array.of(d[0]! + 100);
+    });
+    await connectTransports(a, b);
+    const first = a.request(b.self, proto, Uint8Array.of(0), { timeoutMs: 5_000 });
+    const rest = await Promise.all([1, 2, 3, 4].map((i) => a.request(b.self, proto, Uint8Array.of(i), { timeoutMs: 5_000 })));
+    assert.deepEqual(rest.map((r) => r[0]), [101, 102, 103, 104], 'each answer reaches its own request while the first is held');
+    releaseFirst();
+    assert.equal((await first)[0], 100, 'the held request gets its answer last');
+    const streams = (t: Libp2pTransport, peer: string): number => t.libp2p.getConnections(peerIdFromString(peer)).flatMap((c) => c.streams).filter((s) => s.protocol === proto).length;
+    assert.equal(streams(a, b.self), 1, "the requester opened one stream for five requests");
+    assert.equal(streams(b, a.self), 1, 'the server sees one stream');
+  });
+
+  it('keeps serving on the same channel after a request times out, and opens a new one after the connection drops', async () => {
+    nodes = await startLibp2pTransports([{}, {}]);
+    const [a, b] = nodes as [Libp2pTransport, Libp2pTransport];
+    const proto = '/test/channel/1.0.0';
+    let cancelled = 0;
+    b.handle(proto, (_f, d, signal) => {
+      if (d[0] === 1) return d;
+      return new Promise<Uint8Array>((_resolve, reject) => signal.addEventListener('abort', () => {
+        cancelled++;
+        reject(new Error('cancelled'));
+      }));
+    });
+    await connectTransports(a, b);
+    await assert.rejects(a.request(b.self, proto, Uint8Array.of(0), { timeoutMs: 200 }), isCode('NET_TIMEOUT'), 'the hanging request times out');
+    await waitFor(() => cancelled === 1, 5_000, "the server's handler is cancelled");
+    assert.deepEqual(await a.request(b.self, proto, Uint8Array.of(1), { timeoutMs: 5_000 }), Uint8Array.of(1), 'the channel still answers');
+    await a.hangUp(b.self);
+    await connectTransports(a, b);
+    assert.deepEqual(await a.request(b.self, proto, Uint8Array.of(1), { timeoutMs: 5_000 }), Uint8Array.of(1), 'a new channel after reconnecting');
   });
 
   it('gives precise errors for bad peer ids, bad addresses, and unknown peers', async () => {
