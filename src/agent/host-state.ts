@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../core/clock.ts';
 import type { DriverName } from '../core/job.ts';
 import type { Resources } from '../core/resources.ts';
 import { allocatableCapacity, physicalCapacity, type CapacityPolicy } from '../host/capacity.ts';
-import { readHostFacts, type HostFacts } from '../host/facts.ts';
+import { HostFactsReader, type HostFacts } from '../host/facts.ts';
 import type { Logger } from 'pino';
 
 /**
@@ -21,14 +21,14 @@ export class HostState {
   private policyValue: HostPolicy;
   private driversValue: readonly DriverName[] = [];
   private timer: TimerHandle | undefined;
-  private readonly dataDir: string;
+  private readonly factsReader: HostFactsReader;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly listeners = new Set<() => void>();
   draining = false;
 
   constructor(opts: { dataDir: string; policy: HostPolicy }, modules: { clock: Clock; logger: Logger }) {
-    this.dataDir = opts.dataDir;
+    this.factsReader = new HostFactsReader(opts.dataDir);
     this.policyValue = opts.policy;
     this.clock = modules.clock;
     this.logger = modules.logger;
@@ -81,7 +81,7 @@ export class HostState {
 
   private async refresh(): Promise<void> {
     try {
-      this.factsValue = await readHostFacts(this.dataDir);
+      this.factsValue = await this.factsReader.read();
       this.changed();
     } catch (err) {
       // Keep the last good facts: a transient read failure must not zero the host's capacity.
