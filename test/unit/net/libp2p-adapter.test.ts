@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { ShoalError } from '../../../src/core/errors.ts';
 import { Libp2pTransport } from '../../../src/net/libp2p-transport.ts';
@@ -78,6 +79,40 @@ describe('libp2p adapter specifics', function () {
     await a.hangUp(b.self);
     await connectTransports(a, b);
     assert.deepEqual(await a.request(b.self, proto, Uint8Array.of(1), { timeoutMs: 5_000 }), Uint8Array.of(1), 'a new channel after reconnecting');
+  });
+
+  it('a small request and its answer cost one socket write each: no yamux window update per frame', async () => {
+    nodes = await startLibp2pTransports([{}, {}]);
+    const [a, b] = nodes as [Libp2pTransport, Libp2pTransport];
+    b.handle('/test/echo/1.0.0', (_f, d) => d);
+    await connectTransports(a, b);
+    await a.request(b.self, '/test/echo/1.0.0', new Uint8Array(60), { timeoutMs: 5_000 }); // opens the channel
+    const write = Socket.prototype.write;
+    let writes = 0;
+    Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
+      writes++;
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof write;
+    try {
+      for (let i = 0; i < 20; i++) await a.request(b.self, '/test/echo/1.0.0', new Uint8Array(60), { timeoutMs: 5_000 });
+    } finally {
+      Socket.prototype.write = write;
+    }
+    assert.equal(writes, 40, `20 requests and 20 answers, one write each (a window update per frame would make 80); got ${writes}`);
+  });
+
+  it('moves frames far larger than the yamux window both ways (window updates still flow)', async () => {
+    const big = { requests: { maxFrameBytes: 4 * 1024 * 1024, handlerTimeoutMs: 10_000, maxInboundStreams: 8, maxOutboundStreams: 8 } };
+    nodes = await startLibp2pTransports([{ opts: big }, { opts: big }]);
+    const [a, b] = nodes as [Libp2pTransport, Libp2pTransport];
+    b.handle('/test/echo/1.0.0', (_f, d) => d.map((x) => x ^ 0xff));
+    await connectTransports(a, b);
+    const body = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+    for (let round = 0; round < 2; round++) {
+      const res = await a.request(b.self, '/test/echo/1.0.0', body, { timeoutMs: 20_000 });
+      assert.equal(res.length, body.length, `round ${round}: the whole 3 MiB answer`);
+      assert.ok(res.every((x, i) => x === ((i % 251) ^ 0xff)), `round ${round}: every byte intact`);
+    }
   });
 
   it('gives precise errors for bad peer ids, bad addresses, and unknown peers', async () => {
