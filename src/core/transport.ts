@@ -44,7 +44,7 @@ export interface RequestOptions {
 /** Answers one request; throwing sends nothing and the requester sees a failure. */
 export type RequestHandler = (from: PeerIdStr, data: Uint8Array, signal: AbortSignal) => Promise<Uint8Array> | Uint8Array;
 
-/** One framed request, one framed response, per stream. */
+/** A request and its answer; many may share one stream (the libp2p adapter keeps one per peer and protocol). */
 export interface RequestResponse {
   request(peer: PeerIdStr, protocol: string, data: Uint8Array, opts: RequestOptions): Promise<Uint8Array>;
   handle(protocol: string, handler: RequestHandler): void;
