@@ -179,6 +179,28 @@ export class SimTransport implements Transport {
     });
   }
 
+  send(peer: PeerIdStr, protocol: string, data: Uint8Array, _opts: { timeoutMs: number }): Promise<void> {
+    if (!this.running) return Promise.reject(new NetError(NetErrorCode.notStarted, 'transport is not started'));
+    const max = this.net.opts.maxFrameBytes;
+    if (data.length > max) return Promise.reject(new NetError(NetErrorCode.frameTooLarge, `message of ${data.length} bytes exceeds ${max}`, { bytes: data.length, maxFrameBytes: max }));
+    const target = this.net.transport(peer);
+    if (target === undefined || !target.running) return Promise.reject(new NetError(NetErrorCode.unreachable, `peer ${peer} is unreachable`, { peer }));
+    // The adapter learns this when it opens the channel; the virtual network knows it at once.
+    if (!target.handlers.has(protocol)) return Promise.reject(new NetError(NetErrorCode.noHandler, `peer ${peer} does not serve ${protocol}`, { peer, protocol }));
+    if (!this.connections.has(peer)) this.link(target);
+    this.sendOrdered(target, () => target.onOneWay(this.self, protocol, data));
+    return Promise.resolve();
+  }
+
+  private onOneWay(from: PeerIdStr, protocol: string, data: Uint8Array): void {
+    const handler = this.handlers.get(protocol);
+    if (!this.running || handler === undefined) return;
+    // One-way: the answer, and any failure, stay here.
+    Promise.resolve()
+      .then(() => handler(from, data, new AbortController().signal))
+      .catch(() => undefined);
+  }
+
   private onRequest(from: SimTransport, protocol: string, data: Uint8Array, signal: AbortSignal, reply: (err: Error | null, res?: Uint8Array) => void): void {
     const back = (err: Error | null, res?: Uint8Array): void => this.net.schedule(this.net.delayMs(this, from), () => reply(err, res));
     if (!this.running) return back(new NetError(NetErrorCode.unreachable, `peer ${this.self} is unreachable`, { peer: this.self }));

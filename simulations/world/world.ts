@@ -1,7 +1,7 @@
 import { SeededRng, type Encoded, type Millis, type Outbox, type PeerIdStr, type ProtocolNode, type Rng, type Verdict } from '../../src/core/index.ts';
 import { EventQueue } from '../engine/event-queue.ts';
 import { TraceHash } from '../engine/trace-hash.ts';
-import { BYTES_IN, TrafficMeter } from '../metrics/traffic-meter.ts';
+import { TrafficMeter } from '../metrics/traffic-meter.ts';
 import { LOST, NetworkModel, defaultNetworkOptions, type NetworkOptions } from '../network/network-model.ts';
 import { Topology, defaultTopologyOptions, type TopologyOptions } from '../network/topology.ts';
 import { EV_TOPIC, GossipsubModel, type TopicSink } from '../overlay/gossipsub-model.ts';
@@ -26,10 +26,8 @@ export interface WorldOptions {
   topology: TopologyOptions;
   network: NetworkOptions;
   gossipsub: GossipsubModelOptions;
-  /** Bytes a direct message costs beyond its payload on a request channel: frame header, yamux header, noise. */
+  /** Bytes a direct message costs beyond its payload: a one-way frame on a request channel (frame header, yamux header, noise). No answer frame comes back. */
   directOverheadBytes: number;
-  /** Bytes of the empty response frame that acknowledges a direct message (counted at the sender). */
-  directAckBytes: number;
   /** CPU time before a direct message reaches the handler (decode). */
   directProcessingMs: number;
   /** Quantiles of per-second traffic use at most this many hosts (every k-th). */
@@ -48,8 +46,7 @@ export const defaultWorldOptions: WorldOptions = {
   topology: defaultTopologyOptions,
   network: defaultNetworkOptions,
   gossipsub: defaultGossipsubModelOptions,
-  directOverheadBytes: 36, // bytes; request channel frame header (~6) + yamux data header (12) + noise length and tag (18)
-  directAckBytes: 34, // bytes; the empty answer frame (~4) + yamux data header + noise length and tag
+  directOverheadBytes: 33, // bytes; one-way frame header (3) + yamux data header (12) + noise length and tag (18)
   directProcessingMs: 0.2, // ms; msgpackr decode and dispatch, no signature on direct frames
   quantileSampleHosts: 10_000, // hosts; a p99 over 10k samples is exact enough and costs a 10k sort per second
   clockResolutionMs: 1, // ms; the agent's clock is Date.now(), so protocol code only ever sees whole milliseconds
@@ -347,8 +344,6 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     const now = this.nowMs;
     const bytes = payload.bytes.length + this.opts.directOverheadBytes;
     this.meter.sent(host, now, bytes);
-    // The ack frame the receiver answers with: counted here, on the sender's own counters (same cache line).
-    this.meter.add(BYTES_IN, host, now, this.opts.directAckBytes);
     this.directSent++;
     const a = this.network.transmit(host, dest, bytes, now);
     if (a === LOST) return;

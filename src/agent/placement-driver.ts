@@ -21,9 +21,10 @@ import {
 import type { BindingStore } from '../store/binding-store.ts';
 
 /**
- * Runs the sans-I/O PlacementNode over libp2p: one-way msgpack frames on their own stream
- * protocol, one timer re-armed after every call, bindings persisted before the owner
- * answers. The simulator drives the same node with its virtual network instead.
+ * Runs the sans-I/O PlacementNode over libp2p: its one-way msgpack messages go as requests
+ * on their own protocol, whose empty answer is the acknowledgement (an unacknowledged one
+ * makes the node try elsewhere, unlike gossip's direct messages, which need none); one
+ * timer re-armed after every call; bindings persisted before the owner answers. The simulator drives the same node with its virtual network instead.
  */
 
 export const PLACEMENT_PROTOCOL = '/shoal/placement/1.0.0';

@@ -47,6 +47,13 @@ export type RequestHandler = (from: PeerIdStr, data: Uint8Array, signal: AbortSi
 /** A request and its answer; many may share one stream (the libp2p adapter keeps one per peer and protocol). */
 export interface RequestResponse {
   request(peer: PeerIdStr, protocol: string, data: Uint8Array, opts: RequestOptions): Promise<Uint8Array>;
+  /**
+   * A one-way message to the peer's handler for `protocol`, whose answer is dropped: resolves
+   * once it is on its way, like a datagram, with no word of its delivery. Rejects with a NET_
+   * code when it cannot leave (too large, peer unreachable, protocol not served); `timeoutMs`
+   * bounds the wait for a way to the peer.
+   */
+  send(peer: PeerIdStr, protocol: string, data: Uint8Array, opts: { timeoutMs: number }): Promise<void>;
   handle(protocol: string, handler: RequestHandler): void;
 }
 

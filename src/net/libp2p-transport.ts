@@ -302,6 +302,13 @@ export class Libp2pTransport implements Transport {
     return this.#rr.request(parsePeerId(peer), protocol, data, opts);
   }
 
+  async send(peer: PeerIdStr, protocol: string, data: Uint8Array, opts: { timeoutMs: number }): Promise<void> {
+    if (this.#state !== 'started') {
+      throw new NetError(NetErrorCode.notStarted, 'transport is not started', { state: this.#state });
+    }
+    return this.#rr.send(parsePeerId(peer), protocol, data, opts);
+  }
+
   handle(protocol: string, handler: RequestHandler): void {
     this.#rr.addHandler(protocol, handler);
     if (this.#state === 'started') {

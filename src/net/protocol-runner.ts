@@ -276,7 +276,7 @@ export class ProtocolRunner {
     }
     this.#inFlightSends++;
     this.#metrics?.inFlightSends(this.#inFlightSends);
-    this.#transport.request(to, this.#opts.directProtocol, payload.bytes, { timeoutMs: this.#opts.sendTimeoutMs }).then(
+    this.#transport.send(to, this.#opts.directProtocol, payload.bytes, { timeoutMs: this.#opts.sendTimeoutMs }).then(
       () => undefined,
       (err: unknown) => {
         const code = err instanceof ShoalError ? err.code : 'NET_STREAM_FAILED';

@@ -19,7 +19,7 @@ const MAX_ID = 0xffff_ffff;
 
 /**
  * The requester's end of one channel: a stream it opened to a peer for one protocol, carrying
- * any number of requests at once, each under its own id. When the stream ends, every
+ * any number of requests at once, each under its own id, and one-way messages. When the stream ends, every
  * request still waiting fails, and the owner opens a new channel for the next one.
  */
 export class OutboundChannel {
@@ -94,6 +94,11 @@ export class OutboundChannel {
         this.#pending.delete(id);
       }
     });
+  }
+
+  /** Sends a one-way message; false if the channel is closed (the caller opens a new one). */
+  post(body: Uint8Array): boolean {
+    return this.#send(encodeFrame(FrameKind.message, 0, body));
   }
 
   /** Ends the channel (transport stop); requests still waiting fail. */

@@ -20,10 +20,12 @@ export const FrameKind = {
   error: 2,
   /** Requester → server: the requester gave up on `id` (timeout or abort); the body is empty. */
   cancel: 3,
+  /** Sender → server: a one-way message; the handler runs and its answer is dropped (the id is 0). */
+  message: 4,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
-const MAX_KIND = FrameKind.cancel;
+const MAX_KIND = FrameKind.message;
 /** A u32 takes at most 5 LEB128 bytes. */
 const MAX_VARINT_BYTES = 5;
 const MAX_U32 = 0xffff_ffff;

@@ -17,7 +17,9 @@ import { encodeFrame, FrameDecoder, FrameKind } from './request-frames.ts';
  * agent's packets, when every direct message (ping, ack, sync) is a request.
  *
  * An answer is the handler's bytes (`ok`) or UTF-8 JSON `{ code, message }` (`error`).
- * A requester that gives up sends `cancel`, which aborts the handler's signal.
+ * A requester that gives up sends `cancel`, which aborts the handler's signal. A one-way
+ * `message` (`send`) runs the handler too, and gets no answer: the protocol core's direct
+ * messages (ping, ack, sync) need none, as SWIM over UDP needs none.
  */
 
 /** Remote error text is for logs; cap it so an error frame is never large. */
@@ -42,6 +44,15 @@ function parseRemoteError(body: Uint8Array): { code: string; message: string } {
   } catch {
     return { code: 'UNKNOWN', message: 'unparseable remote error' };
   }
+}
+
+/** Why opening a channel failed, in NET_ terms. */
+function openFailure(err: unknown, protocol: string, timeoutMs: number, details: Record<string, unknown>): NetError {
+  if (err instanceof NetError) return err;
+  const name = err instanceof Error ? err.name : '';
+  if (name === 'UnsupportedProtocolError') return new NetError(NetErrorCode.noHandler, `peer does not serve ${protocol}`, details, { cause: err });
+  if (name === 'TimeoutError' || name === 'AbortError') return new NetError(NetErrorCode.timeout, `opening a ${protocol} channel took over ${timeoutMs} ms`, { ...details, timeoutMs, stage: 'dial' }, { cause: err });
+  return new NetError(NetErrorCode.unreachable, `cannot reach peer for ${protocol}: ${(err as Error)?.message ?? err}`, { ...details, reason: name }, { cause: err });
 }
 
 /** Rejects with the signal's reason when it fires first. */
@@ -101,10 +112,9 @@ export class StreamRequestResponse {
     const failure = (err: unknown, stage: 'dial' | 'exchange'): NetError => {
       if (opts.signal?.aborted === true) return new NetError(NetErrorCode.aborted, `request ${protocol} aborted by caller`, details, { cause: err });
       if (timeout.aborted) return new NetError(NetErrorCode.timeout, `request ${protocol} timed out after ${opts.timeoutMs} ms`, { ...details, timeoutMs: opts.timeoutMs, stage }, { cause: err });
+      if (stage === 'dial') return openFailure(err, protocol, opts.timeoutMs, details);
       if (err instanceof NetError) return err.code === NetErrorCode.streamFailed ? new NetError(err.code, `request ${protocol}: ${err.message}`, { ...details, ...err.details }, { cause: err }) : err;
       const name = err instanceof Error ? err.name : '';
-      if (name === 'UnsupportedProtocolError') return new NetError(NetErrorCode.noHandler, `peer does not serve ${protocol}`, details, { cause: err });
-      if (stage === 'dial') return new NetError(NetErrorCode.unreachable, `cannot reach peer for ${protocol}: ${(err as Error)?.message ?? err}`, { ...details, reason: name }, { cause: err });
       return new NetError(NetErrorCode.streamFailed, `request ${protocol} stream failed: ${(err as Error)?.message ?? err}`, { ...details, reason: name }, { cause: err });
     };
 
@@ -129,6 +139,40 @@ export class StreamRequestResponse {
       throw new NetError(NetErrorCode.frameTooLarge, `peer refused an oversized frame: ${remote.message}`, { ...details, remote: true });
     }
     throw new NetError(NetErrorCode.remoteError, `peer's ${protocol} handler failed: ${remote.code}: ${remote.message}`, { ...details, remoteCode: remote.code });
+  }
+
+  /**
+   * A one-way message on the channel: resolves once it is handed to the stream, without an
+   * answer (the handler's is dropped), as a datagram would; `timeoutMs` bounds opening the channel.
+   */
+  async send(peer: PeerId, protocol: string, data: Uint8Array, opts: { timeoutMs: number }): Promise<void> {
+    try {
+      await this.#send(peer, protocol, data, opts);
+      this.#metrics?.requestSent(protocol, 'ok', data.length, 0);
+    } catch (err) {
+      this.#metrics?.requestSent(protocol, err instanceof ShoalError ? err.code : 'NET_STREAM_FAILED', 0, 0);
+      throw err;
+    }
+  }
+
+  async #send(peer: PeerId, protocol: string, data: Uint8Array, opts: { timeoutMs: number }): Promise<void> {
+    const max = this.#limits.maxFrameBytes;
+    const details = { peer: peer.toString(), protocol };
+    if (data.length > max) {
+      throw new NetError(NetErrorCode.frameTooLarge, `message of ${data.length} bytes exceeds maxFrameBytes ${max}`, { ...details, bytes: data.length, maxFrameBytes: max });
+    }
+    if (!(opts.timeoutMs > 0)) throw new NetError(NetErrorCode.invalidOptions, `send timeoutMs must be > 0, got ${opts.timeoutMs}`, details);
+    // A channel that closed under us is reopened once; a second failure is the peer's.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let channel: OutboundChannel;
+      try {
+        channel = await this.#channel(peer, protocol, opts.timeoutMs);
+      } catch (err) {
+        throw openFailure(err, protocol, opts.timeoutMs, details);
+      }
+      if (channel.post(data)) return;
+    }
+    throw new NetError(NetErrorCode.streamFailed, `${protocol} channel closed before the message was sent`, details);
   }
 
   /** The open channel to `peer` for `protocol`, opening one (shared by concurrent callers) if needed. */
@@ -186,6 +230,8 @@ export class StreamRequestResponse {
   async #serve(protocol: string, handler: RequestHandler, stream: Stream, from: PeerIdStr): Promise<void> {
     const max = this.#limits.maxFrameBytes;
     const running = new Map<number, AbortController>();
+    /** One-way messages whose handlers are still running (they have no id to cancel them by). */
+    let oneWay = 0;
     const decoder = new FrameDecoder(max);
     const send = (kind: FrameKind, id: number, body: Uint8Array): number => {
       if (stream.status !== 'open' || stream.writeStatus !== 'writable') return 0;
@@ -203,6 +249,16 @@ export class StreamRequestResponse {
           for (const frame of decoder.push(chunk)) {
             if (frame.kind === FrameKind.cancel) {
               running.get(frame.id)?.abort(new NetError(NetErrorCode.aborted, 'the requester gave up'));
+              continue;
+            }
+            if (frame.kind === FrameKind.message) {
+              // One-way: nobody waits for an answer or an error, so only the metrics hear of a refusal.
+              if (frame.oversized !== undefined) this.#metrics?.requestServed(protocol, NetErrorCode.frameTooLarge, 0, 0);
+              else if (oneWay >= this.#limits.maxInboundStreams) this.#metrics?.requestServed(protocol, NetErrorCode.streamFailed, frame.body.length, 0);
+              else {
+                oneWay++;
+                void this.#answer(protocol, handler, from, null, frame.body, running, send).finally(() => oneWay--);
+              }
               continue;
             }
             if (frame.kind !== FrameKind.request) {
@@ -229,18 +285,20 @@ export class StreamRequestResponse {
     }
   }
 
+  /** Runs the handler for request `id`, and answers it; `id` null is a one-way message: nothing is sent back. */
   async #answer(
     protocol: string,
     handler: RequestHandler,
     from: PeerIdStr,
-    id: number,
+    id: number | null,
     body: Uint8Array,
     running: Map<number, AbortController>,
-    send: (kind: FrameKind, id: number, body: Uint8Array) => number,
+    sendFrame: (kind: FrameKind, id: number, body: Uint8Array) => number,
   ): Promise<void> {
     const max = this.#limits.maxFrameBytes;
     const ctl = new AbortController();
-    running.set(id, ctl);
+    if (id !== null) running.set(id, ctl);
+    const send = (kind: FrameKind, answer: Uint8Array): number => (id === null ? 0 : sendFrame(kind, id, answer));
     const timer = setTimeout(() => ctl.abort(new NetError(NetErrorCode.timeout, `handler for ${protocol} exceeded ${this.#limits.handlerTimeoutMs} ms`)), this.#limits.handlerTimeoutMs);
     let outcome = 'ok';
     let bytesOut = 0;
@@ -253,12 +311,12 @@ export class StreamRequestResponse {
           const reason: unknown = ctl.signal.reason;
           outcome = reason instanceof ShoalError ? reason.code : NetErrorCode.streamFailed;
           // A cancelled request needs no answer; a timed-out one gets its reason.
-          if (outcome === NetErrorCode.timeout) bytesOut = send(FrameKind.error, id, errorBody(outcome, (reason as Error).message));
+          if (outcome === NetErrorCode.timeout) bytesOut = send(FrameKind.error, errorBody(outcome, (reason as Error).message));
           return;
         }
         outcome = NetErrorCode.remoteError;
         const code = err instanceof ShoalError ? err.code : 'HANDLER_FAILED';
-        bytesOut = send(FrameKind.error, id, errorBody(code, err instanceof Error ? err.message : String(err)));
+        bytesOut = send(FrameKind.error, errorBody(code, err instanceof Error ? err.message : String(err)));
         return;
       }
       if (ctl.signal.aborted) {
@@ -268,15 +326,15 @@ export class StreamRequestResponse {
       if (answer.length > max) {
         outcome = NetErrorCode.frameTooLarge;
         this.#log?.warn({ protocol, bytes: answer.length, maxFrameBytes: max }, 'request handler answered more than maxFrameBytes; sent an error instead');
-        bytesOut = send(FrameKind.error, id, errorBody(NetErrorCode.frameTooLarge, `response of ${answer.length} bytes exceeds maxFrameBytes ${max}`));
+        bytesOut = send(FrameKind.error, errorBody(NetErrorCode.frameTooLarge, `response of ${answer.length} bytes exceeds maxFrameBytes ${max}`));
         return;
       }
-      bytesOut = send(FrameKind.ok, id, answer);
+      bytesOut = send(FrameKind.ok, answer);
     } catch (err) {
       outcome = err instanceof ShoalError ? err.code : NetErrorCode.streamFailed;
     } finally {
       clearTimeout(timer);
-      running.delete(id);
+      if (id !== null) running.delete(id);
       this.#metrics?.requestServed(protocol, outcome, body.length, bytesOut);
     }
   }

@@ -277,6 +277,39 @@ export function transportComplianceSuite(name: string, factory: TransportHarness
       });
     });
 
+    describe('one-way messages (send)', () => {
+      it('delivers each message to the handler once, in order, with the sender as from, and drops the answer', async () => {
+        const { transports: t, ...x } = await harness(2);
+        const got: Array<{ from: PeerIdStr; text: string }> = [];
+        t[1]!.handle(echo, (from, data) => {
+          got.push({ from, text: new TextDecoder().decode(data) });
+          return enc('an answer nobody reads');
+        });
+        await x.connect(0, 1);
+        for (let i = 0; i < 5; i++) await t[0]!.send(t[1]!.self, echo, enc(`m${i}`), { timeoutMs: waitMs });
+        await x.waitFor(() => got.length === 5, waitMs, 'five one-way messages handled');
+        assert.deepEqual(got.map((g) => g.text), ['m0', 'm1', 'm2', 'm3', 'm4'], 'each once, in the order sent');
+        assert.ok(got.every((g) => g.from === t[0]!.self), 'the handler sees the sender as from');
+        const res = await t[0]!.request(t[1]!.self, echo, enc('after'), { timeoutMs: waitMs });
+        assert.equal(new TextDecoder().decode(res), 'an answer nobody reads', 'requests still get answers on the same protocol');
+      });
+
+      it('refuses what cannot leave: above maxFrameBytes, an unserved protocol, a handler failure stays remote', async () => {
+        const { transports: t, ...x } = await harness(2);
+        let calls = 0;
+        t[1]!.handle('/compliance/boom/1.0.0', () => {
+          calls++;
+          throw new ShoalError('TEST_BOOM', 'handler exploded');
+        });
+        await x.connect(0, 1);
+        await expectCode(t[0]!.send(t[1]!.self, '/compliance/boom/1.0.0', new Uint8Array(x.maxFrameBytes + 1), { timeoutMs: waitMs }), 'NET_FRAME_TOO_LARGE', 'oversized message');
+        await expectCode(t[0]!.send(t[1]!.self, '/compliance/nobody/1.0.0', enc('x'), { timeoutMs: waitMs }), 'NET_NO_HANDLER', 'unserved protocol');
+        await t[0]!.send(t[1]!.self, '/compliance/boom/1.0.0', enc('x'), { timeoutMs: waitMs });
+        await x.waitFor(() => calls === 1, waitMs, 'the failing handler ran once');
+        assert.equal(calls, 1, 'the oversized message never reached the handler');
+      });
+    });
+
     describe('peer events and lifecycle', () => {
       it('emits connect and disconnect events on both sides', async () => {
         const { transports: t, ...x } = await harness(2);

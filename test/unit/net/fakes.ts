@@ -63,6 +63,7 @@ export class FakeTransport implements Transport {
   readonly published: Array<{ topic: string; data: Uint8Array }> = [];
   readonly subscriptions = new Set<string>();
   readonly requests: Array<{ peer: PeerIdStr; protocol: string; data: Uint8Array; opts: RequestOptions; d: Deferred<Uint8Array> }> = [];
+  readonly sends: Array<{ peer: PeerIdStr; protocol: string; data: Uint8Array; opts: { timeoutMs: number }; d: Deferred<void> }> = [];
   readonly dials: Array<{ peer: PeerIdStr; addrs: readonly string[]; d: Deferred<void> }> = [];
   readonly handlers = new Map<string, RequestHandler>();
   connected: PeerIdStr[] = [];
@@ -96,6 +97,11 @@ export class FakeTransport implements Transport {
   request(peer: PeerIdStr, protocol: string, data: Uint8Array, opts: RequestOptions): Promise<Uint8Array> {
     const d = deferred<Uint8Array>();
     this.requests.push({ peer, protocol, data, opts, d });
+    return d.promise;
+  }
+  send(peer: PeerIdStr, protocol: string, data: Uint8Array, opts: { timeoutMs: number }): Promise<void> {
+    const d = deferred<void>();
+    this.sends.push({ peer, protocol, data, opts, d });
     return d.promise;
   }
   handle(protocol: string, handler: RequestHandler): void {

@@ -161,24 +161,25 @@ describe('ProtocolRunner (pure logic, fake transport, virtual clock)', () => {
     transport.deliver(msg('go'));
     assert.deepEqual([...transport.subscriptions], ['/shoal/cell/2'], 'subscribe and unsubscribe applied');
     assert.deepEqual(transport.published.map((p) => [p.topic, new TextDecoder().decode(p.data)]), [['/shoal/cell/2', 'news']], 'publish sends the encoded bytes');
-    assert.equal(transport.requests.length, 1, 'send becomes one request');
-    assert.equal(transport.requests[0]!.protocol, '/shoal/direct/1.0.0', 'on the direct protocol');
-    assert.equal(transport.requests[0]!.peer, 'peer-y', 'to the right peer');
+    assert.equal(transport.sends.length, 1, 'send becomes one one-way message');
+    assert.equal(transport.requests.length, 0, 'not a request: nobody waits for an answer');
+    assert.equal(transport.sends[0]!.protocol, '/shoal/direct/1.0.0', 'on the direct protocol');
+    assert.equal(transport.sends[0]!.peer, 'peer-y', 'to the right peer');
   });
 
   it('bounds in-flight sends and counts failures by code', async () => {
     const { transport, runner, node, metrics } = setup({ maxInFlightSends: 2 });
     runner.start();
     for (let i = 0; i < 4; i++) node.outbox.send(`p${i}`, encoded('x'));
-    assert.equal(transport.requests.length, 2, 'only maxInFlightSends requests start');
+    assert.equal(transport.sends.length, 2, 'only maxInFlightSends sends start');
     assert.deepEqual(metrics.events, ['send-dropped:queue_full', 'send-dropped:queue_full'], 'the rest are dropped and counted');
-    transport.requests[0]!.d.reject(new ShoalError('NET_TIMEOUT', 'slow'));
-    transport.requests[1]!.d.resolve(new Uint8Array(0));
+    transport.sends[0]!.d.reject(new ShoalError('NET_TIMEOUT', 'slow'));
+    transport.sends[1]!.d.resolve();
     await flush();
     assert.equal(runner.inFlightSends, 0, 'settled sends free their slots');
     assert.ok(metrics.events.includes('send-failed:NET_TIMEOUT'), 'failure counted by code');
     node.outbox.send('p9', encoded('x'));
-    assert.equal(transport.requests.length, 3, 'a freed slot is usable again');
+    assert.equal(transport.sends.length, 3, 'a freed slot is usable again');
   });
 
   it('dials with bounded concurrency and a bounded, de-duplicated queue', async () => {

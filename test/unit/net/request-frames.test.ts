@@ -41,7 +41,7 @@ function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): DecodedFrame[] 
 }
 
 const frameArb = fc.record({
-  kind: fc.constantFrom(FrameKind.request, FrameKind.ok, FrameKind.error, FrameKind.cancel),
+  kind: fc.constantFrom(FrameKind.request, FrameKind.ok, FrameKind.error, FrameKind.cancel, FrameKind.message),
   id: fc.oneof(fc.nat(300), fc.constant(0xffff_ffff), fc.nat()),
   body: fc.uint8Array({ maxLength: 200 }),
 });
@@ -82,7 +82,7 @@ describe(`request channel frames (seed ${SEED}; FC_SEED=… to replay)`, () => {
   });
 
   it('refuses bytes that are not frames: an unknown kind, a varint above 2^32 or longer than 5 bytes', () => {
-    assert.throws(() => [...new FrameDecoder(10).push(Uint8Array.of(4, 0, 0))], MalformedFrameError, 'kind 4');
+    assert.throws(() => [...new FrameDecoder(10).push(Uint8Array.of(5, 0, 0))], MalformedFrameError, 'kind 5');
     assert.throws(() => [...new FrameDecoder(10).push(Uint8Array.of(0, 0xff, 0xff, 0xff, 0xff, 0x7f))], /above 2\^32/, 'id 2^35 - 1');
     assert.throws(() => [...new FrameDecoder(10).push(Uint8Array.of(0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01))], /longer than 5 bytes/, 'six-byte varint');
     assert.throws(() => encodeFrame(FrameKind.request, 2 ** 32, new Uint8Array(0)), RangeError, 'ids are u32');
