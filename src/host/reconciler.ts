@@ -139,6 +139,12 @@ export class Reconciler {
   private readonly opts: ReconcilerOptions;
   private readonly m: ReconcilerModules;
   private readonly memory = new Map<string, JobMemory>();
+  /**
+   * Unknown instances the last import saw inactive. One is imported only if the next import
+   * still sees it so: `virsh define` then `virsh start` are two commands, and an import
+   * between them would record a VM its operator is starting as stopped, then stop it.
+   */
+  private inactiveLastImport = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private timer: TimerHandle | undefined;
   private running = false;
@@ -184,7 +190,8 @@ export class Reconciler {
     const run = this.queue.then(async () => {
       const records = await this.m.repository.list();
       const seen = await this.listAll();
-      return this.importUnknown(records, seen.instances);
+      // Asked for by the operator: what is inactive now is imported now.
+      return this.importUnknown(records, seen.instances, false);
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -223,7 +230,7 @@ export class Reconciler {
       const jobs = mine.map((r) => () => this.reconcileJob(r, this.locate(r, seen.byJob, seen.byRef), seen.failed.has(r.driver)));
       await runPool(jobs, this.opts.maxConcurrentActions);
       await this.fenceForeign(records, seen.byJob);
-      const imported = this.opts.importUnknown ? (await this.importUnknown(records, seen.instances)).length : 0;
+      const imported = this.opts.importUnknown ? (await this.importUnknown(records, seen.instances, true)).length : 0;
       const ids = new Set(mine.map((r) => r.id));
       for (const id of this.memory.keys()) if (!ids.has(id)) this.memory.delete(id);
       this.m.metrics?.passesTotal('ok');
@@ -463,15 +470,22 @@ export class Reconciler {
     }
   }
 
-  private async importUnknown(records: JobRecord[], instances: Located[]): Promise<JobRecord[]> {
+  /** `confirmInactive`: an inactive instance waits for a second sighting (see `inactiveLastImport`). */
+  private async importUnknown(records: JobRecord[], instances: Located[], confirmInactive: boolean): Promise<JobRecord[]> {
     const cb = this.m.importInstance;
     if (!cb) return [];
     const ids = new Set(records.map((r) => r.id));
     const refs = new Set(records.filter((r) => r.driverRef !== undefined).map((r) => refKey(r.driver, r.driverRef!)));
     const out: JobRecord[] = [];
+    const inactiveNow = new Set<string>();
     for (const loc of instances) {
-      if ((loc.instance.jobId !== undefined && ids.has(loc.instance.jobId)) || refs.has(refKey(loc.driver, loc.instance.ref))) continue;
+      const key = refKey(loc.driver, loc.instance.ref);
+      if ((loc.instance.jobId !== undefined && ids.has(loc.instance.jobId)) || refs.has(key)) continue;
       if (loc.instance.state === 'missing') continue;
+      if (!isActive(loc.instance)) {
+        inactiveNow.add(key);
+        if (confirmInactive && !this.inactiveLastImport.has(key)) continue;
+      }
       try {
         const rec = await cb({ driver: loc.driver, instance: loc.instance, seenAtMs: this.m.clock.now() });
         if (!rec) continue;
@@ -482,6 +496,7 @@ export class Reconciler {
         this.m.log?.warn({ driver: loc.driver, ref: loc.instance.ref, err: errorMessage(err) }, 'import callback failed');
       }
     }
+    this.inactiveLastImport = inactiveNow;
     return out;
   }
 

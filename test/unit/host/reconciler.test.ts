@@ -276,6 +276,28 @@ describe('Reconciler (fake driver, manual clock)', () => {
     assert.ok(on.events.some((e) => e.type === 'imported'));
   });
 
+  it('imports an instance seen shut off only when the next pass still sees it so (define, then start, is two commands)', async () => {
+    const t = rig({ importUnknown: true });
+    t.fake.addForeign('fake:vm', 'being-started', 'stopped');
+    await t.rec.reconcileOnce();
+    assert.equal(t.imported.length, 0, 'not imported on the first sighting while shut off');
+    await t.fake.start('fake:vm');
+    await t.rec.reconcileOnce();
+    assert.equal(t.imported.length, 1, 'imported once it runs');
+    assert.equal(t.imported[0]!.instance.state, 'running', 'as running, so nothing stops it');
+
+    t.fake.addForeign('fake:cold', 'kept-off', 'stopped');
+    await t.rec.reconcileOnce();
+    assert.equal(t.imported.length, 1, 'a shut-off instance waits one pass');
+    await t.rec.reconcileOnce();
+    assert.equal(t.imported.length, 2, 'and is imported when the next pass still sees it shut off');
+    assert.equal(t.imported[1]!.instance.state, 'stopped');
+
+    const asked = rig({ importUnknown: false });
+    asked.fake.addForeign('fake:off', 'asked-for', 'stopped');
+    assert.equal((await asked.rec.importInstances()).length, 1, 'an import the operator asks for takes a shut-off instance at once');
+  });
+
   it('runs passes on its Clock: first at start, then every interval, sooner when a restart falls due', async () => {
     const t = rig({ intervalMs: 5_000, restartBackoffInitialMs: 1_000 });
     t.repo.put(record('j1'));
