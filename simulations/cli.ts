@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -102,6 +102,22 @@ function rerunWithHeap(nodes: number): number | null {
   return r.status ?? 1;
 }
 
+/** Hosts from which transparent huge pages matter: the heap is gigabytes, and every event touches a host's own memory. */
+const HUGE_PAGES_HINT_FROM_HOSTS = 20_000;
+
+/** A hint when Linux would not back the heap with huge pages (`always` ran a 10k-host run ~10% faster here). */
+function hugePagesHint(nodes: number): string | null {
+  if (nodes < HUGE_PAGES_HINT_FROM_HOSTS) return null;
+  let mode: string;
+  try {
+    mode = /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? 'unknown';
+  } catch {
+    return null; // not Linux, or no THP: nothing to suggest
+  }
+  if (mode === 'always') return null;
+  return `note: transparent huge pages are '${mode}'; runs this large are faster with 'always' (echo always > /sys/kernel/mm/transparent_hugepage/enabled, as root)`;
+}
+
 export async function simAction(opts: SimCommandOptions): Promise<number> {
   const scenario = withOverrides(loadScenarioFile(resolve(opts.scenario)), opts);
   if (scenario.nodes < 2) throw new ShoalError('SIM_SCENARIO_INVALID', `--nodes must be at least 2, got ${scenario.nodes}`);
@@ -109,6 +125,8 @@ export async function simAction(opts: SimCommandOptions): Promise<number> {
   if (rerun !== null) return rerun;
   out(`shoal sim: scenario ${scenario.name} (${opts.scenario}), seed ${scenario.seed}, ${scenario.nodes} hosts, ${scenario.duration_s} s, protocol ${scenario.protocol}`);
   out(`config: ${JSON.stringify({ start: scenario.start, events: scenario.events, load: scenario.load ?? null, gossip: scenario.gossip, gossip_profile: scenario.gossip_profile, gossipsub: scenario.gossipsub, network: scenario.network, topology: scenario.topology, placement: scenario.placement, recovery: scenario.recovery ?? null })}`);
+  const hint = hugePagesHint(scenario.nodes);
+  if (hint !== null) out(hint);
   const dir = resolve(opts.out);
   mkdirSync(dir, { recursive: true });
 
