@@ -230,8 +230,8 @@ export class StreamRequestResponse {
   async #serve(protocol: string, handler: RequestHandler, stream: Stream, from: PeerIdStr): Promise<void> {
     const max = this.#limits.maxFrameBytes;
     const running = new Map<number, AbortController>();
-    /** One-way messages whose handlers are still running (they have no id to cancel them by). */
-    let oneWay = 0;
+    /** Handlers of one-way messages still running (no id: only the channel's end stops them). */
+    const oneWay = new Set<AbortController>();
     const decoder = new FrameDecoder(max);
     const send = (kind: FrameKind, id: number, body: Uint8Array): number => {
       if (stream.status !== 'open' || stream.writeStatus !== 'writable') return 0;
@@ -254,11 +254,8 @@ export class StreamRequestResponse {
             if (frame.kind === FrameKind.message) {
               // One-way: nobody waits for an answer or an error, so only the metrics hear of a refusal.
               if (frame.oversized !== undefined) this.#metrics?.requestServed(protocol, NetErrorCode.frameTooLarge, 0, 0);
-              else if (oneWay >= this.#limits.maxInboundStreams) this.#metrics?.requestServed(protocol, NetErrorCode.streamFailed, frame.body.length, 0);
-              else {
-                oneWay++;
-                void this.#answer(protocol, handler, from, null, frame.body, running, send).finally(() => oneWay--);
-              }
+              else if (oneWay.size >= this.#limits.maxInboundStreams) this.#metrics?.requestServed(protocol, NetErrorCode.streamFailed, frame.body.length, 0);
+              else void this.#answer(protocol, handler, from, null, frame.body, running, oneWay, send);
               continue;
             }
             if (frame.kind !== FrameKind.request) {
@@ -271,7 +268,7 @@ export class StreamRequestResponse {
             } else if (running.size >= this.#limits.maxInboundStreams) {
               refuse(frame.id, NetErrorCode.streamFailed, `${running.size} requests for ${protocol} already in flight from this peer (maxInboundStreams)`, frame.body.length);
             } else {
-              void this.#answer(protocol, handler, from, frame.id, frame.body, running, send);
+              void this.#answer(protocol, handler, from, frame.id, frame.body, running, oneWay, send);
             }
           }
         }
@@ -280,7 +277,9 @@ export class StreamRequestResponse {
       this.#log?.debug({ protocol, peer: from, err: String(err) }, 'request channel failed');
       stream.abort(err instanceof Error ? err : new Error(String(err)));
     } finally {
-      for (const ctl of running.values()) ctl.abort(new NetError(NetErrorCode.streamFailed, 'requester closed the channel'));
+      const closed = new NetError(NetErrorCode.streamFailed, 'requester closed the channel');
+      for (const ctl of running.values()) ctl.abort(closed);
+      for (const ctl of oneWay) ctl.abort(closed);
       if (stream.status === 'open') await stream.close().catch(() => undefined);
     }
   }
@@ -293,11 +292,13 @@ export class StreamRequestResponse {
     id: number | null,
     body: Uint8Array,
     running: Map<number, AbortController>,
+    oneWay: Set<AbortController>,
     sendFrame: (kind: FrameKind, id: number, body: Uint8Array) => number,
   ): Promise<void> {
     const max = this.#limits.maxFrameBytes;
     const ctl = new AbortController();
     if (id !== null) running.set(id, ctl);
+    else oneWay.add(ctl);
     const send = (kind: FrameKind, answer: Uint8Array): number => (id === null ? 0 : sendFrame(kind, id, answer));
     const timer = setTimeout(() => ctl.abort(new NetError(NetErrorCode.timeout, `handler for ${protocol} exceeded ${this.#limits.handlerTimeoutMs} ms`)), this.#limits.handlerTimeoutMs);
     let outcome = 'ok';
@@ -335,6 +336,7 @@ export class StreamRequestResponse {
     } finally {
       clearTimeout(timer);
       if (id !== null) running.delete(id);
+      else oneWay.delete(ctl);
       this.#metrics?.requestServed(protocol, outcome, body.length, bytesOut);
     }
   }
