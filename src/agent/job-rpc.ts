@@ -10,7 +10,7 @@ import type { JobListing } from './job-service.ts';
  * owns the job, and `--cluster` listings fan out over hosts. One request, one response.
  */
 
-export const JOB_RPC_PROTOCOL = '/shoal/jobs/1.0.0';
+export const JOB_RPC_PROTOCOL = '/shoal/jobs/2.0.0';
 /** A listing is bounded: a host's job records rarely exceed a few hundred KB. */
 const MAX_RESPONSE_JOBS = 10_000;
 /** A cell has at most a few hundred hosts; beyond this the answer says so in one line anyway. */

@@ -27,7 +27,7 @@ import type { BindingStore } from '../store/binding-store.ts';
  * timer re-armed after every call; bindings persisted before the owner answers. The simulator drives the same node with its virtual network instead.
  */
 
-export const PLACEMENT_PROTOCOL = '/shoal/placement/1.0.0';
+export const PLACEMENT_PROTOCOL = '/shoal/placement/2.0.0';
 const EMPTY = new Uint8Array(0);
 
 export interface PlacementDriverOptions {

@@ -44,7 +44,7 @@ export interface ProtocolRunnerOptions {
 }
 
 export const defaultProtocolRunnerOptions: ProtocolRunnerOptions = {
-  directProtocol: '/shoal/direct/1.0.0',
+  directProtocol: '/shoal/direct/2.0.0',
   sendTimeoutMs: 5_000, // ms; loopback/LAN round trips are ms, so 5 s means the peer is gone
   maxInFlightSends: 256, // count; probes and acks of a cell-sized neighbourhood, with headroom; bounds memory in a storm
   maxConcurrentDials: 4, // count; joins dial a few contacts, and a storm of connects must not open hundreds of sockets

@@ -20,6 +20,9 @@ import { encodeFrame, FrameDecoder, FrameKind } from './request-frames.ts';
  * A requester that gives up sends `cancel`, which aborts the handler's signal. A one-way
  * `message` (`send`) runs the handler too, and gets no answer: the protocol core's direct
  * messages (ping, ack, sync) need none, as SWIM over UDP needs none.
+ *
+ * Every Shoal request protocol went from 1.0.0 to 2.0.0 with this framing: an agent still on
+ * a stream per request fails to negotiate (NET_NO_HANDLER) instead of misreading frames.
  */
 
 /** Remote error text is for logs; cap it so an error frame is never large. */

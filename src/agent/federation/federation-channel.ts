@@ -25,7 +25,7 @@ import { Libp2pTransport, peerIdInAddr, readSwarmKeyFile, type Identity } from '
  * checked again against it before it is read.
  */
 
-export const FEDERATION_PROTOCOL = '/shoal/federation/1.0.0';
+export const FEDERATION_PROTOCOL = '/shoal/federation/2.0.0';
 
 export interface FederationChannelOptions {
   listen: string[];

@@ -8,7 +8,7 @@ export interface GatewayAddress {
 }
 
 /** Entry agents → a gateway of their own cluster, over the cluster's mesh (same private network). */
-export const FEDERATION_ENTRY_PROTOCOL = '/shoal/federation/entry/1.0.0';
+export const FEDERATION_ENTRY_PROTOCOL = '/shoal/federation/entry/2.0.0';
 
 /** Groups `[federation] gateways` multiaddrs by peer id, in config order (the config schema already checked the suffix). */
 export function parseGatewayAddrs(multiaddrs: readonly string[]): GatewayAddress[] {

@@ -16,7 +16,7 @@ import type { FenceNotice, ReplicaOutcome } from '../../placement/recovery/index
  *   any       ──lookup──▶ holder    a failed host's record (`shoal status` of a lost job)
  *   any       ──drain──▶ host       drain or undrain yourself
  */
-export const RECOVERY_PROTOCOL = '/shoal/recovery/1.0.0';
+export const RECOVERY_PROTOCOL = '/shoal/recovery/2.0.0';
 
 /** Records per push: ~0.5–1 KB each keeps a push well under the 1 MiB request frame. */
 export const MAX_RECORDS_PER_PUSH = 256;

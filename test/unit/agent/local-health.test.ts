@@ -66,7 +66,8 @@ describe('LocalHealth (event-loop lag → Lifeguard awareness)', () => {
       while (Date.now() < until);
       await waitFor(() => lag.max > 300e6, { timeoutMs: 2000, what: 'the monitor to record the blocked loop' });
       const score = health.sample();
-      assert.ok(score >= 3 && score <= 4, `score ${score} for a 400-ms block in 100-ms units`);
+      // 3–4 on an idle machine; a loaded one adds its own scheduling delay on top of the block.
+      assert.ok(score >= 3 && score <= 6, `score ${score} for a 400-ms block in 100-ms units`);
       assert.deepEqual(reported, [score]);
     } finally {
       health.stop();

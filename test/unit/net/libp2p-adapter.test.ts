@@ -98,7 +98,9 @@ describe('libp2p adapter specifics', function () {
     } finally {
       Socket.prototype.write = write;
     }
-    assert.equal(writes, 40, `20 requests and 20 answers, one write each (a window update per frame would make 80); got ${writes}`);
+    // 40 frames, one write each; a window update per frame makes 80. The slack is for what
+    // libp2p itself may send meanwhile on a loaded machine (identify, gossipsub heartbeats).
+    assert.ok(writes >= 40 && writes < 60, `20 requests and 20 answers should take ~40 writes, not 80 (a window update per frame); got ${writes}`);
   });
 
   it('moves frames far larger than the yamux window both ways (window updates still flow)', async () => {

@@ -138,7 +138,7 @@ describe('ProtocolRunner (pure logic, fake transport, virtual clock)', () => {
   it('hands direct messages to onDirect, answers an empty frame, and refuses undecodable ones', async () => {
     const { transport, runner, node, metrics } = setup();
     runner.start();
-    const handler = transport.handlers.get('/shoal/direct/1.0.0');
+    const handler = transport.handlers.get('/shoal/direct/2.0.0');
     assert.ok(handler !== undefined, 'the direct protocol is registered');
     const ctl = new AbortController();
     const answer = await handler('peer-x', new TextEncoder().encode('probe'), ctl.signal);
@@ -163,7 +163,7 @@ describe('ProtocolRunner (pure logic, fake transport, virtual clock)', () => {
     assert.deepEqual(transport.published.map((p) => [p.topic, new TextDecoder().decode(p.data)]), [['/shoal/cell/2', 'news']], 'publish sends the encoded bytes');
     assert.equal(transport.sends.length, 1, 'send becomes one one-way message');
     assert.equal(transport.requests.length, 0, 'not a request: nobody waits for an answer');
-    assert.equal(transport.sends[0]!.protocol, '/shoal/direct/1.0.0', 'on the direct protocol');
+    assert.equal(transport.sends[0]!.protocol, '/shoal/direct/2.0.0', 'on the direct protocol');
     assert.equal(transport.sends[0]!.peer, 'peer-y', 'to the right peer');
   });
 
