@@ -44,13 +44,7 @@ export class HostFactsReader {
   }
 
   async read(): Promise<HostFacts> {
-    this.#static ??= readStaticFacts();
-    const pending = this.#static;
-    // A failed read is not cached: the next refresh tries again.
-    pending.catch(() => {
-      if (this.#static === pending) this.#static = null;
-    });
-    const [fixed, mem, fs, kvm] = await Promise.all([pending, si.mem(), statfs(this.#dataDir), probeKvm()]);
+    const [fixed, mem, fs, kvm] = await Promise.all([this.#staticFacts(), si.mem(), statfs(this.#dataDir), probeKvm()]);
     const cores = fixed.cpuCores;
     return {
       hostname: hostname(),
@@ -63,11 +57,18 @@ export class HostFactsReader {
       os: fixed.os,
     };
   }
-}
 
-/** One reading, for callers without a reader to keep. */
-export function readHostFacts(dataDir: string): Promise<HostFacts> {
-  return new HostFactsReader(dataDir).read();
+  #staticFacts(): Promise<StaticFacts> {
+    if (this.#static === null) {
+      const reading = readStaticFacts();
+      // A failed read is not kept: the next refresh tries again.
+      reading.catch(() => {
+        if (this.#static === reading) this.#static = null;
+      });
+      this.#static = reading;
+    }
+    return this.#static;
+  }
 }
 
 /** KVM is usable when /dev/kvm exists and this process may open it read-write. */

@@ -29,5 +29,5 @@ export {
 export { Metering, defaultMeteringOptions, type MeteringMetrics, type MeteringOptions, type UsageBucket, type UsageCursor, type UsageObservation, type UsageRepository } from './metering.ts';
 export { summarizeUsage, usageToCsv, usageToJson, type UsageJson, type UsageQuery, type UsageRow } from './usage-export.ts';
 export { InMemoryJobRepository, InMemoryUsageRepository } from './in-memory-repositories.ts';
-export { HostFactsReader, probeKvm, readHostFacts, type HostFacts } from './facts.ts';
+export { HostFactsReader, probeKvm, type HostFacts } from './facts.ts';
 export { allocatableCapacity, freeCapacity, physicalCapacity, sumResources, type CapacityPolicy, type OvercommitRatios } from './capacity.ts';

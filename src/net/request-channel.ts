@@ -19,8 +19,8 @@ const MAX_ID = 0xffff_ffff;
 
 /**
  * The requester's end of one channel: a stream it opened to a peer for one protocol, carrying
- * any number of requests at once, each under its own id, and one-way messages. When the stream ends, every
- * request still waiting fails, and the owner opens a new channel for the next one.
+ * one-way messages and any number of requests at once, each under its own id. When the
+ * stream ends, every request still waiting fails, and the owner opens a new channel.
  */
 export class OutboundChannel {
   readonly #stream: Stream;
