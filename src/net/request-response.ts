@@ -101,14 +101,8 @@ export class StreamRequestResponse {
   }
 
   async #request(peer: PeerId, protocol: string, data: Uint8Array, opts: RequestOptions): Promise<Uint8Array> {
-    const max = this.#limits.maxFrameBytes;
     const details = { peer: peer.toString(), protocol };
-    if (data.length > max) {
-      throw new NetError(NetErrorCode.frameTooLarge, `request of ${data.length} bytes exceeds maxFrameBytes ${max}`, { ...details, bytes: data.length, maxFrameBytes: max });
-    }
-    if (!(opts.timeoutMs > 0)) {
-      throw new NetError(NetErrorCode.invalidOptions, `request timeoutMs must be > 0, got ${opts.timeoutMs}`, details);
-    }
+    this.#checkOutgoing('request', data, opts.timeoutMs, details);
     if (opts.signal?.aborted === true) throw new NetError(NetErrorCode.aborted, `request ${protocol} aborted by caller`, details);
     const timeout = AbortSignal.timeout(opts.timeoutMs);
     const signal = opts.signal === undefined ? timeout : AbortSignal.any([timeout, opts.signal]);
@@ -159,12 +153,8 @@ export class StreamRequestResponse {
   }
 
   async #send(peer: PeerId, protocol: string, data: Uint8Array, opts: { timeoutMs: number }): Promise<void> {
-    const max = this.#limits.maxFrameBytes;
     const details = { peer: peer.toString(), protocol };
-    if (data.length > max) {
-      throw new NetError(NetErrorCode.frameTooLarge, `message of ${data.length} bytes exceeds maxFrameBytes ${max}`, { ...details, bytes: data.length, maxFrameBytes: max });
-    }
-    if (!(opts.timeoutMs > 0)) throw new NetError(NetErrorCode.invalidOptions, `send timeoutMs must be > 0, got ${opts.timeoutMs}`, details);
+    this.#checkOutgoing('message', data, opts.timeoutMs, details);
     // A channel that closed under us is reopened once; a second failure is the peer's.
     for (let attempt = 0; attempt < 2; attempt++) {
       let channel: OutboundChannel;
@@ -176,6 +166,15 @@ export class StreamRequestResponse {
       if (channel.post(data)) return;
     }
     throw new NetError(NetErrorCode.streamFailed, `${protocol} channel closed before the message was sent`, details);
+  }
+
+  /** What a request and a one-way message both must be before anything is sent. */
+  #checkOutgoing(what: 'request' | 'message', data: Uint8Array, timeoutMs: number, details: Record<string, unknown>): void {
+    const max = this.#limits.maxFrameBytes;
+    if (data.length > max) {
+      throw new NetError(NetErrorCode.frameTooLarge, `${what} of ${data.length} bytes exceeds maxFrameBytes ${max}`, { ...details, bytes: data.length, maxFrameBytes: max });
+    }
+    if (!(timeoutMs > 0)) throw new NetError(NetErrorCode.invalidOptions, `${what} timeoutMs must be > 0, got ${timeoutMs}`, details);
   }
 
   /** The open channel to `peer` for `protocol`, opening one (shared by concurrent callers) if needed. */
