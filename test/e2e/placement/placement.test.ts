@@ -26,6 +26,24 @@ async function converged(cluster: TestCluster): Promise<void> {
   );
 }
 
+/** Every agent sees each cell-mate, and each cell's summary, with all of its allocatable vCPUs free. */
+async function knownEmpty(cluster: TestCluster): Promise<void> {
+  const allocatable = new Map<string, number>();
+  for (const a of cluster.agents) {
+    const self = curl(a.socket, 'GET', '/v1/agent/self').body as { id: string; capacity: { allocatable: { vcpus: number } } };
+    allocatable.set(self.id, self.capacity.allocatable.vcpus);
+  }
+  const perCell = [...allocatable.values()].reduce((t, v) => t + v, 0) / 2;
+  await waitFor(
+    () =>
+      cluster.agents.every((a) => {
+        const cells = curl(a.socket, 'GET', '/v1/agent/cells').body as { free: { vcpus: number } }[];
+        return members(a).every((m) => m.free.vcpus === allocatable.get(m.id)) && cells.every((c) => c.free.vcpus === perCell);
+      }),
+    { timeoutMs: 50_000, what: 'every agent to see every host empty again' },
+  );
+}
+
 function clusterJobs(agent: AgentProcess): Job[] {
   const r = curl(agent.socket, 'GET', '/v1/jobs?cluster=true');
   assert.equal(r.status, 200, r.raw);
@@ -57,7 +75,12 @@ describe('decentralized placement on 10 real agents (2 cells)', function () {
     await converged(cluster);
   });
   after(() => stopAllAgents());
-  // Each test starts from an empty cluster.
+  // Each test starts from an empty cluster that every agent knows is empty: a router still
+  // holding a host's full record from the last test would pass it over.
+  beforeEach(async function () {
+    this.timeout(60_000);
+    await knownEmpty(cluster);
+  });
   afterEach(() => {
     for (const j of clusterJobs(cluster.agents[0]!)) curl(cluster.agents[0]!.socket, 'DELETE', `/v1/jobs/${j.id}`);
   });
@@ -130,6 +153,7 @@ describe('decentralized placement on 10 real agents (2 cells)', function () {
     );
     const hosts = results.filter((r) => r.status === 201).map((r) => r.data!.host);
     console.log(`      ${hosts.length} placed on ${new Set(hosts).size} hosts`);
+    if (hosts.length < SIZE) for (const r of results.filter((x) => x.status !== 201).slice(0, 5)) console.log(`        refused: ${'err' in r ? r.err!.message : r.status}`);
     assert.equal(new Set(hosts).size, hosts.length, `two jobs of one anti-affinity group share a host: ${hosts.join(', ')}`);
     assert.ok(hosts.length >= 8, `at least 8 of the 10 hosts should take one, got ${hosts.length}`);
     for (const r of results.filter((x) => x.status !== 201)) assert.ok('err' in r && /anti-affinity|no host|uncertain/.test(r.err!.message), `refusal must give a reason: ${'err' in r ? r.err!.message : ''}`);
