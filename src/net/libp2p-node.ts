@@ -66,6 +66,7 @@ export async function createLibp2pNode(opts: NetOptions, modules: Libp2pNodeModu
       allow: c.limitExemptAddrs,
       inboundConnectionThreshold: c.inboundConnectionsPerSecPerHost,
     },
+    connectionMonitor: { pingInterval: c.monitorPingIntervalMs },
     peerDiscovery,
     services: {
       identify: identify({ protocolPrefix: SHOAL_PROTOCOL_PREFIX }),

@@ -65,6 +65,8 @@ export interface ConnectionOptions {
   inboundConnectionsPerSecPerHost: number;
   /** The pnet nonce exchange must finish within this. */
   pnetHandshakeTimeoutMs: number;
+  /** libp2p's connection monitor pings every connection this often, on a new stream, and closes one that does not answer. */
+  monitorPingIntervalMs: number;
 }
 
 export interface MdnsOptions {
@@ -124,6 +126,10 @@ export const defaultConnectionOptions: ConnectionOptions = {
   limitExemptAddrs: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'], // local processes are not a remote flood
   inboundConnectionsPerSecPerHost: 5, // libp2p default; one agent per host rarely reconnects faster
   pnetHandshakeTimeoutMs: 1_000, // ms; @libp2p/pnet default; the nonce exchange is one round trip
+  // 60 s, not libp2p's 10 s: each ping opens and negotiates a stream, which was an idle agent's
+  // largest source of frames after gossip's own messages; SWIM already finds dead peers in
+  // seconds, so this only sweeps connections left half open.
+  monitorPingIntervalMs: 60_000,
 };
 
 export const defaultMdnsOptions: MdnsOptions = {
@@ -190,7 +196,7 @@ export function validateNetOptions(o: NetOptions): void {
   }
   if (s.ipColocationWeight > 0) bad('scoring.ipColocationWeight', 'must be <= 0', s.ipColocationWeight);
   for (const k of ['maxFrameBytes', 'handlerTimeoutMs', 'maxInboundStreams', 'maxOutboundStreams'] as const) positiveInt(`requests.${k}`, o.requests[k]);
-  for (const k of ['maxConnections', 'dialTimeoutMs', 'inboundConnectionsPerSecPerHost', 'pnetHandshakeTimeoutMs'] as const) {
+  for (const k of ['maxConnections', 'dialTimeoutMs', 'inboundConnectionsPerSecPerHost', 'pnetHandshakeTimeoutMs', 'monitorPingIntervalMs'] as const) {
     positiveInt(`connections.${k}`, o.connections[k]);
   }
   positiveInt('mdns.intervalMs', o.mdns.intervalMs);
