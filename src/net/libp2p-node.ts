@@ -11,6 +11,7 @@ import { createLibp2p, type Libp2p, type Libp2pInit } from 'libp2p';
 import { gossipsubInit } from './gossip-config.ts';
 import { parseSwarmKey, formatSwarmKey } from './swarm-key.ts';
 import type { NetOptions } from './options.ts';
+import { installQuietLengthPrefixDecoder } from './length-prefix-decoder.ts';
 import { installLazyYamuxWindowUpdates } from './yamux-window.ts';
 
 /** The services every Shoal libp2p node runs. */
@@ -49,6 +50,7 @@ export async function createLibp2pNode(opts: NetOptions, modules: Libp2pNodeModu
   }
   const c = opts.connections;
   installLazyYamuxWindowUpdates();
+  installQuietLengthPrefixDecoder();
   return createLibp2p({
     start: false,
     privateKey: modules.privateKey,
