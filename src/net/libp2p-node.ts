@@ -68,7 +68,9 @@ export async function createLibp2pNode(opts: NetOptions, modules: Libp2pNodeModu
       allow: c.limitExemptAddrs,
       inboundConnectionThreshold: c.inboundConnectionsPerSecPerHost,
     },
-    connectionMonitor: { pingInterval: c.monitorPingIntervalMs },
+    // The monitor pings on its own protocol id; with ours, it reaches the ping service
+    // instead of failing negotiation (UnsupportedProtocolError) on every connection.
+    connectionMonitor: { pingInterval: c.monitorPingIntervalMs, protocolPrefix: SHOAL_PROTOCOL_PREFIX },
     peerDiscovery,
     services: {
       identify: identify({ protocolPrefix: SHOAL_PROTOCOL_PREFIX }),
