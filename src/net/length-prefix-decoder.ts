@@ -14,11 +14,11 @@ import type { Uint8ArrayList } from 'uint8arraylist';
  * prefix, a bad length) still goes through the library's code unchanged.
  *
  * Installed once, from `createLibp2pNode`. A library upgrade that drops `decode` fails here;
- * one that renames the fields makes the patch a no-op (the decoder keeps working).
+ * one that renames the fields makes the patch a no-op (the decoder keeps working), which the
+ * unit test that counts RangeErrors catches.
  */
 
 interface DecoderFields {
-  buffer: Uint8ArrayList;
   maxDataLength: number;
   lengthDecoder: (data: Uint8ArrayList | Uint8Array) => number;
   decode(buf: Uint8ArrayList | Uint8Array): Generator<Uint8ArrayList>;

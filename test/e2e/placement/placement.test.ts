@@ -29,16 +29,17 @@ async function converged(cluster: TestCluster): Promise<void> {
 /** Every agent sees each cell-mate, and each cell's summary, with all of its allocatable vCPUs free. */
 async function knownEmpty(cluster: TestCluster): Promise<void> {
   const allocatable = new Map<string, number>();
+  const cellVcpus = new Map<number, number>();
   for (const a of cluster.agents) {
-    const self = curl(a.socket, 'GET', '/v1/agent/self').body as { id: string; capacity: { allocatable: { vcpus: number } } };
+    const self = curl(a.socket, 'GET', '/v1/agent/self').body as { id: string; cell: number; capacity: { allocatable: { vcpus: number } } };
     allocatable.set(self.id, self.capacity.allocatable.vcpus);
+    cellVcpus.set(self.cell, (cellVcpus.get(self.cell) ?? 0) + self.capacity.allocatable.vcpus);
   }
-  const perCell = [...allocatable.values()].reduce((t, v) => t + v, 0) / 2;
   await waitFor(
     () =>
       cluster.agents.every((a) => {
-        const cells = curl(a.socket, 'GET', '/v1/agent/cells').body as { free: { vcpus: number } }[];
-        return members(a).every((m) => m.free.vcpus === allocatable.get(m.id)) && cells.every((c) => c.free.vcpus === perCell);
+        const cells = curl(a.socket, 'GET', '/v1/agent/cells').body as { cell: number; free: { vcpus: number } }[];
+        return members(a).every((m) => m.free.vcpus === allocatable.get(m.id)) && cells.every((c) => c.free.vcpus === cellVcpus.get(c.cell));
       }),
     { timeoutMs: 50_000, what: 'every agent to see every host empty again' },
   );
