@@ -16,7 +16,8 @@ export function orphanedTestAgents(): number[] {
     const pid = Number(entry);
     const argv = cmdline(pid);
     if (!argv.includes(SHOAL) || !argv.includes('agent')) continue;
-    const dataDir = argv[argv.indexOf('--data-dir') + 1];
+    const at = argv.indexOf('--data-dir');
+    const dataDir = at < 0 ? undefined : argv[at + 1];
     if (dataDir === undefined || !dataDir.startsWith(tmpdir())) continue;
     if (cmdline(parentOf(pid)).some((a) => a.includes('mocha'))) continue;
     out.push(pid);
