@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import type { Gauge } from 'prom-client';
 import type { Clock, TimerHandle } from '../core/clock.ts';
+import { EVENT_LOOP_SAMPLE_MS } from '../metrics/registry.ts';
 
 /**
  * Lifeguard's local health, fed by this process's event-loop lag. An agent starved of CPU
@@ -29,8 +30,6 @@ export interface LocalHealthModules {
   metrics?: { lagSeconds: Gauge; score: Gauge };
 }
 
-/** Samples every 20 ms: a finer resolution costs idle CPU, and lag that matters is hundreds of ms. */
-const LAG_RESOLUTION_MS = 20;
 
 /** Awareness points for a p99 event-loop lag: whole `unitMs` steps, 0…max. */
 export function lagScore(p99LagMs: number, unitMs: number, maxScore: number): number {
@@ -48,7 +47,7 @@ export class LocalHealth {
   constructor(opts: LocalHealthOptions, modules: LocalHealthModules) {
     this.opts = opts;
     this.modules = modules;
-    this.lag = modules.lag ?? monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+    this.lag = modules.lag ?? monitorEventLoopDelay({ resolution: EVENT_LOOP_SAMPLE_MS });
   }
 
   get score(): number {
@@ -69,7 +68,7 @@ export class LocalHealth {
   /** Reads the lag since the last sample, reports its score, and starts a fresh window. */
   sample(): number {
     // Nanoseconds between the sampling timer's ticks: the resolution itself is not lag.
-    const p99Ms = Math.max(0, this.lag.percentile(99) / 1e6 - LAG_RESOLUTION_MS);
+    const p99Ms = Math.max(0, this.lag.percentile(99) / 1e6 - EVENT_LOOP_SAMPLE_MS);
     this.lag.reset();
     this.scoreValue = lagScore(p99Ms, this.opts.unitMs, this.opts.maxScore);
     this.modules.report(this.scoreValue);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LocalHealth, lagScore } from '../../../src/agent/local-health.ts';
+import { EVENT_LOOP_SAMPLE_MS } from '../../../src/metrics/registry.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { ManualClock } from '../net/fakes.ts';
 
-/** A scripted lag histogram: each window's p99 in ms of lag (the 20-ms sampling tick is added, as Node's histogram holds it). */
+/** A scripted lag histogram: each window's p99 in ms of lag (the sampling interval is added, as Node's histogram holds it). */
 function scriptedLag(windowsMs: number[]) {
   const calls = { resets: 0, enabled: false };
   return {
@@ -12,7 +13,7 @@ function scriptedLag(windowsMs: number[]) {
     lag: {
       percentile: (p: number) => {
         assert.equal(p, 99);
-        return ((windowsMs[calls.resets] ?? 0) + 20) * 1e6;
+        return ((windowsMs[calls.resets] ?? 0) + EVENT_LOOP_SAMPLE_MS) * 1e6;
       },
       reset: () => void calls.resets++,
       enable: () => ((calls.enabled = true), true),
@@ -56,7 +57,7 @@ describe('LocalHealth (event-loop lag → Lifeguard awareness)', () => {
   it('sees a real blocked event loop (Node’s own lag histogram)', async () => {
     const clock = new ManualClock();
     const reported: number[] = [];
-    const lag = monitorEventLoopDelay({ resolution: 20 });
+    const lag = monitorEventLoopDelay({ resolution: EVENT_LOOP_SAMPLE_MS });
     const health = new LocalHealth({ unitMs: 100, maxScore: 8, intervalMs: 2000 }, { clock, report: (s) => reported.push(s), lag });
     health.start();
     try {
