@@ -13,8 +13,8 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.stderr.write(`shoal: Node ${process.versions.node} is too old; Node >= 22.18 is required (run \`npm ci\` to install the pinned runtime)\n`);
   process.exit(1);
 }
-// Node strips TypeScript's types with a WebAssembly compiler that stays in memory: ~20 MB of
-// an agent's RSS. With the compile cache (NODE_COMPILE_CACHE, else the temp directory; keyed
+// Node strips TypeScript's types with a WebAssembly compiler that stays in memory: ~13 MB of
+// an idle agent's RSS. With the compile cache (NODE_COMPILE_CACHE, else the temp directory; keyed
 // by each file's content) a later start, and every CLI command, loads stripped code instead
 // and never loads the compiler. Written once the command's modules are loaded; a cache that
 // cannot be written only costs the next start its speed.
