@@ -30,7 +30,6 @@ export interface LocalHealthModules {
   metrics?: { lagSeconds: Gauge; score: Gauge };
 }
 
-
 /** Awareness points for a p99 event-loop lag: whole `unitMs` steps, 0…max. */
 export function lagScore(p99LagMs: number, unitMs: number, maxScore: number): number {
   if (!(p99LagMs > 0) || !(unitMs > 0)) return 0;
@@ -67,7 +66,8 @@ export class LocalHealth {
 
   /** Reads the lag since the last sample, reports its score, and starts a fresh window. */
   sample(): number {
-    // Nanoseconds between the sampling timer's ticks: the resolution itself is not lag.
+    // Nanoseconds between the sampling timer's ticks: the interval itself is not lag (so a
+    // stall reads up to one interval short, less than Lifeguard's unit of 125 ms).
     const p99Ms = Math.max(0, this.lag.percentile(99) / 1e6 - EVENT_LOOP_SAMPLE_MS);
     this.lag.reset();
     this.scoreValue = lagScore(p99Ms, this.opts.unitMs, this.opts.maxScore);
