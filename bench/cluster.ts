@@ -12,7 +12,7 @@ export interface MemberView {
 
 /** Protocol-level counters an agent reports about itself (Shoal's metrics); Serf has none. */
 export interface ProtocolCounters {
-  /** Gossip messages received (first copies) plus direct requests served and answers received. */
+  /** Gossip messages received (first copies), requests and one-way messages served, and answers received. */
   messagesIn: number;
   messagesOut: number;
   payloadBytesIn: number;

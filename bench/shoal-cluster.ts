@@ -180,23 +180,10 @@ export class ShoalCluster implements AgentCluster {
     });
   }
 
-  /**
-   * Gossip messages received (first copies, as the adapter counts them) plus direct requests
-   * served and answered, from the agent's Prometheus metrics.
-   */
+  /** Protocol counters from the agent's Prometheus metrics (`shoalProtocolCounters`). */
   async protocolCounters(index: number): Promise<ProtocolCounters | null> {
     const r = await this.api(index).call('GET', '/v1/metrics');
-    if (r.status !== 200) return null;
-    const s = parsePromText(r.text);
-    const served = sumSamples(s, 'shoal_net_requests_served_total');
-    const sentOk = sumSamples(s, 'shoal_net_requests_sent_total', { outcome: 'ok' });
-    const sent = sumSamples(s, 'shoal_net_requests_sent_total');
-    return {
-      messagesIn: sumSamples(s, 'shoal_net_messages_in_total') + served + sentOk,
-      messagesOut: sumSamples(s, 'shoal_net_messages_out_total') + sent + served,
-      payloadBytesIn: sumSamples(s, 'shoal_net_message_in_bytes_total') + sumSamples(s, 'shoal_net_request_bytes_total', { direction: 'in' }),
-      payloadBytesOut: sumSamples(s, 'shoal_net_message_out_bytes_total') + sumSamples(s, 'shoal_net_request_bytes_total', { direction: 'out' }),
-    };
+    return r.status === 200 ? shoalProtocolCounters(r.text) : null;
   }
 
   pid(index: number): number | null {
@@ -226,4 +213,22 @@ export class ShoalCluster implements AgentCluster {
     await Promise.all(this.#apis.map((a) => a?.close()));
     this.#apis.fill(null);
   }
+}
+
+/**
+ * What an agent received and sent, from its Prometheus text: gossip first copies (as the
+ * adapter counts them), plus every request and one-way message served, plus the answers to
+ * its own requests. A one-way message it sent (a ping, an ack) is counted out, never in.
+ */
+export function shoalProtocolCounters(text: string): ProtocolCounters {
+  const s = parsePromText(text);
+  const served = sumSamples(s, 'shoal_net_requests_served_total');
+  const answersReceived = sumSamples(s, 'shoal_net_requests_sent_total', { exchange: 'request', outcome: 'ok' });
+  const answersSent = sumSamples(s, 'shoal_net_requests_served_total', { exchange: 'request' });
+  return {
+    messagesIn: sumSamples(s, 'shoal_net_messages_in_total') + served + answersReceived,
+    messagesOut: sumSamples(s, 'shoal_net_messages_out_total') + sumSamples(s, 'shoal_net_requests_sent_total') + answersSent,
+    payloadBytesIn: sumSamples(s, 'shoal_net_message_in_bytes_total') + sumSamples(s, 'shoal_net_request_bytes_total', { direction: 'in' }),
+    payloadBytesOut: sumSamples(s, 'shoal_net_message_out_bytes_total') + sumSamples(s, 'shoal_net_request_bytes_total', { direction: 'out' }),
+  };
 }

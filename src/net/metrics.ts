@@ -23,13 +23,16 @@ export type PublishFailReason = 'no_peers' | 'duplicate' | 'too_large' | 'not_st
 /** Outcome label for requests: `ok`, or a NET_ error code. */
 export type RequestOutcome = 'ok' | string;
 
+/** What went over a request channel: a request (an answer comes back) or a one-way message (none does). */
+export type Exchange = 'request' | 'message';
+
 export interface NetMetrics {
   messageIn(kind: string, bytes: number): void;
   messageOut(kind: string, bytes: number): void;
   inboundDropped(kind: string, reason: InboundDropReason): void;
   publishFailed(kind: string, reason: PublishFailReason): void;
-  requestSent(protocol: string, outcome: RequestOutcome, bytesOut: number, bytesIn: number): void;
-  requestServed(protocol: string, outcome: RequestOutcome, bytesIn: number, bytesOut: number): void;
+  requestSent(protocol: string, exchange: Exchange, outcome: RequestOutcome, bytesOut: number, bytesIn: number): void;
+  requestServed(protocol: string, exchange: Exchange, outcome: RequestOutcome, bytesIn: number, bytesOut: number): void;
   peerCount(n: number): void;
 }
 
@@ -62,8 +65,8 @@ export function createNetMetrics(registry: Registry): NetMetrics {
   const bytesOut = new Counter({ name: 'shoal_net_message_out_bytes_total', help: 'Gossip payload bytes published by this node, by topic kind', labelNames: ['kind'], registers: r });
   const dropped = new Counter({ name: 'shoal_net_messages_dropped_total', help: 'Inbound gossip messages not accepted, by topic kind and reason', labelNames: ['kind', 'reason'], registers: r });
   const pubFail = new Counter({ name: 'shoal_net_publish_failures_total', help: 'Publishes that did not go out, by topic kind and reason', labelNames: ['kind', 'reason'], registers: r });
-  const reqSent = new Counter({ name: 'shoal_net_requests_sent_total', help: 'Outbound requests by protocol and outcome', labelNames: ['protocol', 'outcome'], registers: r });
-  const reqServed = new Counter({ name: 'shoal_net_requests_served_total', help: 'Inbound requests by protocol and outcome', labelNames: ['protocol', 'outcome'], registers: r });
+  const reqSent = new Counter({ name: 'shoal_net_requests_sent_total', help: 'Outbound requests and one-way messages (exchange), by protocol and outcome', labelNames: ['protocol', 'exchange', 'outcome'], registers: r });
+  const reqServed = new Counter({ name: 'shoal_net_requests_served_total', help: 'Inbound requests and one-way messages (exchange), by protocol and outcome', labelNames: ['protocol', 'exchange', 'outcome'], registers: r });
   const reqBytes = new Counter({ name: 'shoal_net_request_bytes_total', help: 'Request/response frame bytes by direction', labelNames: ['direction'], registers: r });
   const peers = new Gauge({ name: 'shoal_net_peers', help: 'Connected peers', registers: r });
   return {
@@ -81,13 +84,13 @@ export function createNetMetrics(registry: Registry): NetMetrics {
     publishFailed(kind, reason) {
       pubFail.inc({ kind, reason });
     },
-    requestSent(protocol, outcome, out, inb) {
-      reqSent.inc({ protocol, outcome });
+    requestSent(protocol, exchange, outcome, out, inb) {
+      reqSent.inc({ protocol, exchange, outcome });
       reqBytes.inc({ direction: 'out' }, out);
       reqBytes.inc({ direction: 'in' }, inb);
     },
-    requestServed(protocol, outcome, inb, out) {
-      reqServed.inc({ protocol, outcome });
+    requestServed(protocol, exchange, outcome, inb, out) {
+      reqServed.inc({ protocol, exchange, outcome });
       reqBytes.inc({ direction: 'in' }, inb);
       reqBytes.inc({ direction: 'out' }, out);
     },

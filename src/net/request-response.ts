@@ -91,11 +91,11 @@ export class StreamRequestResponse {
   async request(peer: PeerId, protocol: string, data: Uint8Array, opts: RequestOptions): Promise<Uint8Array> {
     try {
       const res = await this.#request(peer, protocol, data, opts);
-      this.#metrics?.requestSent(protocol, 'ok', data.length, res.length);
+      this.#metrics?.requestSent(protocol, 'request', 'ok', data.length, res.length);
       return res;
     } catch (err) {
       const code = err instanceof ShoalError ? err.code : 'NET_STREAM_FAILED';
-      this.#metrics?.requestSent(protocol, code, 0, 0);
+      this.#metrics?.requestSent(protocol, 'request', code, 0, 0);
       throw err;
     }
   }
@@ -145,9 +145,9 @@ export class StreamRequestResponse {
   async send(peer: PeerId, protocol: string, data: Uint8Array, opts: { timeoutMs: number }): Promise<void> {
     try {
       await this.#send(peer, protocol, data, opts);
-      this.#metrics?.requestSent(protocol, 'ok', data.length, 0);
+      this.#metrics?.requestSent(protocol, 'message', 'ok', data.length, 0);
     } catch (err) {
-      this.#metrics?.requestSent(protocol, err instanceof ShoalError ? err.code : 'NET_STREAM_FAILED', 0, 0);
+      this.#metrics?.requestSent(protocol, 'message', err instanceof ShoalError ? err.code : 'NET_STREAM_FAILED', 0, 0);
       throw err;
     }
   }
@@ -243,7 +243,7 @@ export class StreamRequestResponse {
     };
     const refuse = (id: number, code: string, message: string, bytesIn: number): void => {
       const bytesOut = send(FrameKind.error, id, errorBody(code, message));
-      this.#metrics?.requestServed(protocol, code, bytesIn, bytesOut);
+      this.#metrics?.requestServed(protocol, 'request', code, bytesIn, bytesOut);
     };
     try {
       await pipe(stream, async (source) => {
@@ -255,8 +255,8 @@ export class StreamRequestResponse {
             }
             if (frame.kind === FrameKind.message) {
               // One-way: nobody waits for an answer or an error, so only the metrics hear of a refusal.
-              if (frame.oversized !== undefined) this.#metrics?.requestServed(protocol, NetErrorCode.frameTooLarge, 0, 0);
-              else if (oneWay.size >= this.#limits.maxInboundStreams) this.#metrics?.requestServed(protocol, NetErrorCode.streamFailed, frame.body.length, 0);
+              if (frame.oversized !== undefined) this.#metrics?.requestServed(protocol, 'message', NetErrorCode.frameTooLarge, 0, 0);
+              else if (oneWay.size >= this.#limits.maxInboundStreams) this.#metrics?.requestServed(protocol, 'message', NetErrorCode.streamFailed, frame.body.length, 0);
               else void this.#answer(protocol, handler, from, null, frame.body, running, oneWay, send);
               continue;
             }
@@ -339,7 +339,7 @@ export class StreamRequestResponse {
       clearTimeout(timer);
       if (id !== null) running.delete(id);
       else oneWay.delete(ctl);
-      this.#metrics?.requestServed(protocol, outcome, body.length, bytesOut);
+      this.#metrics?.requestServed(protocol, id === null ? 'message' : 'request', outcome, body.length, bytesOut);
     }
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { parseProcStatCpu, parseStatCpuTicks, parseStatusMemory } from '../../../bench/proc-stats.ts';
 import { parsePromText, sumSamples } from '../../../bench/prom-text.ts';
+import { shoalProtocolCounters } from '../../../bench/shoal-cluster.ts';
 
 describe('bench /proc parsers', () => {
   it('reads utime + stime after the last ")" even when the command name holds spaces and parentheses', () => {
@@ -47,6 +48,25 @@ describe('bench Prometheus text parser', () => {
     assert.ok(w, 'the sample with an escaped label value is parsed');
     assert.equal(w.labels['msg'], 'a "quoted" } brace', 'escapes are undone');
     assert.equal(w.value, 5, 'its value');
+  });
+});
+
+describe('bench: Shoal protocol counters from /v1/metrics', () => {
+  it('counts one-way messages in when served and out when sent, and answers in only for requests', () => {
+    const text = [
+      'shoal_net_messages_in_total{kind="cell"} 10',
+      'shoal_net_messages_out_total{kind="cell"} 2',
+      // Pings and acks: one-way, 40 sent and 38 received.
+      'shoal_net_requests_sent_total{protocol="/shoal/direct/2.0.0",exchange="message",outcome="ok"} 40',
+      'shoal_net_requests_served_total{protocol="/shoal/direct/2.0.0",exchange="message",outcome="ok"} 38',
+      // Requests: 5 answered and 1 timed out; 3 served for peers.
+      'shoal_net_requests_sent_total{protocol="/shoal/recovery/2.0.0",exchange="request",outcome="ok"} 5',
+      'shoal_net_requests_sent_total{protocol="/shoal/recovery/2.0.0",exchange="request",outcome="NET_TIMEOUT"} 1',
+      'shoal_net_requests_served_total{protocol="/shoal/recovery/2.0.0",exchange="request",outcome="ok"} 3',
+    ].join('\n');
+    const c = shoalProtocolCounters(text);
+    assert.equal(c.messagesIn, 10 + 38 + 3 + 5, 'first copies + served + answers to our requests; our 40 pings and acks are not in');
+    assert.equal(c.messagesOut, 2 + 40 + 6 + 3, 'published + everything sent + answers to peers');
   });
 });
 
