@@ -5,14 +5,18 @@ import type { HostModel } from '../run/host-model.ts';
 import type { ProtocolNode } from '../../src/core/index.ts';
 import type { World } from '../world/world.ts';
 
-/** Per simulated second: publishes, first copies and duplicates per topic kind (diagnostics). */
-const [file, nodes, seconds] = process.argv.slice(2);
+/**
+ * Per simulated second: publishes, first copies and duplicates per topic kind (diagnostics).
+ *   node simulations/bench/kinds.ts SCENARIO NODES SECONDS [EVENTS_AT_S]
+ * EVENTS_AT_S moves the scenario's events to that second (a failure inside a short run).
+ */
+const [file, nodes, seconds, eventsAtS] = process.argv.slice(2);
 const s = loadScenarioFile(file!);
 let model: ShoalHostModel | null = null;
 let last: Record<string, number[]> = {};
 let lastEv = 0;
 runScenario(
-  { ...s, nodes: Number(nodes), duration_s: Number(seconds) },
+  { ...s, nodes: Number(nodes), duration_s: Number(seconds), events: eventsAtS === undefined ? s.events : s.events.map((e) => ({ ...e, at_s: Number(eventsAtS) })) },
   {
     baselines: false,
     modelFactory: (sc) => (model = new ShoalHostModel(sc)) as unknown as HostModel<ProtocolNode>,
