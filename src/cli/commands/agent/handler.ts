@@ -9,6 +9,7 @@ import { ShoalError } from '../../../core/errors.ts';
 import { agentPaths, loadConfig, type Config, type ConfigSources } from '../../../config/index.ts';
 import { flagsToConfigTree, type AgentFlags } from './options.ts';
 import { randomInt } from 'node:crypto';
+import { flushCompileCache } from 'node:module';
 
 /**
  * `shoal agent`: load the layered config, start the agent, and map signals the way Serf
@@ -49,6 +50,9 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     await agent.stop('start failed').catch(() => undefined);
     throw err;
   }
+  // Every module the agent runs is loaded now: write Node's compile cache (bin/shoal.js) at
+  // once rather than at exit, so an agent that is killed, not stopped, still leaves it behind.
+  flushCompileCache();
   await stopped;
 }
 
