@@ -16,10 +16,9 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // Node strips TypeScript's types with a WebAssembly compiler that stays in memory: ~13 MB of
 // an idle agent's RSS. With the compile cache (NODE_COMPILE_CACHE, else the temp directory; keyed
 // by each file's content) a later start, and every CLI command, loads stripped code instead
-// and never loads the compiler. Written once the command's modules are loaded; a cache that
-// cannot be written only costs the next start its speed.
-const { enableCompileCache, flushCompileCache } = await import('node:module');
-enableCompileCache?.();
+// and never loads the compiler. Node writes it at exit, and the agent once it has started; a
+// cache that cannot be written only costs the next start its speed.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache();
 const { main } = await import('../src/cli/main.ts');
-flushCompileCache?.();
 await main(process.argv);
