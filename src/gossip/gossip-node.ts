@@ -115,8 +115,31 @@ const FIRST_SYNC_INTERVAL_MS = 1000;
 const FAST_SYNC_ROUNDS = 8;
 /** Two events messages of one node are at least this many batches apart. */
 const EVENTS_SPACING_FACTOR = 3;
-/** Failure and newcomer announcements are batched this many times longer than suspicions. */
+/** Newcomer announcements are batched this many times longer than suspicions. */
 const SLOW_BATCH_FACTOR = 10;
+/**
+ * Failure announcements wait longer still (5 s): every cell-mate's own suspicion timer reaches
+ * the verdict, and the announcement is for late listeners. In a correlated failure they then
+ * go out after the burst of suspicions, not on top of it.
+ */
+const FAILED_BATCH_FACTOR = 25;
+/**
+ * A reporter whose cell is losing members (suspicions, then failures, over several seconds
+ * in a correlated failure) publishes its summary once no loss came for SUMMARY_SETTLE_MS, or
+ * SUMMARY_SETTLE_MAX_MS after the first, instead of at each step: one summary per cell, after
+ * the cell topic's burst rather than on top of it. Arrivals do not wait (cold start, joins).
+ */
+const SUMMARY_SETTLE_MS = 2000;
+const SUMMARY_SETTLE_MAX_MS = 10_000;
+/**
+ * A reporter repeats its summary over a new link to another cell (it may join two halves of
+ * the district mesh) only this long after its layout changed, while the meshes form; later,
+ * summary repair fills any gap. Remote contacts are drawn afresh at each connection refresh,
+ * and a refresh follows every change of the ring: without the bound, a correlated failure
+ * made most reporters republish an unsettled summary 3–7 s after it, on top of the cell
+ * topics' suspicions (at 20k hosts and 30% down, ~390 of 512 reporters).
+ */
+const NEW_LINK_SUMMARY_WINDOW_MS = 120_000;
 /**
  * An accuser whose aggregator stays silent hands the accusation to the next-lowest members
  * (stand-ins) in turn, and publishes it itself only after this many of them stayed silent
@@ -207,11 +230,16 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private firstRecordPending = false;
   /** Set once the joiner has handed its first record to the aggregator it learned of (one try). */
   private firstRecordHandedOver = false;
+  /** The first record heartbeat after start was drawn over a whole period (see scheduleRecordHeartbeat). */
+  private recordPhaseDrawn = false;
   private cellPacer!: PublishPacer;
 
   // Roles from the ring.
   private ringVersionSeen = -1;
   private ringChangedAtMs = 0;
+  /** The last loss of a member (suspect, failed, left), and the first since our last summary (see SUMMARY_SETTLE_MS). */
+  private memberLostAtMs = -Infinity;
+  private lossesUnsummarizedSinceMs = Infinity;
   private rank = Infinity;
   private isDelegate = false;
   /** Reporting for our cell although not rank 0: nobody else has (see STAND_IN_STEP_MS). */
@@ -320,6 +348,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       const metrics = this.metrics;
       this.membership.onEvent((ev) => metrics.memberStatus(ev.status, ev.previous));
     }
+    this.membership.onEvent((ev) => {
+      if (ev.status === 'alive' || ev.previous === null) return;
+      this.memberLostAtMs = ev.atMs;
+      if (this.lossesUnsummarizedSinceMs === Infinity) this.lossesUnsummarizedSinceMs = ev.atMs;
+    });
     this.fd = new FailureDetector(opts, {
       rng: this.rng.fork('probe'),
       awareness: this.awareness,
@@ -834,9 +867,18 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.scheduleRecordHeartbeat(now);
   }
 
-  /** The next refresh of the own record; an unhealthy node (Lifeguard awareness) refreshes less often. */
+  /**
+   * The next refresh of the own record; an unhealthy node (Lifeguard awareness) refreshes less
+   * often. The first one after start is drawn over a whole period, ½ to 1½ of it, as memberlist
+   * staggers its tickers: hosts started together (a warm start, a row of racks powered on)
+   * otherwise refresh in waves, and ± jitter takes many periods to spread them (Floyd and
+   * Jacobson, "The Synchronization of Periodic Routing Messages"). At 100k, with `large`'s
+   * 120-s heartbeat, the waves doubled a host's received messages for a minute at a time.
+   */
   private scheduleRecordHeartbeat(now: Millis): void {
-    this.timers[T_RECORD] = now + this.jitter(this.opts.recordHeartbeatMs) * this.awareness.factor;
+    const period = this.recordPhaseDrawn ? this.jitter(this.opts.recordHeartbeatMs) : this.opts.recordHeartbeatMs * (0.5 + this.rng.next());
+    this.recordPhaseDrawn = true;
+    this.timers[T_RECORD] = now + period * this.awareness.factor;
   }
 
   private recordTimer(now: Millis): void {
@@ -1050,8 +1092,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // timer reached the same verdict), nor are newcomers (a join wave is known within 30 s),
     // so they wait longer and ride along with later news.
     // In a burst (a correlated failure) messages are also spaced by EVENTS_SPACING_FACTOR batches.
+    const batches = ev.kind === 'suspect' ? 1 : ev.kind === 'failed' ? FAILED_BATCH_FACTOR : SLOW_BATCH_FACTOR;
     const at = Math.max(
-      now + (ev.kind === 'suspect' ? this.opts.eventBatchMs : SLOW_BATCH_FACTOR * this.opts.eventBatchMs),
+      now + batches * this.opts.eventBatchMs,
       this.lastEventsAtMs + EVENTS_SPACING_FACTOR * this.opts.eventBatchMs,
     );
     if (at < this.timers[T_EVENTS]!) this.timers[T_EVENTS] = at;
@@ -1115,6 +1158,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.timers[T_SUMMARY] = heartbeatAt;
       return;
     }
+    if (this.lastSummary !== undefined && !this.summaryForced) {
+      const settledAt = Math.min(this.memberLostAtMs + SUMMARY_SETTLE_MS, this.lossesUnsummarizedSinceMs + SUMMARY_SETTLE_MAX_MS);
+      if (now < settledAt) {
+        this.timers[T_SUMMARY] = settledAt;
+        return;
+      }
+    }
+    this.lossesUnsummarizedSinceMs = Infinity;
     this.summaryVersionSeen = this.membership.version;
     const contacts: Contact[] = this.membership
       .lowest(this.opts.summaryContacts, null, true)
@@ -1730,7 +1781,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (this.membership.get(peer) === undefined) newRemote = true;
     }
     // A new link to another cell may join two halves of the district mesh: our last summary never crossed it.
-    if (newRemote && this.rank === 0 && this.lastSummary !== undefined) this.summaryOwed(now);
+    if (newRemote && this.rank === 0 && this.lastSummary !== undefined && now - this.bitsChangedAtMs < NEW_LINK_SUMMARY_WINDOW_MS) this.summaryOwed(now);
     this.connected = new Set(want.keys());
     this.dialAsked.clear();
   }

@@ -274,6 +274,30 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=�
     assert.ok(syncsToMates - before >= 3, `${syncsToMates - before} anti-entropy syncs with cell-mates in the 4.5 s after the join; want ≥ 3`);
   });
 
+  it('hosts started together refresh their records spread over a whole period, not in a wave', () => {
+    // 60 hosts in one cell, all started at 0: each one's first heartbeat (its first own record
+    // after the join's first seconds, when records go out or are announced for their hosts)
+    // must not crowd a quarter of the period. Drawn from the jitter alone (±20%) they would all fall in 0.4 of it, so ≥ 62%
+    // of them in some quarter; drawn over the whole period, ~25% (and < 45% with 60 hosts).
+    const heartbeatMs = 60_000;
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 0, recordHeartbeatMs: heartbeatMs } });
+    const all = ids(60, 'w');
+    for (const id of all) h.add(id, { seeds: id === 'w0' ? [] : ['w0'] });
+    const firstOwnRecord = new Map<string, number>();
+    h.onPublish = (from, _topic, payload) => {
+      if (h.now > 5000 && (payload.msg as { type: string }).type === 'record' && !firstOwnRecord.has(from)) firstOwnRecord.set(from, h.now);
+    };
+    h.runUntil(() => firstOwnRecord.size === all.length, 3 * heartbeatMs, 'every host has refreshed its record once');
+    const times = [...firstOwnRecord.values()].sort((a, b) => a - b);
+    let crowded = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[i]! - times[j]! > heartbeatMs / 4) j++;
+      crowded = Math.max(crowded, i - j + 1);
+    }
+    console.log(`      first refreshes from ${times[0]} to ${times[times.length - 1]} ms; at most ${crowded} of ${times.length} in a quarter period`);
+    assert.ok(crowded < 0.45 * times.length, `${crowded} of ${times.length} first refreshes fell within a quarter of the period: a wave`);
+  });
+
   it('a graceful leave is seen as `left` within 1 s', () => {
     const h = twelve();
     h.runUntil(() => converged(h), 60_000, 'convergence');
@@ -398,9 +422,12 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     const all = ids(200, 'h');
     for (const id of all) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
     h.runUntil(() => converged(h), 60_000, 'convergence', 500);
-    h.run(10_000);
+    h.run(130_000); // past the layout's first two minutes (NEW_LINK_SUMMARY_WINDOW_MS)
     const victims = all.filter((_, i) => i % 10 < 3); // 60 hosts
     const eventsBefore = h.upNodes.reduce((a, n) => a + n.counters().eventMessagesPublished, 0);
+    const survivors = all.filter((_, i) => i % 10 >= 3);
+    const summariesOf = (): number => survivors.reduce((a, id) => a + h.node(id).counters().summariesPublished, 0);
+    const summariesBefore = summariesOf();
     const t0 = h.now;
     for (const v of victims) h.crash(v);
     const times: number[] = [];
@@ -434,7 +461,13 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     console.log(`      ${victims.length} of 200 killed: ${times.length} detections, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${times[times.length - 1]} ms; ${events} events messages; peak queues ${JSON.stringify(Object.fromEntries(peak))}`);
     assert.ok(p(0.5) <= 5000, `median detection ${p(0.5)} ms must stay within the 5 s target even in a correlated failure`);
     h.run(10_000);
+    const summaries = summariesOf() - summariesBefore;
+    console.log(`      ${summaries} summaries published over the ${h.now - t0} ms after the failure`);
     for (const n of h.upNodes) for (const m of n.cellMembers()) if (!victims.includes(m.record.origin)) assert.equal(m.status, 'alive', `${n.self} falsely sees ${m.record.origin} as ${m.status}`);
+    // Each cell's reporter waits for its losses to settle (SUMMARY_SETTLE_MS) and, past its
+    // layout's first two minutes, no longer repeats its summary for new remote links: 13-14
+    // summaries for these 4 cells before, one or two per cell now.
+    assert.ok(summaries <= 8, `${summaries} summaries for 4 cells after the failure: at most two per cell`);
     // 36 before accusers handed a dead aggregator's work to its stand-ins instead of publishing it themselves.
     assert.ok(events <= victims.length / 2, `storm control: ${events} events messages for ${victims.length} deaths (one suspicion and one failure per death would be ${2 * victims.length})`);
   });
