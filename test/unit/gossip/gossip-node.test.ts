@@ -277,8 +277,9 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=�
   it('hosts started together refresh their records spread over a whole period, not in a wave', () => {
     // 60 hosts in one cell, all started at 0: each one's first heartbeat (its first own record
     // after the join's first seconds, when records go out or are announced for their hosts)
-    // must not crowd a quarter of the period. Drawn from the jitter alone (±20%) they would all fall in 0.4 of it, so ≥ 62%
-    // of them in some quarter; drawn over the whole period, ~25% (and < 45% with 60 hosts).
+    // must not crowd a quarter of the period. Drawn from the jitter alone (±20%) they all fall
+    // in 0.4 of it, so ≥ 62% in some quarter (42 of 60 on the old code); drawn over the whole
+    // period, ~25% (19-24 of 60 on seeds 1-8).
     const heartbeatMs = 60_000;
     const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 0, recordHeartbeatMs: heartbeatMs } });
     const all = ids(60, 'w');
