@@ -6,16 +6,21 @@ import type { SummaryStore } from './summary-store.ts';
 export interface ConnectionPlan {
   /** Peers to stay connected to, with the addresses to dial. */
   readonly want: Map<PeerIdStr, readonly string[]>;
-  /** How many of them are outside the own cell. */
-  readonly remote: number;
+  /** The contacts of other cells among them, each with its cell's slot in the summary store. */
+  readonly remote: Map<PeerIdStr, number>;
 }
 
 /**
  * Whom to stay connected to: the ring successors and the aggregator (talked to every
  * second), peers already connected while they stay alive (no churn for nothing), a random
  * sample of the cell up to `cellConnections` (so the cell topic's mesh of D = 6 can form),
- * and up to `remoteConnections` contacts of random other cells (district and global
- * meshes). Bounded by cellConnections + remoteConnections.
+ * and up to `remoteConnections` contacts of other cells (district and global meshes).
+ * Bounded by cellConnections + remoteConnections.
+ *
+ * A remote contact is kept while its cell's summary still lists it; only the missing ones
+ * are drawn at random. Drawn afresh at every refresh, they made a real agent dial new peers
+ * every 30 s while nothing closed the old links, until libp2p pruned at maxConnections,
+ * and churned the district and global meshes for nothing.
  */
 export function planConnections(args: {
   self: PeerIdStr;
@@ -25,6 +30,8 @@ export function planConnections(args: {
   cellConnections: number;
   remoteConnections: number;
   connected: ReadonlySet<PeerIdStr>;
+  /** The remote contacts of the last plan, each with its cell's slot. */
+  remoteKept: ReadonlyMap<PeerIdStr, number>;
   membership: Membership;
   store: SummaryStore;
   rng: Rng;
@@ -42,15 +49,26 @@ export function planConnections(args: {
   for (const p of args.connected) if (membership.statusOf(p) === 'alive') addMember(p);
   for (const p of membership.randomAlive(args.cellConnections, null, rng)) addMember(p);
   const slots = 2 ** args.cellBits;
-  let remote = 0;
-  for (let tries = 0; tries < 4 * args.remoteConnections && remote < args.remoteConnections && store.size > 0; tries++) {
-    const s = store.get(rng.int(slots));
+  const remote = new Map<PeerIdStr, number>();
+  const addRemote = (peer: PeerIdStr, addrs: readonly string[], cell: number): void => {
+    if (peer === self || want.has(peer) || remote.size >= args.remoteConnections) return;
+    want.set(peer, addrs);
+    remote.set(peer, cell);
+  };
+  // Cells are remembered by their slot at the current cellBits; after a change of layout
+  // a slot may hold another cell's summary, and a contact it does not list is dropped.
+  for (const [peer, slot] of args.remoteKept) {
+    const s = slot < slots ? store.get(slot) : undefined;
+    if (!s || s.cell === args.ownCell) continue;
+    const listed = s.contacts.find((c) => c.peer === peer);
+    if (listed) addRemote(peer, listed.addrs, slot);
+  }
+  for (let tries = 0; tries < 4 * args.remoteConnections && remote.size < args.remoteConnections && store.size > 0; tries++) {
+    const slot = rng.int(slots);
+    const s = store.get(slot);
     if (!s || s.cell === args.ownCell || s.contacts.length === 0) continue;
     const c = s.contacts[rng.int(s.contacts.length)]!;
-    if (c.peer !== self && !want.has(c.peer)) {
-      want.set(c.peer, c.addrs);
-      remote++;
-    }
+    addRemote(c.peer, c.addrs, slot);
   }
   return { want, remote };
 }

@@ -134,10 +134,10 @@ const SUMMARY_SETTLE_MAX_MS = 10_000;
 /**
  * A reporter repeats its summary over a new link to another cell (it may join two halves of
  * the district mesh) only this long after its layout changed, while the meshes form; later,
- * summary repair fills any gap. Remote contacts are drawn afresh at each connection refresh,
- * and a refresh follows every change of the ring: without the bound, a correlated failure
- * made most reporters republish an unsettled summary 3–7 s after it, on top of the cell
- * topics' suspicions (at 20k hosts and 30% down, ~390 of 512 reporters).
+ * summary repair fills any gap. A correlated failure kills remote contacts too, and their
+ * replacements are new links: without the bound, most reporters republished an unsettled
+ * summary 3–7 s after it, on top of the cell topics' suspicions (at 20k hosts and 30% down,
+ * ~390 of 512 reporters, when remote contacts were still drawn afresh at every refresh).
  */
 const NEW_LINK_SUMMARY_WINDOW_MS = 120_000;
 /**
@@ -319,7 +319,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private connectionsDirty = false;
   /** Peers we asked a connection for outside the planned set since the last refresh (bounded by MAX_DIAL_ASKED). */
   private readonly dialAsked = new Set<PeerIdStr>();
-  private remoteConnected = 0;
+  /** The remote contacts of the last connection plan, each with its cell's slot (kept while listed). */
+  private remoteLinks = new Map<PeerIdStr, number>();
 
   private readonly selfListeners: MemberListener[] = [];
   /** Recent joiners of other cells (4 per cell, 64 cells): see rendezvous.ts. */
@@ -1717,7 +1718,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const d = this.bitsCtl.decide(now, this.estimate, this.store.majorityBits(), evidence.coverage >= this.opts.minEstimateCoverage);
     if (d) this.changeLayout(d.bits, now);
     // Also refresh when we had no remote contact to offer last time and now know other cells.
-    const remoteMissing = this.remoteConnected === 0 && this.store.size > 1;
+    const remoteMissing = this.remoteLinks.size === 0 && this.store.size > 1;
     if (this.connectionsDirty || remoteMissing || now - this.lastConnectAtMs >= this.opts.connectRefreshMs) this.refreshConnections(now);
     // Our cell's summary comes from a reporter we do not hold alive, or counts more members
     // than we know: we missed records (or were cut off from part of the cell and think it
@@ -1769,11 +1770,12 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       cellConnections: this.opts.cellConnections,
       remoteConnections: this.opts.remoteConnections,
       connected: this.connected,
+      remoteKept: this.remoteLinks,
       membership: this.membership,
       store: this.store,
       rng: this.rng,
     });
-    this.remoteConnected = remote;
+    this.remoteLinks = remote;
     let newRemote = false;
     for (const [peer, addrs] of want) {
       if (this.connected.has(peer) || addrs.length === 0) continue;
