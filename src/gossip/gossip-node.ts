@@ -127,19 +127,31 @@ const FAILED_BATCH_FACTOR = 25;
  * A reporter whose cell is losing members (suspicions, then failures, over several seconds
  * in a correlated failure) publishes its summary once no loss came for SUMMARY_SETTLE_MS, or
  * SUMMARY_SETTLE_MAX_MS after the first, instead of at each step: one summary per cell, after
- * the cell topic's burst rather than on top of it. Arrivals do not wait (cold start, joins).
+ * the cell topic's burst rather than on top of it. So does a member that becomes the reporter
+ * because the last one is suspect: its first summary waits out the same burst. Arrivals do
+ * not wait (cold start, joins).
  */
 const SUMMARY_SETTLE_MS = 2000;
 const SUMMARY_SETTLE_MAX_MS = 10_000;
 /**
- * A reporter repeats its summary over a new link to another cell (it may join two halves of
- * the district mesh) only this long after its layout changed, while the meshes form; later,
- * summary repair fills any gap. A correlated failure kills remote contacts too, and their
- * replacements are new links: without the bound, most reporters republished an unsettled
- * summary 3–7 s after it, on top of the cell topics' suspicions (at 20k hosts and 30% down,
- * ~390 of 512 reporters, when remote contacts were still drawn afresh at every refresh).
+ * A settled summary then waits a further delay drawn over [0, SUMMARY_SPREAD_MS): every cell
+ * of a district settles within the same few seconds after a correlated failure, and each
+ * summary reaches each of the district's delegates ~5 times (at 20k hosts and 30% down,
+ * 6–10 district messages per host per second, 6–8 s after the failure). Summaries are
+ * routing hints; the contact a placement asks holds the fresh view.
  */
-const NEW_LINK_SUMMARY_WINDOW_MS = 120_000;
+const SUMMARY_SPREAD_MS = 10_000;
+/**
+ * A delegate's district mesh forms over this long after it subscribed (at a layout change,
+ * or when it became a delegate). Meanwhile a reporter repeats its first summary soon
+ * (FIRST_REPEAT_MS) and repeats its summary over a new link to another cell (it may join
+ * two halves of the district mesh); later, summary repair fills any gap. Without the bound,
+ * a 30% failure at 20k hosts made most reporters republish 3–7 s after it, on top of the
+ * cell topics' suspicions: ~390 of 512 over new links while remote contacts were drawn
+ * afresh at every refresh, and every new reporter (the old one suspect) its first summary
+ * again 2.5, 5 and 10 s later, into a mesh it had been in all along.
+ */
+const DISTRICT_MESH_FORMING_MS = 120_000;
 /**
  * An accuser whose aggregator stays silent hands the accusation to the next-lowest members
  * (stand-ins) in turn, and publishes it itself only after this many of them stayed silent
@@ -240,6 +252,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /** The last loss of a member (suspect, failed, left), and the first since our last summary (see SUMMARY_SETTLE_MS). */
   private memberLostAtMs = -Infinity;
   private lossesUnsummarizedSinceMs = Infinity;
+  /** This loss episode's draw of SUMMARY_SPREAD_MS; negative until drawn. */
+  private summarySpreadMs = -1;
   private rank = Infinity;
   private isDelegate = false;
   /** Reporting for our cell although not rank 0: nobody else has (see STAND_IN_STEP_MS). */
@@ -283,6 +297,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private summaryForced = false;
   /** The next repeat interval of the summary while it is below the heartbeat. */
   private summaryRepeatMs = FIRST_REPEAT_MS;
+  /** When we last subscribed to our district topic (see DISTRICT_MESH_FORMING_MS). */
+  private districtSubscribedAtMs = -Infinity;
   private globalPacer!: PublishPacer;
 
   // Failure detection glue.
@@ -811,7 +827,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.ringChangedAtMs = now;
     this.rank = this.membership.selfRank(Math.max(this.opts.districtDelegates, 1));
     const delegate = this.rank < this.opts.districtDelegates;
-    if (delegate && !this.isDelegate) this.subscribe(this.myDistrictTopic, 'district', 'district');
+    if (delegate && !this.isDelegate) {
+      this.subscribe(this.myDistrictTopic, 'district', 'district');
+      this.districtSubscribedAtMs = now;
+    }
     if (!delegate && this.isDelegate) {
       this.unsubscribe(this.myDistrictTopic);
       this.wholeInDigest.clear();
@@ -832,7 +851,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         this.digestFullEveryMs = FIRST_REPEAT_MS;
       }
     } else {
-      if (!this.standingIn) this.timers[T_SUMMARY] = Infinity;
+      if (!this.standingIn) {
+        this.timers[T_SUMMARY] = Infinity;
+        // No summary owed: a loss that makes us the reporter later starts its own settle.
+        this.lossesUnsummarizedSinceMs = Infinity;
+      }
       this.timers[T_DIGEST] = Infinity;
       this.dirty.clear();
     }
@@ -1159,14 +1182,18 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.timers[T_SUMMARY] = heartbeatAt;
       return;
     }
-    if (this.lastSummary !== undefined && !this.summaryForced) {
+    if (!this.summaryForced) {
       const settledAt = Math.min(this.memberLostAtMs + SUMMARY_SETTLE_MS, this.lossesUnsummarizedSinceMs + SUMMARY_SETTLE_MAX_MS);
-      if (now < settledAt) {
-        this.timers[T_SUMMARY] = settledAt;
-        return;
+      if (now < settledAt + SUMMARY_SPREAD_MS) {
+        if (this.summarySpreadMs < 0) this.summarySpreadMs = this.rng.next() * SUMMARY_SPREAD_MS;
+        if (now < settledAt + this.summarySpreadMs) {
+          this.timers[T_SUMMARY] = settledAt + this.summarySpreadMs;
+          return;
+        }
       }
     }
     this.lossesUnsummarizedSinceMs = Infinity;
+    this.summarySpreadMs = -1;
     this.summaryVersionSeen = this.membership.version;
     const contacts: Contact[] = this.membership
       .lowest(this.opts.summaryContacts, null, true)
@@ -1200,7 +1227,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // The first summaries in a layout often go out before the district mesh has formed
     // (gossipsub drops a publication nobody subscribed is connected for): repeat them soon,
     // backing off to the heartbeat.
-    if (this.lastSummary === undefined) this.summaryRepeatMs = FIRST_REPEAT_MS;
+    if (this.lastSummary === undefined) this.summaryRepeatMs = this.districtMeshForming(now) ? FIRST_REPEAT_MS : Infinity;
     this.lastSummary = summary;
     this.lastSummaryAtMs = now;
     const heartbeatMs = this.jitter(this.opts.summaryHeartbeatMs) * this.awareness.factor;
@@ -1208,6 +1235,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.summaryRepeatMs *= 2;
     this.storeSummary(summary, now);
     this.timers[T_SUMMARY] = now + this.summaryHeartbeatMs;
+  }
+
+  private districtMeshForming(now: Millis): boolean {
+    return now - this.districtSubscribedAtMs < DISTRICT_MESH_FORMING_MS;
   }
 
   /**
@@ -1783,7 +1814,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (this.membership.get(peer) === undefined) newRemote = true;
     }
     // A new link to another cell may join two halves of the district mesh: our last summary never crossed it.
-    if (newRemote && this.rank === 0 && this.lastSummary !== undefined && now - this.bitsChangedAtMs < NEW_LINK_SUMMARY_WINDOW_MS) this.summaryOwed(now);
+    if (newRemote && this.rank === 0 && this.lastSummary !== undefined && this.districtMeshForming(now)) this.summaryOwed(now);
     this.connected = new Set(want.keys());
     this.dialAsked.clear();
   }
