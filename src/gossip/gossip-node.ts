@@ -249,7 +249,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   // Roles from the ring.
   private ringVersionSeen = -1;
   private ringChangedAtMs = 0;
-  /** The last loss of a member (suspect, failed, left), and the first since our last summary (see SUMMARY_SETTLE_MS). */
+  /** The last loss of a member (suspect, failed, left), and the first since our last summary or since we became the reporter (see SUMMARY_SETTLE_MS). */
   private memberLostAtMs = -Infinity;
   private lossesUnsummarizedSinceMs = Infinity;
   /** This loss episode's draw of SUMMARY_SPREAD_MS; negative until drawn. */
@@ -1225,8 +1225,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.districtPacer.charge(now, enc.bytes.length, publishers);
     this.stats.summariesPublished++;
     // The first summaries in a layout often go out before the district mesh has formed
-    // (gossipsub drops a publication nobody subscribed is connected for): repeat them soon,
-    // backing off to the heartbeat.
+    // (gossipsub drops a publication nobody subscribed is connected for): while it forms,
+    // repeat them soon, backing off to the heartbeat.
     if (this.lastSummary === undefined) this.summaryRepeatMs = this.districtMeshForming(now) ? FIRST_REPEAT_MS : Infinity;
     this.lastSummary = summary;
     this.lastSummaryAtMs = now;
