@@ -4,18 +4,17 @@ import { SeededRng } from '../../../src/core/rng.ts';
 import { planConnections } from '../../../src/gossip/connections.ts';
 import { Membership } from '../../../src/gossip/membership.ts';
 import { SummaryStore } from '../../../src/gossip/summary-store.ts';
-import { peerInside, record, summary } from './fixtures.ts';
+import { MEMBERSHIP_OPTS, peerInside, record, summary } from './fixtures.ts';
 
 const BITS = 4;
 const SELF = 'self';
 const OWN_CELL = hashPrefix(SELF, BITS);
-const membershipOpts = { suspicionMinMs: 1000, suspicionMaxMs: 2500, expectedConfirmations: 1, failedRetentionMs: 60_000 };
 
 /** A store with one summary for every cell but ours, each listing its reporter as contact. */
 function world(): { store: SummaryStore; membership: Membership } {
   const store = new SummaryStore(BITS);
   for (let cell = 0; cell < 2 ** BITS; cell++) if (cell !== OWN_CELL) store.put(summary(peerInside(cell, BITS, 'r'), BITS, 1000));
-  const membership = new Membership(membershipOpts, record(SELF), 0);
+  const membership = new Membership(MEMBERSHIP_OPTS, record(SELF), 0);
   for (let i = 0; i < 6; i++) membership.applyRecord(record(peerInside(OWN_CELL, BITS, `m${i}-`)), 0);
   return { store, membership };
 }

@@ -5,6 +5,9 @@ import { initialRecord } from '../../../src/gossip/self-record.ts';
 
 export const CLUSTER = 'test';
 
+/** Membership options the unit tests share: Lifeguard's 1–2.5 s suspicion, one expected confirmation. */
+export const MEMBERSHIP_OPTS = { suspicionMinMs: 1000, suspicionMaxMs: 2500, expectedConfirmations: 1, failedRetentionMs: 60_000 };
+
 export function record(origin: string, over: Partial<HostRecord> = {}): HostRecord {
   return {
     ...initialRecord(origin, CLUSTER, 3, {

@@ -423,7 +423,7 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     const all = ids(200, 'h');
     for (const id of all) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
     h.runUntil(() => converged(h), 60_000, 'convergence', 500);
-    h.run(130_000); // past the layout's first two minutes (DISTRICT_MESH_FORMING_MS)
+    h.run(130_000); // past the district mesh's first two minutes (DISTRICT_MESH_FORMING_MS)
     const victims = all.filter((_, i) => i % 10 < 3); // 60 hosts
     const eventsBefore = h.upNodes.reduce((a, n) => a + n.counters().eventMessagesPublished, 0);
     const survivors = all.filter((_, i) => i % 10 >= 3);

@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { hash32 } from '../../../src/core/hash.ts';
 import { SeededRng } from '../../../src/core/rng.ts';
 import { Membership, type MemberEvent } from '../../../src/gossip/membership.ts';
-import { record } from './fixtures.ts';
-
-const opts = { suspicionMinMs: 1000, suspicionMaxMs: 2500, expectedConfirmations: 1, failedRetentionMs: 60_000 };
+import { MEMBERSHIP_OPTS as opts, record } from './fixtures.ts';
 
 function table(peers = ['a', 'b', 'c', 'd']) {
   const m = new Membership(opts, record('self', { incarnation: 5 }), 0);
