@@ -151,6 +151,17 @@ export class CellBitsController {
     this.changedAtMs = now;
   }
 
+  /**
+   * A joiner's layout is the cluster's, not a change of its own: the dwell does not hold its
+   * next step by estimate (a merge still waits its longer dwell). Held, the newcomers of a
+   * join wave that took the cluster over the split threshold stayed in the old layout while
+   * everyone split, and their reporters' newer summaries of it replaced the new layout's in
+   * every store: no majority left to follow, and views broken until their dwell ran out.
+   */
+  joined(now: Millis): void {
+    this.changedAtMs = Math.min(this.changedAtMs, now - this.dwellMs);
+  }
+
   /** A joining node takes the cellBits of the cluster it joins (unless fixed). */
   adopt(bits: number, now: Millis): CellBitsDecision | null {
     if (this.fixed || bits === this.current) return null;

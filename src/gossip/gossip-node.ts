@@ -1684,6 +1684,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (d) this.changeLayout(d.bits, now);
       if (!light) {
         this.joined = true;
+        this.bitsCtl.joined(now);
         // Agents are often started first and joined later (`shoal join`): the fast rounds of
         // the start ran alone. 32 agents joined at once otherwise waited for the doubled
         // interval (16–32 s) to learn the newcomers announced before they subscribed.

@@ -101,4 +101,19 @@ describe('cell bits', () => {
     const joiner = ctl();
     assert.deepEqual(joiner.adopt(6, 10), { bits: 6, reason: 'join' });
   });
+
+  it('a joiner steps by its estimate at once: the layout it joined is the cluster\'s, not a change of its own', () => {
+    // A 20% join wave takes a 1k cluster over the split threshold. The newcomers joined at the
+    // old 4 bits; held by a dwell of their own they stayed there while everyone split, and
+    // their reporters' newer 4-bit summaries replaced the 5-bit ones in every store.
+    const newcomer = ctl({ expectedClusterSize: 1000 });
+    newcomer.reset(270_000);
+    assert.equal(newcomer.decide(272_000, 1200, 4), null, 'before joining, the start holds it');
+    newcomer.joined(272_000);
+    assert.deepEqual(newcomer.decide(283_000, 1200, 4), { bits: 5, reason: 'estimate' }, 'joined: no dwell of its own to wait out');
+    assert.equal(newcomer.decide(284_000, 2400, -1), null, 'its own split starts a dwell as usual');
+    const shrinking = ctl({ expectedClusterSize: 1000 });
+    shrinking.joined(10_000);
+    assert.equal(shrinking.decide(11_000, 300, -1), null, 'a merge still waits out its longer dwell');
+  });
 });
