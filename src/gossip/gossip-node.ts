@@ -1262,8 +1262,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (this.store.put(s) === 'stale') return false;
     if (this.rank === 0 && s.cellBits >= this.districtBits && s.cell >>> (s.cellBits - this.districtBits) === this.myDistrict) {
       // A reporter we had not heard may not have heard us either (it subscribed after our
-      // last summary, or we learned of it another way): say ours again soon, once.
-      if (!known && s.cell !== this.myCell && this.lastSummary !== undefined) this.summaryOwed(now);
+      // last summary, or we learned of it another way): say ours again soon, once. Not while
+      // our district mesh forms: the first summary's repeats reach late subscribers then, and
+      // at a split every new cell's reporter heard ~30 new ones in 5 s and said its own twice
+      // more (a 1k join wave's peak).
+      if (!known && s.cell !== this.myCell && this.lastSummary !== undefined && !this.districtMeshForming(now)) this.summaryOwed(now);
       if (this.dirty.size < MAX_DIRTY) this.dirty.add(heapKey(s.cellBits, s.cell));
       else this.lastFullDigestAtMs = -Infinity;
       const at = Math.max(now, this.lastDigestAtMs + this.opts.digestMinIntervalMs, this.digestSettledAtMs);
