@@ -754,6 +754,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   }
 
   private changeLayout(bits: number, now: Millis): void {
+    // Queued news is for the cell we leave, and all of it still listens there: a newcomer's
+    // announcement dropped at a split (its host now in the sibling cell) left that host unknown
+    // to its new cell-mates until its first heartbeat (a 1k join wave, seed 13).
+    this.flushEvents(now);
     const oldBits = this.bits;
     const oldCellTopic = this.myCellTopic;
     if (this.isDelegate) this.unsubscribe(this.myDistrictTopic);
