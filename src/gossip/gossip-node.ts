@@ -313,6 +313,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /** Targets whose suspicion this node published: it announces their failure too (nobody else does). */
   private readonly announcing = new Set<PeerIdStr>();
   private lastEventsAtMs = -Infinity;
+  /** Bytes of newcomers' records queued in announcements: published for their hosts, not charged to our pacer. */
+  private announcedBytesQueued = 0;
 
   // Sync.
   private readonly seeds: SeedPeer[] = [];
@@ -1133,8 +1135,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (this.events.size === 0) return;
     const enc = encodeEvents(this.opts.cluster, this.self, this.events.drain());
     this.publish(this.myCellTopic, 'cell', enc);
-    // Events are never held back (detection latency), but they are paid for: the debt slows our records.
-    this.cellPacer.charge(now, enc.bytes.length, this.cellPublishers());
+    // Events are never held back (detection latency), but they are paid for: the debt slows our
+    // records. Newcomers' records are not ours to pay for: charged for a 60-host join, the
+    // aggregator's own record waited over three heartbeat periods.
+    this.cellPacer.charge(now, Math.max(0, enc.bytes.length - this.announcedBytesQueued), this.cellPublishers());
+    this.announcedBytesQueued = 0;
     this.stats.eventMessagesPublished++;
     this.lastEventsAtMs = now;
     this.metrics?.queueDepth('events', 0);
@@ -1662,12 +1667,17 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /**
    * As the cell's aggregator: announce a newcomer's record in the next events batch, so a join
    * wave costs the cell one message per batch instead of one per joiner. Declined (the newcomer
-   * publishes it itself) when we are not the aggregator, the batch is full or the record is big.
+   * publishes it itself) when we are not the aggregator or the record is big. A full batch goes
+   * out at once: declining the 17th newcomer of a batch made a 1k join wave publish ~10 records
+   * of its own in its first second (seed 4).
    */
   private announceNewcomer(record: HostRecord, now: Millis): boolean {
-    if (this.rank !== 0 || this.events.count('alive') >= MAX_ANNOUNCED_PER_MESSAGE) return false;
-    if (encodeRecord(record).bytes.length > MAX_ANNOUNCED_RECORD_BYTES) return false;
+    if (this.rank !== 0) return false;
+    const bytes = encodeRecord(record).bytes.length;
+    if (bytes > MAX_ANNOUNCED_RECORD_BYTES) return false;
+    if (this.events.count('alive') >= MAX_ANNOUNCED_PER_MESSAGE) this.flushEvents(now);
     this.queueEvent({ kind: 'alive', peer: record.origin, incarnation: record.incarnation, confirmations: 0, record }, now);
+    this.announcedBytesQueued += bytes;
     this.stats.newcomersAnnounced++;
     return true;
   }

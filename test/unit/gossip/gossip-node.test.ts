@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { hash32, hashPrefix } from '../../../src/core/hash.ts';
 import { cellTopic, decodeDirect, districtTopic, encodeEvents, encodeRecord, encodeSummary, encodeSyncReq, type DigestMsg, type GossipNode, type MemberStatus, type SyncRespMsg } from '../../../src/gossip/index.ts';
 import { heapKey } from '../../../src/gossip/summary-store.ts';
+import { MAX_ANNOUNCED_PER_MESSAGE } from '../../../src/gossip/codec.ts';
 import { record, summary } from './fixtures.ts';
 import type { PlacementView } from '../../../src/placement/view.ts';
 import { GossipHarness, defaultFacts } from '../../mocks/gossip-harness.ts';
@@ -248,6 +249,25 @@ describe(`GossipNode in a 12-node harness, 4 cells (seed ${SEED}; GOSSIP_SEED=â€
     h.runUntil(() => h.node('big').counters().recordsPublished >= 1, 5000, 'the host with a big record publishes it itself');
     console.log(`      ${announcedFor.length} of ${newcomers.length} newcomers announced by their aggregator; all known in their cells after ${took} ms`);
     h.runUntil(() => converged(h), 30_000, 'convergence with the newcomers');
+  });
+
+  it('a burst of newcomers into one cell, more than one events message holds, is announced in full batches: none publishes its own record', () => {
+    const h = twelve();
+    h.runUntil(() => converged(h), 60_000, 'convergence');
+    const cell = h.node('n1').ownCell;
+    const aggregator = h.upNodes.filter((n) => n.ownCell === cell).sort((a, b) => hash32(a.self) - hash32(b.self))[0]!;
+    // Newcomers ranked after the aggregator, so it stays the aggregator through the burst.
+    const burst: string[] = [];
+    for (let i = 0; burst.length < MAX_ANNOUNCED_PER_MESSAGE + 4; i++) {
+      const id = peerInCell(cell, 2, `burst${i}-`);
+      if (hash32(id) > hash32(aggregator.self) && !burst.includes(id)) burst.push(id);
+    }
+    const announcedBefore = aggregator.counters().newcomersAnnounced;
+    for (const id of burst) h.add(id, { seeds: [aggregator.self] });
+    h.runUntil(() => burst.every((id) => cellMates(h, id).every((m) => statusAt(m, id) === 'alive')), 10_000, 'every newcomer alive at every cell-mate');
+    const ownRecords = burst.filter((id) => h.node(id).counters().recordsPublished > 0);
+    assert.deepEqual(ownRecords, [], `a full batch must go out and the next newcomers join the next one, not publish their own records (${burst.length} newcomers)`);
+    assert.equal(aggregator.counters().newcomersAnnounced - announcedBefore, burst.length, 'the aggregator announced every one');
   });
 
   it('a node started alone and joined later runs its fast anti-entropy rounds after the join, not only after its start', () => {
