@@ -313,8 +313,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /** Targets whose suspicion this node published: it announces their failure too (nobody else does). */
   private readonly announcing = new Set<PeerIdStr>();
   private lastEventsAtMs = -Infinity;
-  /** Bytes of newcomers' records queued in announcements: published for their hosts, not charged to our pacer. */
-  private announcedBytesQueued = 0;
 
   // Sync.
   private readonly seeds: SeedPeer[] = [];
@@ -1133,13 +1131,15 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private flushEvents(now: Millis): void {
     this.timers[T_EVENTS] = Infinity;
     if (this.events.size === 0) return;
-    const enc = encodeEvents(this.opts.cluster, this.self, this.events.drain());
+    const events = this.events.drain();
+    const enc = encodeEvents(this.opts.cluster, this.self, events);
     this.publish(this.myCellTopic, 'cell', enc);
     // Events are never held back (detection latency), but they are paid for: the debt slows our
-    // records. Newcomers' records are not ours to pay for: charged for a 60-host join, the
-    // aggregator's own record waited over three heartbeat periods.
-    this.cellPacer.charge(now, Math.max(0, enc.bytes.length - this.announcedBytesQueued), this.cellPublishers());
-    this.announcedBytesQueued = 0;
+    // records. Newcomers' records (announcements) are not ours to pay for: charged for a 60-host
+    // join, the aggregator's own record waited over three heartbeat periods.
+    let announcedBytes = 0;
+    for (const ev of events) if (ev.record !== undefined) announcedBytes += encodeRecord(ev.record).bytes.length;
+    this.cellPacer.charge(now, Math.max(0, enc.bytes.length - announcedBytes), this.cellPublishers());
     this.stats.eventMessagesPublished++;
     this.lastEventsAtMs = now;
     this.metrics?.queueDepth('events', 0);
@@ -1673,11 +1673,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    */
   private announceNewcomer(record: HostRecord, now: Millis): boolean {
     if (this.rank !== 0) return false;
-    const bytes = encodeRecord(record).bytes.length;
-    if (bytes > MAX_ANNOUNCED_RECORD_BYTES) return false;
+    if (encodeRecord(record).bytes.length > MAX_ANNOUNCED_RECORD_BYTES) return false;
     if (this.events.count('alive') >= MAX_ANNOUNCED_PER_MESSAGE) this.flushEvents(now);
     this.queueEvent({ kind: 'alive', peer: record.origin, incarnation: record.incarnation, confirmations: 0, record }, now);
-    this.announcedBytesQueued += bytes;
     this.stats.newcomersAnnounced++;
     return true;
   }
