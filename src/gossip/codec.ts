@@ -95,7 +95,7 @@ export const MESSAGE_LIMITS = {
 export const MAX_TOPIC_MESSAGE_BYTES = MESSAGE_LIMITS.digest;
 export const MAX_DIRECT_MESSAGE_BYTES = MESSAGE_LIMITS['sync-resp'];
 export const MAX_EVENTS_PER_MESSAGE = 64;
-/** `alive` events per events message: the aggregator answers "publish it yourself" beyond. */
+/** `alive` events per events message: the aggregator publishes a full batch at once and starts the next. */
 export const MAX_ANNOUNCED_PER_MESSAGE = 16;
 /** A newcomer's record the aggregator announces for it is at most this big (a record with many labels is published by its host). */
 export const MAX_ANNOUNCED_RECORD_BYTES = 512;
