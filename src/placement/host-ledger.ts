@@ -4,6 +4,7 @@ import { antiAffinityToken, demandOf } from './demand.ts';
 import { PlacementError, type PlacementErrorCode } from './errors.ts';
 import { hostRefusal, pickDriver, type PlaceableHost, type RefusalReason } from './feasibility.ts';
 import { reasonText } from './refusals.ts';
+import { TenantKeyMap } from './tenant-key-map.ts';
 
 /** What a host offers, from its config and facts; the ledger checks requests against it. */
 export interface HostProfile {
@@ -96,7 +97,7 @@ const NO_GROUPS: readonly string[] = Object.freeze([]);
 export class HostLedger {
   private profileValue: HostProfile;
   private readonly byJob = new Map<string, Reservation>();
-  private readonly byKey = new Map<string, string>();
+  private readonly byKey = new TenantKeyMap<string>();
   private readonly groups = new Map<string, number>();
   private reservedTotal: Resources = ZERO_RESOURCES;
   private freeCache: Resources | null = null;
@@ -142,7 +143,7 @@ export class HostLedger {
   }
 
   findByKey(tenant: string, key: string): Reservation | undefined {
-    const id = this.byKey.get(ledgerKey(tenant, key));
+    const id = this.byKey.get(tenant, key);
     return id === undefined ? undefined : this.byJob.get(id);
   }
 
@@ -160,13 +161,12 @@ export class HostLedger {
     if (bad !== null) return this.reject('PLACEMENT_BAD_REQUEST', null, bad);
     const spec = req.spec;
     const key = spec.idempotencyKey!;
-    const lk = ledgerKey(spec.tenant, key);
 
     const sameId = this.byJob.get(req.jobId);
     if (sameId !== undefined && (sameId.tenant !== spec.tenant || sameId.key !== key)) {
       return this.reject('PLACEMENT_JOB_ID_CONFLICT', null, `job id ${req.jobId} is already used here for another idempotency key`);
     }
-    const existingId = this.byKey.get(lk);
+    const existingId = this.byKey.get(spec.tenant, key);
     if (existingId !== undefined) {
       const existing = this.byJob.get(existingId)!;
       if (existing.specDigest !== req.specDigest) {
@@ -230,7 +230,7 @@ export class HostLedger {
     if (r === undefined) return false;
     if (epoch !== undefined && r.epoch > epoch) return false;
     this.byJob.delete(jobId);
-    this.byKey.delete(ledgerKey(r.tenant, r.key));
+    this.byKey.delete(r.tenant, r.key);
     if (r.antiAffinity !== null) {
       const n = (this.groups.get(r.antiAffinity) ?? 1) - 1;
       if (n <= 0) this.groups.delete(r.antiAffinity);
@@ -248,7 +248,7 @@ export class HostLedger {
 
   private add(r: Reservation): void {
     this.byJob.set(r.jobId, r);
-    this.byKey.set(ledgerKey(r.tenant, r.key), r.jobId);
+    this.byKey.set(r.tenant, r.key, r.jobId);
     if (r.antiAffinity !== null) this.groups.set(r.antiAffinity, (this.groups.get(r.antiAffinity) ?? 0) + 1);
     const t = this.reservedTotal;
     this.reservedTotal = { vcpus: t.vcpus + r.resources.vcpus, memoryMiB: t.memoryMiB + r.resources.memoryMiB, diskGiB: t.diskGiB + r.resources.diskGiB };
@@ -258,10 +258,6 @@ export class HostLedger {
   private reject(code: PlacementErrorCode, reason: RefusalReason | null, message: string): AdmitResult {
     return { type: 'rejected', code, reason, message, free: this.free() };
   }
-}
-
-function ledgerKey(tenant: string, key: string): string {
-  return `${tenant}\u0000${key}`;
 }
 
 function isCount(n: unknown): boolean {
@@ -289,7 +285,7 @@ function checkSnapshot(s: LedgerSnapshot): void {
   };
   if (typeof s !== 'object' || s === null || s.v !== 1 || !Array.isArray(s.reservations)) fail('expected { v: 1, reservations: [] }');
   const ids = new Set<string>();
-  const keys = new Set<string>();
+  const keys = new TenantKeyMap<true>();
   s.reservations.forEach((r, i) => {
     const at = { index: i };
     if (typeof r !== 'object' || r === null) fail(`reservation ${i} is not an object`, at);
@@ -301,9 +297,8 @@ function checkSnapshot(s: LedgerSnapshot): void {
       fail(`reservation ${r.jobId} has bad resources`, at);
     }
     if (ids.has(r.jobId)) fail(`job id ${r.jobId} appears twice`, at);
-    const k = ledgerKey(r.tenant, r.key);
-    if (keys.has(k)) fail(`idempotency key ${r.tenant}/${r.key} appears twice`, at);
+    if (keys.has(r.tenant, r.key)) fail(`idempotency key ${r.tenant}/${r.key} appears twice`, at);
     ids.add(r.jobId);
-    keys.add(k);
+    keys.set(r.tenant, r.key, true);
   });
 }

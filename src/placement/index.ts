@@ -67,4 +67,5 @@ export { decodePlacementMessage, encodePlacementMessage } from './codec.ts';
 export { emptyPlacementStats, type CounterLike, type PlacementMetrics, type PlacementStats } from './metrics.ts';
 export { placementSpecDigest } from './spec-digest.ts';
 export { bestFitPack, type BestFitOptions, type BestFitResult } from './best-fit.ts';
+export { TenantKeyMap } from './tenant-key-map.ts';
 export { DeadlineQueue } from './deadline-queue.ts';

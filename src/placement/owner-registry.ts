@@ -3,6 +3,7 @@ import { DRIVER_NAMES, type DriverName } from '../core/job.ts';
 import type { PeerIdStr } from '../core/transport.ts';
 import { PlacementError } from './errors.ts';
 import { keyHashOfJobId } from './key-ownership.ts';
+import { TenantKeyMap } from './tenant-key-map.ts';
 
 /**
  * The key owner's side of exactly-once: the binding idempotency key → job, and per-key
@@ -66,12 +67,8 @@ export interface RegistrySnapshot {
   readonly bindings: readonly Binding[];
 }
 
-function registryKey(tenant: string, key: string): string {
-  return `${tenant}\u0000${key}`;
-}
-
 export class OwnerRegistry {
-  private readonly byKey = new Map<string, Binding>();
+  private readonly byKey = new TenantKeyMap<Binding>();
   private readonly byJob = new Map<string, Binding>();
   /** Job ids with a placement running in this process (not persisted: after a restart none run). */
   private readonly running = new Set<string>();
@@ -90,7 +87,7 @@ export class OwnerRegistry {
   }
 
   get(tenant: string, key: string): Binding | undefined {
-    return this.byKey.get(registryKey(tenant, key));
+    return this.byKey.get(tenant, key);
   }
 
   byJobId(jobId: string): Binding | undefined {
@@ -115,7 +112,7 @@ export class OwnerRegistry {
     now: Millis,
     newJobId: () => string,
   ): BeginResult {
-    const existing = this.byKey.get(registryKey(req.tenant, req.key));
+    const existing = this.byKey.get(req.tenant, req.key);
     if (existing !== undefined) {
       if (existing.specDigest !== req.specDigest) return { type: 'conflict', binding: existing };
       if (existing.state === 'placed') return { type: 'placed', binding: existing };
@@ -171,7 +168,7 @@ export class OwnerRegistry {
    * exactly one copy wins and the old host is fenced by it.
    */
   beginReplace(req: ReplaceRequest, now: Millis): BeginReplaceResult {
-    let existing = this.byKey.get(registryKey(req.tenant, req.key));
+    let existing = this.byKey.get(req.tenant, req.key);
     if (existing === undefined) {
       const other = this.byJob.get(req.jobId);
       if (other !== undefined) return { type: 'conflict', binding: other };
@@ -212,7 +209,7 @@ export class OwnerRegistry {
    * stands, or a conflict when the key is bound to another job or spec.
    */
   bind(req: ReplaceRequest, now: Millis): { readonly type: 'bound' | 'conflict'; readonly binding: Binding } {
-    const existing = this.byKey.get(registryKey(req.tenant, req.key));
+    const existing = this.byKey.get(req.tenant, req.key);
     if (existing === undefined) {
       const other = this.byJob.get(req.jobId);
       if (other !== undefined) return { type: 'conflict', binding: other };
@@ -270,7 +267,7 @@ export class OwnerRegistry {
     this.running.delete(jobId);
     if (b === undefined || b.state === 'placed') return;
     this.byJob.delete(jobId);
-    this.byKey.delete(registryKey(b.tenant, b.key));
+    this.byKey.delete(b.tenant, b.key);
   }
 
   /** The job was deleted: its key may be used again. */
@@ -279,7 +276,7 @@ export class OwnerRegistry {
     if (b === undefined) return false;
     this.running.delete(jobId);
     this.byJob.delete(jobId);
-    this.byKey.delete(registryKey(b.tenant, b.key));
+    this.byKey.delete(b.tenant, b.key);
     return true;
   }
 
@@ -292,7 +289,7 @@ export class OwnerRegistry {
     let adopted = 0;
     const duplicates: Binding[] = [];
     for (const incoming of bindings) {
-      const mine = this.byKey.get(registryKey(incoming.tenant, incoming.key));
+      const mine = this.byKey.get(incoming.tenant, incoming.key);
       if (mine === undefined) {
         this.put(incoming);
         adopted++;
@@ -316,7 +313,7 @@ export class OwnerRegistry {
   }
 
   private put(b: Binding): void {
-    this.byKey.set(registryKey(b.tenant, b.key), b);
+    this.byKey.set(b.tenant, b.key, b);
     this.byJob.set(b.jobId, b);
   }
 }
@@ -326,7 +323,7 @@ function checkSnapshot(s: RegistrySnapshot): void {
     throw new PlacementError('PLACEMENT_INVALID_SNAPSHOT', `invalid owner registry snapshot: ${message}`, details);
   };
   if (typeof s !== 'object' || s === null || s.v !== 1 || !Array.isArray(s.bindings)) fail('expected { v: 1, bindings: [] }');
-  const keys = new Set<string>();
+  const keys = new TenantKeyMap<true>();
   const ids = new Set<string>();
   s.bindings.forEach((b, i) => {
     const at = { index: i };
@@ -338,10 +335,9 @@ function checkSnapshot(s: RegistrySnapshot): void {
     if (b.state === 'placed' && (typeof b.host !== 'string' || b.host.length === 0)) fail(`placed binding ${b.jobId} has no host`, at);
     if (b.state === 'placed' && !(DRIVER_NAMES as readonly unknown[]).includes(b.driver)) fail(`placed binding ${b.jobId} has no valid driver`, at);
     if (!Number.isInteger(b.epoch) || b.epoch < 1) fail(`binding ${b.jobId} has a bad epoch`, at);
-    const k = registryKey(b.tenant, b.key);
-    if (keys.has(k)) fail(`key ${b.tenant}/${b.key} appears twice`, at);
+    if (keys.has(b.tenant, b.key)) fail(`key ${b.tenant}/${b.key} appears twice`, at);
     if (ids.has(b.jobId)) fail(`job id ${b.jobId} appears twice`, at);
-    keys.add(k);
+    keys.set(b.tenant, b.key, true);
     ids.add(b.jobId);
   });
 }
