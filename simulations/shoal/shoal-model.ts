@@ -15,6 +15,7 @@ import {
 import {
   HostLedger,
   PlacementNode,
+  TenantKeyMap,
   defaultPlacementOptions,
   encodePlacementMessage,
   placementOptions,
@@ -23,6 +24,7 @@ import {
   type HostAdmission,
   type LedgerSnapshot,
   type PlacementOptions,
+  type Reservation,
   type SubmitOutcome,
 } from '../../src/placement/index.ts';
 import type { Histogram } from '../metrics/histogram.ts';
@@ -34,6 +36,7 @@ import { SIM_CLUSTER, SIM_DRIVERS } from '../workload/host-records.ts';
 import { HOST_SHAPE_MIXES, hostCapacity, pickWeighted } from '../workload/shapes.ts';
 import type { HostContext, World } from '../world/world.ts';
 import { recoveryOptions, defaultRecoveryOptions } from '../../src/placement/recovery/index.ts';
+import { AdmissionLog } from './admission-log.ts';
 import { PlacementPayload, UndecodablePayload } from './payloads.ts';
 import { ShoalSimNode } from './shoal-sim-node.ts';
 import { SimRecovery } from './sim-recovery.ts';
@@ -61,7 +64,7 @@ class SimAdmission implements HostAdmission {
     const r = this.ledger.admit(req);
     if (r.type === 'rejected') this.model.admitRejections.set(r.reason ?? r.code, (this.model.admitRejections.get(r.reason ?? r.code) ?? 0) + 1);
     if (r.type === 'accepted' && !r.duplicate) {
-      this.model.admissions.push({ host: this.host, jobId: r.jobId, resources: req.spec.resources, key: `${req.spec.tenant}/${req.spec.idempotencyKey}`, epoch: req.epoch, atMs: now });
+      this.model.admissions.add(this.host, r.jobId, req.spec.tenant, req.spec.idempotencyKey!, req.epoch, now);
       this.model.recovery?.admitted(this.host, r.jobId, req.spec);
       this.publishLoad(now);
     }
@@ -160,7 +163,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
   /** Replicas and evacuation (issue 7), when the scenario has a `[recovery]` table. */
   readonly recovery: SimRecovery | null;
   /** Non-duplicate admissions in order (for best-fit and the audit). */
-  readonly admissions: { host: number; jobId: string; resources: Resources; key: string; epoch: number; atMs: Millis }[] = [];
+  readonly admissions = new AdmissionLog();
   /** Admissions hosts refused, by reason (stale views show up here). */
   readonly admitRejections = new Map<string, number>();
   selfRejectedPublishes = 0;
@@ -506,7 +509,8 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     let used = 0;
     let reserved = 0;
     let capV = 0;
-    const keys = new Map<string, number>();
+    const keys = new TenantKeyMap<number>();
+    const twice: Reservation[] = [];
     const w = this.world!;
     for (let i = 0; i < w.hostCount; i++) {
       const l = this.ledgers[i];
@@ -523,29 +527,44 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       if (l.size > 0) used++;
       // A down host's copies do not run; if it comes back with them, they count again.
       if (!w.alive[i]) continue;
-      for (const res of l.reservations()) keys.set(`${res.tenant}/${res.key}`, (keys.get(`${res.tenant}/${res.key}`) ?? 0) + 1);
+      for (const res of l.reservations()) {
+        const n = (keys.get(res.tenant, res.key) ?? 0) + 1;
+        keys.set(res.tenant, res.key, n);
+        if (n === 2) twice.push(res);
+      }
     }
     let duplicates = 0;
-    for (const n of keys.values()) if (n > 1) duplicates += n - 1;
+    for (const res of twice) duplicates += keys.get(res.tenant, res.key)! - 1;
     // Keys running twice where a live copy was placed by a move (epoch > 1): evacuation's, not the first placement's.
-    const moved = new Set<string>();
+    const moved = new TenantKeyMap<true>();
+    const log = this.admissions;
     if (duplicates > 0) {
-      this.traceDuplicates(keys);
-      for (const a of this.admissions) if (a.epoch > 1 && (keys.get(a.key) ?? 0) > 1 && w.alive[a.host] && this.ledgers[a.host]?.get(a.jobId) !== undefined) moved.add(a.key);
+      this.traceDuplicates(twice.slice(0, 5));
+      for (let i = 0; i < log.length; i++) {
+        const host = log.hosts[i]!;
+        if (log.epochs[i]! > 1 && (keys.get(log.tenants[i]!, log.keys[i]!) ?? 0) > 1 && w.alive[host] && this.ledgers[host]?.get(log.jobIds[i]!) !== undefined) moved.set(log.tenants[i]!, log.keys[i]!, true);
+      }
     }
     const jobs: Resources[] = [];
-    for (const a of this.admissions) if (this.ledgers[a.host]?.get(a.jobId) !== undefined) jobs.push(a.resources);
+    for (let i = 0; i < log.length; i++) {
+      const res = this.ledgers[log.hosts[i]!]?.get(log.jobIds[i]!);
+      if (res !== undefined) jobs.push(res.resources);
+    }
     return { capacity, overcommittedHosts: overcommitted, duplicateJobs: duplicates, duplicateKeysFromMoves: moved.size, hostsUsed: used, jobs, reservedVcpus: reserved, capacityVcpus: capV };
   }
 
   /** Prints the admissions of a few keys running twice (stderr), so a duplicate can be traced from its seed. */
-  private traceDuplicates(keys: ReadonlyMap<string, number>): void {
-    const shown = new Set<string>();
-    for (const [k, n] of keys) if (n > 1 && shown.size < 5) shown.add(k);
+  private traceDuplicates(keys: readonly { tenant: string; key: string }[]): void {
     const w = this.world!;
-    for (const key of shown) {
-      const copies = this.admissions.filter((a) => a.key === key).map((a) => `t=${(a.atMs / 1000).toFixed(3)}s host ${a.host}${w.alive[a.host] ? '' : ' (down)'} job ${a.jobId} epoch ${a.epoch}`);
-      process.stderr.write(`duplicate ${key}: ${copies.join('; ')}\n`);
+    const log = this.admissions;
+    for (const { tenant, key } of keys) {
+      const copies: string[] = [];
+      for (let i = 0; i < log.length; i++) {
+        if (log.tenants[i] !== tenant || log.keys[i] !== key) continue;
+        const host = log.hosts[i]!;
+        copies.push(`t=${(log.atMs[i]! / 1000).toFixed(3)}s host ${host}${w.alive[host] ? '' : ' (down)'} job ${log.jobIds[i]} epoch ${log.epochs[i]}`);
+      }
+      process.stderr.write(`duplicate ${tenant}/${key}: ${copies.join('; ')}\n`);
     }
   }
 
