@@ -187,17 +187,22 @@ async function sweepAction(scenario: Scenario, opts: SimCommandOptions, dir: str
   return 0;
 }
 
+/** The process's resident memory now: the 12-GB target at 100k hosts is watched as a run goes. */
+function rssGb(): string {
+  return (process.memoryUsage.rss() / 2 ** 30).toFixed(1);
+}
+
 /** A progress bar on a TTY; otherwise a plain line every 10% of simulated time. */
 function progressReporter(durationS: number): { update: (p: Progress) => void; log: (line: string) => void; stop: () => void } {
   if (process.stdout.isTTY) {
     // A MultiBar, because only it can print log lines above the bar without breaking it.
     const multi = new cliProgress.MultiBar(
-      { format: 'sim {bar} {value}/{total} s | wall {wall} s | {eps} events/s | {live} hosts live', hideCursor: true, etaBuffer: 20 },
+      { format: 'sim {bar} {value}/{total} s | wall {wall} s | {eps} events/s | {live} hosts live | RSS {rss} GB', hideCursor: true, etaBuffer: 20 },
       cliProgress.Presets.shades_classic,
     );
-    const bar = multi.create(Math.ceil(durationS), 0, { wall: '0', eps: '0', live: 0 });
+    const bar = multi.create(Math.ceil(durationS), 0, { wall: '0', eps: '0', live: 0, rss: rssGb() });
     return {
-      update: (p) => bar.update(Math.round(p.simMs / 1000), { wall: (p.wallMs / 1000).toFixed(0), eps: formatNumber(Math.round(p.events / Math.max(0.001, p.wallMs / 1000))), live: p.liveHosts }),
+      update: (p) => bar.update(Math.round(p.simMs / 1000), { wall: (p.wallMs / 1000).toFixed(0), eps: formatNumber(Math.round(p.events / Math.max(0.001, p.wallMs / 1000))), live: p.liveHosts, rss: rssGb() }),
       log: (line) => multi.log(`${line}\n`),
       stop: () => multi.stop(),
     };
@@ -208,7 +213,7 @@ function progressReporter(durationS: number): { update: (p: Progress) => void; l
       const pct = (100 * p.simMs) / p.durationMs;
       if (pct + 1e-9 < nextPct && p.simMs < p.durationMs) return;
       while (nextPct <= pct) nextPct += 10;
-      out(`progress: ${(p.simMs / 1000).toFixed(0)}/${durationS} s simulated, ${(p.wallMs / 1000).toFixed(1)} s wall, ${Math.round(p.events / Math.max(0.001, p.wallMs / 1000))} events/s, ${p.liveHosts} hosts live`);
+      out(`progress: ${(p.simMs / 1000).toFixed(0)}/${durationS} s simulated, ${(p.wallMs / 1000).toFixed(1)} s wall, ${Math.round(p.events / Math.max(0.001, p.wallMs / 1000))} events/s, ${p.liveHosts} hosts live, RSS ${rssGb()} GB`);
     },
     log: (line) => out(line),
     stop: () => {},
