@@ -1,6 +1,6 @@
 import type { JobSpec, Millis, PeerIdStr } from '../../src/core/index.ts';
 import type { GossipNode } from '../../src/gossip/index.ts';
-import type { HostLedger, PlacementNode, SubmitOutcome } from '../../src/placement/index.ts';
+import { TenantKeyMap, type HostLedger, type PlacementNode, type Reservation, type SubmitOutcome } from '../../src/placement/index.ts';
 import {
   Evacuator,
   emptyRecoveryStats,
@@ -149,25 +149,25 @@ export class SimRecovery {
     const stats = { ...this.retired };
     for (const e of this.evacuators) if (e !== undefined) addStats(stats, e.stats);
     // Every job a down host held that should run: is it running on a live host now, and how often?
-    const liveCopies = new Map<string, number>();
+    const liveCopies = new TenantKeyMap<number>();
     for (let h = 0; h < w.hostCount; h++) {
       const l = this.ledgers[h];
       if (l === undefined || !w.alive[h]) continue;
-      for (const r of l.reservations()) liveCopies.set(`${r.tenant}/${r.key}`, (liveCopies.get(`${r.tenant}/${r.key}`) ?? 0) + 1);
+      for (const r of l.reservations()) liveCopies.set(r.tenant, r.key, (liveCopies.get(r.tenant, r.key) ?? 0) + 1);
     }
     // By key: a job re-placed onto a host that then failed too sits in two down ledgers.
-    const onDown = new Set<string>();
+    const onDown = new TenantKeyMap<Reservation>();
     for (let h = 0; h < w.hostCount; h++) {
       const l = this.ledgers[h];
       if (l === undefined || w.alive[h]) continue;
       for (const r of l.reservations()) {
         if (this.specs.get(r.jobId)?.evacuate === false) continue; // reported lost, by its spec's wish
-        onDown.add(`${r.tenant}/${r.key}`);
+        onDown.set(r.tenant, r.key, r);
       }
     }
     const toMove = onDown.size;
     let missing = 0;
-    for (const key of onDown) if ((liveCopies.get(key) ?? 0) === 0) missing++;
+    for (const r of onDown.values()) if ((liveCopies.get(r.tenant, r.key) ?? 0) === 0) missing++;
     let twice = 0;
     for (const n of liveCopies.values()) if (n > 1) twice += n - 1;
     const d = this.downtimeMs;
