@@ -33,16 +33,25 @@ export interface FederatedCluster {
   meshAddrs: string[];
 }
 
-/** A free loopback TCP port (closed again; the agent binds it right after). */
+/** Ports already handed out in this process: the kernel may offer a just-closed port again. */
+const handedOut = new Set<number>();
+
+/** A free loopback TCP port (closed again; the agent binds it right after), never one handed out before. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 interface Plan {
