@@ -176,6 +176,12 @@ export class SummaryStore {
     const key = heapKey(s.cellBits, s.cell);
     const same = this.lookup(key, s.cellBits);
     if (same && !supersedes(s, same)) return 'stale';
+    if (this.others.size === 0 && s.cellBits === this.bits) {
+      // One layout only (all but a split or merge): nothing at other cellBits can overlap.
+      if (same) this.remove(key, s.cellBits);
+      this.insert(s);
+      return 'new';
+    }
     // Overlaps at other cellBits: ancestors at every level, descendants two levels down (a
     // layout moves one bit at a time, so deeper ones only exist after a very long partition).
     for (let b = s.cellBits - 1, k = key >>> 1; b >= 0; b--, k >>>= 1) {
