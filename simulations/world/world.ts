@@ -1,4 +1,4 @@
-import { SeededRng, type Encoded, type Millis, type Outbox, type PeerIdStr, type ProtocolNode, type Rng, type Verdict } from '../../src/core/index.ts';
+import { SeededRng, wireSize, type Encoded, type Millis, type Outbox, type PeerIdStr, type ProtocolNode, type Rng, type Verdict } from '../../src/core/index.ts';
 import { EventQueue } from '../engine/event-queue.ts';
 import { TraceHash } from '../engine/trace-hash.ts';
 import { TrafficMeter } from '../metrics/traffic-meter.ts';
@@ -342,7 +342,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
       return;
     }
     const now = this.nowMs;
-    const bytes = payload.bytes.length + this.opts.directOverheadBytes;
+    const bytes = wireSize(payload) + this.opts.directOverheadBytes;
     this.meter.sent(host, now, bytes);
     this.directSent++;
     const a = this.network.transmit(host, dest, bytes, now);
@@ -364,9 +364,10 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.directPayload[slot] = undefined;
     this.freeDirect.push(slot);
     if (!this.alive[dest]) return;
-    const bytes = payload.bytes.length + this.opts.directOverheadBytes;
+    const size = wireSize(payload);
+    const bytes = size + this.opts.directOverheadBytes;
     this.meter.received(dest, now, bytes);
-    this.trace.add(now, dest, EV_DIRECT, payload.bytes.length);
+    this.trace.add(now, dest, EV_DIRECT, size);
     const node = this.hosts[dest]!;
     try {
       node.onDirect(this.ids[from]!, payload, this.hostTime(now));

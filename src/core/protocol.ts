@@ -13,6 +13,17 @@ import type { PeerIdStr, Verdict } from './transport.ts';
 export interface Encoded<T = unknown> {
   readonly msg: T;
   readonly bytes: Uint8Array;
+  /**
+   * The wire size, when it is known without `bytes`: an encoder may then build `bytes` on
+   * first read. Sync answers are joined from cached parts, and the simulator only ever needs
+   * their size. Read it with `wireSize`.
+   */
+  readonly byteLength?: number;
+}
+
+/** Bytes `p` takes on the wire, without building them when the encoder knows the size. */
+export function wireSize(p: Encoded): number {
+  return p.byteLength ?? p.bytes.length;
 }
 
 export interface Outbox {

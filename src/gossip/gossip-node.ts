@@ -1,6 +1,6 @@
 import type { Millis } from '../core/clock.ts';
 import { hashPrefix } from '../core/hash.ts';
-import type { Encoded, Outbox, ProtocolNode } from '../core/protocol.ts';
+import { wireSize, type Encoded, type Outbox, type ProtocolNode } from '../core/protocol.ts';
 import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr, Verdict } from '../core/transport.ts';
 import { CellBitsController, estimateClusterSize } from './cell-bits.ts';
@@ -478,7 +478,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const leave = encodeEvents(this.opts.cluster, this.self, [{ kind: 'left', peer: this.self, incarnation: this.draft.incarnation, confirmations: 0 }]);
     this.publish(this.myCellTopic, 'cell', leave);
     if (this.oldCellTopic) this.publish(this.oldCellTopic, 'cell', leave);
-    this.cellPacer.charge(now, leave.bytes.length, this.cellPublishers());
+    this.cellPacer.charge(now, wireSize(leave), this.cellPublishers());
     for (const topic of this.topics.keys()) this.outbox.unsubscribe(topic);
     this.topics.clear();
     this.fd.stop();
@@ -520,7 +520,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (!this.started || this.stopped) return 'ignore';
     const sub = this.topics.get(topic);
     if (!sub) return this.refuse('GOSSIP_UNKNOWN_TOPIC', 'ignore');
-    this.countIn(sub.kind, payload.bytes.length);
+    this.countIn(sub.kind, wireSize(payload));
     try {
       const msg = payload.msg as TopicMsg;
       let verdict: Verdict;
@@ -549,7 +549,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   onDirect(from: PeerIdStr, payload: Encoded, now: Millis): void {
     if (!this.started || this.stopped) return;
-    this.countIn('direct', payload.bytes.length);
+    this.countIn('direct', wireSize(payload));
     try {
       const msg = payload.msg as DirectMsg;
       switch (msg.type) {
@@ -693,8 +693,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.outbox.publish(topic, payload);
     const c = this.stats.sent[kind];
     c.msgs++;
-    c.bytes += payload.bytes.length;
-    this.metrics?.messageSent(kind, payload.bytes.length);
+    c.bytes += wireSize(payload);
+    this.metrics?.messageSent(kind, wireSize(payload));
   }
 
   private send(to: PeerIdStr, payload: Encoded): void {
@@ -710,8 +710,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.outbox.send(to, payload);
     const c = this.stats.sent.direct;
     c.msgs++;
-    c.bytes += payload.bytes.length;
-    this.metrics?.messageSent('direct', payload.bytes.length);
+    c.bytes += wireSize(payload);
+    this.metrics?.messageSent('direct', wireSize(payload));
   }
 
   private countIn(kind: TrafficKind, bytes: number): void {
@@ -883,9 +883,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const enc = encodeRecord(record);
     this.publish(this.myCellTopic, 'cell', enc);
     if (this.oldCellTopic) this.publish(this.oldCellTopic, 'cell', enc);
-    this.cellPacer.charge(now, enc.bytes.length, this.cellPublishers());
+    this.cellPacer.charge(now, wireSize(enc), this.cellPublishers());
     this.stats.recordsPublished++;
-    this.lastRecordBytes = enc.bytes.length;
+    this.lastRecordBytes = wireSize(enc);
     this.draft = record;
     this.published = record;
     this.membership.setSelf(record, now);
@@ -1138,8 +1138,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // records. Newcomers' records (announcements) are not ours to pay for: charged for a 60-host
     // join, the aggregator's own record waited over three heartbeat periods.
     let announcedBytes = 0;
-    for (const ev of events) if (ev.record !== undefined) announcedBytes += encodeRecord(ev.record).bytes.length;
-    this.cellPacer.charge(now, Math.max(0, enc.bytes.length - announcedBytes), this.cellPublishers());
+    for (const ev of events) if (ev.record !== undefined) announcedBytes += wireSize(encodeRecord(ev.record));
+    this.cellPacer.charge(now, Math.max(0, wireSize(enc) - announcedBytes), this.cellPublishers());
     this.stats.eventMessagesPublished++;
     this.lastEventsAtMs = now;
     this.metrics?.queueDepth('events', 0);
@@ -1222,7 +1222,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     const enc = encodeSummary(summary);
     const publishers = this.cellsInDistrict();
-    const ready = this.districtPacer.readyAtMs(now, enc.bytes.length, publishers);
+    const ready = this.districtPacer.readyAtMs(now, wireSize(enc), publishers);
     if (ready > now) {
       this.summaryHeld = true;
       this.timers[T_SUMMARY] = ready;
@@ -1231,7 +1231,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.publish(this.myDistrictTopic, 'district', enc);
     this.summaryForced = false;
     this.summaryHeld = false;
-    this.districtPacer.charge(now, enc.bytes.length, publishers);
+    this.districtPacer.charge(now, wireSize(enc), publishers);
     this.stats.summariesPublished++;
     // The first summaries in a layout often go out before the district mesh has formed
     // (gossipsub drops a publication nobody subscribed is connected for): while it forms,
@@ -1356,7 +1356,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const header = { cluster: this.opts.cluster, reporter: this.self, cellBits: this.bits, districtBits: this.districtBits, district: this.myDistrict, full: fullDue };
     const digests = buildDigests(header, summaries, versions, now);
     let bytes = 0;
-    for (const d of digests) bytes += d.bytes.length;
+    for (const d of digests) bytes += wireSize(d);
     const publishers = 2 ** this.districtBits;
     const ready = this.globalPacer.readyAtMs(now, bytes, publishers);
     if (ready > now) {
@@ -1673,7 +1673,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    */
   private announceNewcomer(record: HostRecord, now: Millis): boolean {
     if (this.rank !== 0) return false;
-    if (encodeRecord(record).bytes.length > MAX_ANNOUNCED_RECORD_BYTES) return false;
+    if (wireSize(encodeRecord(record)) > MAX_ANNOUNCED_RECORD_BYTES) return false;
     if (this.events.count('alive') >= MAX_ANNOUNCED_PER_MESSAGE) this.flushEvents(now);
     this.queueEvent({ kind: 'alive', peer: record.origin, incarnation: record.incarnation, confirmations: 0, record }, now);
     this.stats.newcomersAnnounced++;

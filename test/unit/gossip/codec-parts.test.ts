@@ -9,6 +9,7 @@ import {
   type CellSummary,
   type SyncMember,
 } from '../../../src/gossip/index.ts';
+import { wireSize } from '../../../src/core/index.ts';
 import { CLUSTER, districtTopicOf, record, seal, summary, unseal } from './fixtures.ts';
 
 /**
@@ -61,7 +62,10 @@ describe('gossip codec: spliced encodings', () => {
       for (const ns of [0, 16, 64]) {
         const m = { cluster: CLUSTER, cellBits: 10, estimatedSize: 48_123, cell: 517, members, summaries: ss.slice(0, ns), nextCursor: ns === 64 ? 2 ** 10 + 300 : -1, inSync: nm === 0, announced: nm === 1 };
         const enc = encodeSyncResp(m);
+        const size = wireSize(enc);
         assert.deepEqual(enc.bytes, canonical(enc.bytes), `a sync answer of ${nm} members and ${ns} summaries must equal packing the whole body`);
+        assert.equal(size, enc.bytes.length, 'the size known before the bytes are joined is their length');
+        assert.equal(wireSize(enc), size, 'reading the bytes does not change the size');
         const dec = decodeDirect(enc.bytes).msg;
         assert.equal(dec.type, 'sync-resp', 'the answer decodes as a sync answer');
         if (dec.type === 'sync-resp') {
@@ -71,5 +75,13 @@ describe('gossip codec: spliced encodings', () => {
         }
       }
     }
+  });
+
+  it('an oversized sync answer is refused when encoded, before its bytes are ever joined', () => {
+    const big = summaries(3000, 12, 1); // ~100 bytes each: over the 256-KB limit
+    assert.throws(
+      () => encodeSyncResp({ cluster: CLUSTER, cellBits: 10, estimatedSize: 1, cell: 0, members: [], summaries: big, nextCursor: -1, inSync: false, announced: false }),
+      (err: Error & { code?: string }) => err.code === 'GOSSIP_TOO_LARGE' && /exceeds its \d+-byte limit/.test(err.message),
+    );
   });
 });
