@@ -28,6 +28,8 @@ export interface FailureDetectorOptions {
 
 export interface ProbeHooks {
   send(to: PeerIdStr, payload: Encoded): void;
+  /** An answer to a peer whose message just reached us: the link is there, nothing to dial. */
+  reply(to: PeerIdStr, payload: Encoded): void;
   /** `target` answered neither directly nor through helpers. */
   accuse(target: PeerIdStr, now: Millis): void;
   /** Successors to probe this round (excluding self). */
@@ -170,7 +172,7 @@ export class FailureDetector {
       this.probes.delete(seq);
       if (p.phase === RELAY) {
         this.relays--;
-        this.hooks.send(p.requester!, encodeNack(p.requesterSeq));
+        this.hooks.reply(p.requester!, encodeNack(p.requesterSeq));
         continue;
       }
       this.probing.delete(p.target);
@@ -188,7 +190,7 @@ export class FailureDetector {
   }
 
   onPing(from: PeerIdStr, seq: number): void {
-    this.hooks.send(from, encodeAck(seq));
+    this.hooks.reply(from, encodeAck(seq));
   }
 
   onAck(seq: number): void {
@@ -197,7 +199,7 @@ export class FailureDetector {
     this.probes.delete(seq);
     if (p.phase === RELAY) {
       this.relays--;
-      this.hooks.send(p.requester!, encodeAck(p.requesterSeq));
+      this.hooks.reply(p.requester!, encodeAck(p.requesterSeq));
     } else {
       this.probing.delete(p.target);
       this.counters.acksReceived++;

@@ -8,6 +8,8 @@ import { Awareness } from '../../../src/gossip/suspicion.ts';
 interface Sent {
   to: string;
   msg: DirectMsg;
+  /** Sent as an answer to a peer that just reached us (no connection asked for). */
+  reply?: true;
 }
 
 function setup(successors = ['s1', 's2'], helpers = ['h1', 'h2']) {
@@ -21,6 +23,7 @@ function setup(successors = ['s1', 's2'], helpers = ['h1', 'h2']) {
       awareness,
       hooks: {
         send: (to: string, p: Encoded) => sent.push({ to, msg: p.msg as DirectMsg }),
+        reply: (to: string, p: Encoded) => sent.push({ to, msg: p.msg as DirectMsg, reply: true }),
         accuse: (t: string) => accused.push(t),
         successors: () => successors,
         helpers: (_t: string, k: number) => helpers.slice(0, k),
@@ -44,6 +47,7 @@ describe('FailureDetector (ring SWIM with Lifeguard nacks)', () => {
     runTo(1000);
     const pings = take('ping');
     assert.deepEqual(pings.map((p) => p.to).sort(), ['s1', 's2'], 'one ping per successor in the first round');
+    assert.ok(pings.every((p) => p.reply === undefined), 'a ping may need a connection: it is sent, not replied');
     for (const p of pings) fd.onAck(seqOf(p));
     let later = 0;
     for (let t = 1100; t <= 5000; t += 100) {
@@ -132,14 +136,14 @@ describe('FailureDetector (ring SWIM with Lifeguard nacks)', () => {
     assert.equal(ping!.to, 'target');
     fd.onAck(seqOf(ping!));
     const [ack] = take('ack');
-    assert.deepEqual(ack, { to: 'req', msg: { type: 'ack', seq: 77 } }, 'the ack goes back to the requester with its seq');
+    assert.deepEqual(ack, { to: 'req', msg: { type: 'ack', seq: 77 }, reply: true }, 'the ack goes back to the requester with its seq, as a reply');
 
     fd.onPingReq('req', 78, 'target', 1000);
     take('ping');
     runTo(1000 + 399);
     assert.equal(take('nack').length, 0, 'not before 80% of the indirect timeout');
     runTo(1000 + 400);
-    assert.deepEqual(take('nack'), [{ to: 'req', msg: { type: 'nack', seq: 78 } }]);
+    assert.deepEqual(take('nack'), [{ to: 'req', msg: { type: 'nack', seq: 78 }, reply: true }]);
   });
 
   it('relays are bounded', () => {
@@ -152,6 +156,6 @@ describe('FailureDetector (ring SWIM with Lifeguard nacks)', () => {
   it('answers every ping with an ack of the same seq', () => {
     const { fd, take } = setup([]);
     fd.onPing('x', 123);
-    assert.deepEqual(take('ack'), [{ to: 'x', msg: { type: 'ack', seq: 123 } }]);
+    assert.deepEqual(take('ack'), [{ to: 'x', msg: { type: 'ack', seq: 123 }, reply: true }], 'a reply: the pinger reached us, nothing to dial');
   });
 });
