@@ -376,11 +376,14 @@ export const MAX_HAVE_BITS = 16;
 
 export function encodeSyncReq(req: Omit<SyncReqMsg, 'type' | 'have'> & { have?: Uint8Array | null }): Encoded<SyncReqMsg> {
   const m = { ...req, have: req.have ?? null };
-  return seal(
-    { type: 'sync-req', ...m },
-    [WIRE_VERSION, TYPE_CODES['sync-req'], m.cluster, m.record ? recordTuple(m.record) : null, m.wantRecords, m.summaryCursor, m.viewHash, m.have],
-    MESSAGE_LIMITS['sync-req'],
-  );
+  // In parts, with the requester's own record packed once (a joiner sends it in every request).
+  const parts = [
+    arrayHeader(8),
+    packElements([WIRE_VERSION, TYPE_CODES['sync-req'], m.cluster]),
+    m.record ? packedRecord(m.record) : packElements([null]),
+    packElements([m.wantRecords, m.summaryCursor, m.viewHash, m.have]),
+  ];
+  return sealParts({ type: 'sync-req', ...m }, parts, String(TYPE_CODES['sync-req']), MESSAGE_LIMITS['sync-req']);
 }
 
 const STATUS_CODES: Record<MemberStatus, number> = { alive: 0, suspect: 1, failed: 2, left: 3 };

@@ -4,6 +4,7 @@ import {
   decodeTopicMessage,
   encodeDigest,
   encodeSummary,
+  encodeSyncReq,
   encodeSyncResp,
   globalTopic,
   type CellSummary,
@@ -72,6 +73,25 @@ describe('gossip codec: spliced encodings', () => {
           assert.equal(dec.members.length, nm, 'every member decodes');
           assert.equal(dec.summaries.length, ns, 'every summary decodes');
           assert.equal(dec.nextCursor, m.nextCursor, 'the cursor survives');
+        }
+      }
+    }
+  });
+
+  it('sync requests with and without a record and a bitmap of known cells', () => {
+    for (const withRecord of [false, true]) {
+      for (const have of [null, Uint8Array.of(0x81), Uint8Array.from({ length: 256 }, (_, i) => (i * 37) & 0xff)]) {
+        const req = { cluster: CLUSTER, record: withRecord ? record('joiner', { seq: 7 }) : null, wantRecords: withRecord, summaryCursor: have ? 0 : -1, viewHash: withRecord ? 0xdeadbeef : -1, have };
+        const enc = encodeSyncReq(req);
+        const what = `a sync request ${withRecord ? 'with' : 'without'} a record and a ${have ? `${have.length}-byte` : 'null'} bitmap`;
+        assert.deepEqual(enc.bytes, canonical(enc.bytes), `${what} must equal packing the whole body`);
+        assert.equal(wireSize(enc), enc.bytes.length, `${what}: its size is its length`);
+        const dec = decodeDirect(enc.bytes).msg;
+        assert.equal(dec.type, 'sync-req', `${what} decodes as a sync request`);
+        if (dec.type === 'sync-req') {
+          assert.equal(dec.record?.origin, req.record?.origin, `${what}: the record survives`);
+          assert.deepEqual(dec.have === null ? null : [...dec.have], have === null ? null : [...have], `${what}: the bitmap survives`);
+          assert.equal(dec.viewHash, req.viewHash, `${what}: the view hash survives`);
         }
       }
     }
