@@ -184,9 +184,12 @@ function packedRecord(r: HostRecord): Uint8Array {
   return b;
 }
 
+// Parts are only ever read, so small ones are shared rather than allocated per message.
+const FIXARRAY_HEADERS = Array.from({ length: 16 }, (_, n) => Uint8Array.of(0x90 | n));
+
 /** The msgpack array header for `n` elements. */
 function arrayHeader(n: number): Uint8Array {
-  if (n < 16) return Uint8Array.of(0x90 | n);
+  if (n < 16) return FIXARRAY_HEADERS[n]!;
   if (n < 0x10000) return Uint8Array.of(0xdc, n >>> 8, n & 0xff);
   return Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
@@ -389,6 +392,14 @@ export function encodeSyncReq(req: Omit<SyncReqMsg, 'type' | 'have'> & { have?: 
 const STATUS_CODES: Record<MemberStatus, number> = { alive: 0, suspect: 1, failed: 2, left: 3 };
 const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'failed', 'left'];
 
+/** [status, statusIncarnation] of a sync member: two positive fixints, one byte each, when the incarnation is below 128. */
+const SMALL_STATUS_TAILS = [0, 1, 2, 3].map((code) => Array.from({ length: 128 }, (_, inc) => Uint8Array.of(code, inc)));
+
+/** The packed status and status incarnation of a sync member, without packing the common case anew for each of 256 members. */
+function statusTail(code: number, incarnation: number): Uint8Array {
+  return Number.isInteger(incarnation) && incarnation >= 0 && incarnation < 128 ? SMALL_STATUS_TAILS[code]![incarnation]! : packElements([code, incarnation]);
+}
+
 export function encodeSyncResp(m: Omit<SyncRespMsg, 'type'>): Encoded<SyncRespMsg> {
   const parts: Uint8Array[] = [
     arrayHeader(11),
@@ -396,7 +407,7 @@ export function encodeSyncResp(m: Omit<SyncRespMsg, 'type'>): Encoded<SyncRespMs
     arrayHeader(m.members.length),
   ];
   for (const x of m.members) {
-    parts.push(arrayHeader(3), packedRecord(x.record), packElements([STATUS_CODES[x.status], x.statusIncarnation]));
+    parts.push(arrayHeader(3), packedRecord(x.record), statusTail(STATUS_CODES[x.status], x.statusIncarnation));
   }
   parts.push(arrayHeader(m.summaries.length));
   for (const s of m.summaries) parts.push(packedSummary(s));

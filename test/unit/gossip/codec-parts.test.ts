@@ -58,7 +58,7 @@ describe('gossip codec: spliced encodings', () => {
       const members: SyncMember[] = Array.from({ length: nm }, (_, i) => ({
         record: record(`m${i}`, { seq: i * 1000, incarnation: i === 2 ? 2 ** 40 : 3 }),
         status: (['alive', 'suspect', 'failed', 'left'] as const)[i % 4]!,
-        statusIncarnation: i === 2 ? 2 ** 40 : 3,
+        statusIncarnation: [3, 127, 2 ** 40, 128, 0][i % 5]!, // one byte below 128, more from 128 on
       }));
       for (const ns of [0, 16, 64]) {
         const m = { cluster: CLUSTER, cellBits: 10, estimatedSize: 48_123, cell: 517, members, summaries: ss.slice(0, ns), nextCursor: ns === 64 ? 2 ** 10 + 300 : -1, inSync: nm === 0, announced: nm === 1 };
