@@ -75,7 +75,8 @@ export class FailureDetector {
   private readonly awareness: Awareness;
   private readonly probes = new Map<number, Probe>();
   // Small lists, not sets: a few successors each, and Set.clear allocates a new table every
-  // round. At 20k simulated hosts these sets' upkeep was a tenth of a probe's cost.
+  // round. In a 20k-host steady profile, these sets' upkeep was ~1,850 of the failure
+  // detector's ~6,900 samples.
   /** Targets with a probe of ours in flight: at most one at a time per target. */
   private readonly probing: PeerIdStr[] = [];
   /** Targets probed in the current round. */
