@@ -692,10 +692,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   private publish(topic: string, kind: TrafficKind, payload: Encoded): void {
     this.outbox.publish(topic, payload);
-    const c = this.stats.sent[kind];
-    c.msgs++;
-    c.bytes += wireSize(payload);
-    this.metrics?.messageSent(kind, wireSize(payload));
+    this.countOut(kind, wireSize(payload));
   }
 
   private send(to: PeerIdStr, payload: Encoded): void {
@@ -718,10 +715,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    */
   private reply(to: PeerIdStr, payload: Encoded): void {
     this.outbox.send(to, payload);
-    const c = this.stats.sent.direct;
+    this.countOut('direct', wireSize(payload));
+  }
+
+  private countOut(kind: TrafficKind, bytes: number): void {
+    const c = this.stats.sent[kind];
     c.msgs++;
-    c.bytes += wireSize(payload);
-    this.metrics?.messageSent('direct', wireSize(payload));
+    c.bytes += bytes;
+    this.metrics?.messageSent(kind, bytes);
   }
 
   private countIn(kind: TrafficKind, bytes: number): void {
