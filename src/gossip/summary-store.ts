@@ -176,33 +176,39 @@ export class SummaryStore {
     const key = heapKey(s.cellBits, s.cell);
     const same = this.lookup(key, s.cellBits);
     if (same && !supersedes(s, same)) return 'stale';
-    if (this.others.size === 0 && s.cellBits === this.bits) {
-      // One layout only (all but a split or merge): nothing at other cellBits can overlap.
-      if (same) this.remove(key, s.cellBits);
-      this.insert(s);
-      return 'new';
-    }
-    // Overlaps at other cellBits: ancestors at every level, descendants two levels down (a
-    // layout moves one bit at a time, so deeper ones only exist after a very long partition).
+    // Only a second layout (a split or merge in progress) can hold overlapping cells.
+    const layered = this.others.size > 0 || s.cellBits !== this.bits;
+    if (layered && this.overlapAsNew(key, s)) return 'stale';
+    if (same) this.remove(key, s.cellBits);
+    if (layered) this.removeOverlaps(key, s.cellBits);
+    this.insert(s);
+    return 'new';
+  }
+
+  // Overlaps at other cellBits: ancestors at every level, descendants two levels down (a
+  // layout moves one bit at a time, so deeper ones only exist after a very long partition).
+
+  private overlapAsNew(key: number, s: CellSummary): boolean {
     for (let b = s.cellBits - 1, k = key >>> 1; b >= 0; b--, k >>>= 1) {
       const o = this.lookup(k, b);
-      if (o && o.issuedAtMs >= s.issuedAtMs) return 'stale';
+      if (o && o.issuedAtMs >= s.issuedAtMs) return true;
     }
     for (let d = 1; d <= 2 && s.cellBits + d <= MAX_CELL_BITS; d++) {
       const first = key * 2 ** d;
       for (let k = first; k < first + 2 ** d; k++) {
         const o = this.lookup(k, s.cellBits + d);
-        if (o && o.issuedAtMs >= s.issuedAtMs) return 'stale';
+        if (o && o.issuedAtMs >= s.issuedAtMs) return true;
       }
     }
-    if (same) this.remove(key, s.cellBits);
-    for (let b = s.cellBits - 1, k = key >>> 1; b >= 0; b--, k >>>= 1) this.remove(k, b);
-    for (let d = 1; d <= 2 && s.cellBits + d <= MAX_CELL_BITS; d++) {
+    return false;
+  }
+
+  private removeOverlaps(key: number, bits: number): void {
+    for (let b = bits - 1, k = key >>> 1; b >= 0; b--, k >>>= 1) this.remove(k, b);
+    for (let d = 1; d <= 2 && bits + d <= MAX_CELL_BITS; d++) {
       const first = key * 2 ** d;
-      for (let k = first; k < first + 2 ** d; k++) this.remove(k, s.cellBits + d);
+      for (let k = first; k < first + 2 ** d; k++) this.remove(k, bits + d);
     }
-    this.insert(s);
-    return 'new';
   }
 
   /** Re-indexes for a new cellBits: O(known summaries), once per split or merge. */
