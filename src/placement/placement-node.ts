@@ -662,33 +662,12 @@ export class PlacementNode {
         this.answerSubmit(waiter, placedOutcome(r.binding, !resend, 0), now);
         return;
       }
-      case 'in-progress': {
-        const p = this.owned.get(r.binding.jobId);
-        if (p === undefined) {
-          // Cannot happen: the registry marks running only what `owned` holds.
-          this.answerSubmit(waiter, { type: 'failed', code: 'PLACEMENT_TIMEOUT', message: `placement of job ${r.binding.jobId} was lost; submit again`, asks: 0 }, now);
-          return;
-        }
-        p.waiters.push(waiter);
-        this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: r.binding.jobId }, now);
+      case 'in-progress':
+        this.awaitOwned(waiter, msg, r.binding.jobId, now);
         return;
-      }
-      case 'start': {
-        const b = r.binding;
-        const attempt = new PlacementAttempt(
-          this.opts,
-          this.attemptModules,
-          { jobId: b.jobId, epoch: b.epoch, spec: msg.spec, specDigest: msg.specDigest, demand: demandOf(msg.spec) },
-          { scope: 'cluster', now },
-        );
-        const p: OwnedPlacement = { kind: 'owned', attempt, waiters: [waiter], pendingId: -1, finished: false, previous: null };
-        this.owned.set(b.jobId, p);
-        this.creators.set(b.jobId, requestKey(waiter));
-        if (this.creators.size > MAX_CREATORS_REMEMBERED) this.creators.delete(this.creators.keys().next().value!);
-        this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: b.jobId }, now);
-        this.pump(p, now);
+      case 'start':
+        this.startOwned(waiter, msg, r.binding, [], null, now);
         return;
-      }
     }
   }
 
@@ -722,33 +701,41 @@ export class PlacementNode {
         this.countResult('duplicate');
         this.answerSubmit(waiter, placedOutcome(r.binding, true, 0), now);
         return;
-      case 'in-progress': {
-        const p = this.owned.get(r.binding.jobId);
-        if (p === undefined) {
-          this.answerSubmit(waiter, { type: 'failed', code: 'PLACEMENT_TIMEOUT', message: `placement of job ${r.binding.jobId} was lost; try again`, asks: 0 }, now);
-          return;
-        }
-        p.waiters.push(waiter);
-        this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: r.binding.jobId }, now);
+      case 'in-progress':
+        this.awaitOwned(waiter, msg, r.binding.jobId, now);
         return;
-      }
-      case 'start': {
-        const b = r.binding;
-        const attempt = new PlacementAttempt(
-          this.opts,
-          this.attemptModules,
-          { jobId: b.jobId, epoch: b.epoch, spec: msg.spec, specDigest: msg.specDigest, demand: demandOf(msg.spec) },
-          { scope: 'cluster', now, exclude: [target.fromHost] },
-        );
-        const p: OwnedPlacement = { kind: 'owned', attempt, waiters: [waiter], pendingId: -1, finished: false, previous: r.previous };
-        this.owned.set(b.jobId, p);
-        this.creators.set(b.jobId, requestKey(waiter));
-        if (this.creators.size > MAX_CREATORS_REMEMBERED) this.creators.delete(this.creators.keys().next().value!);
-        this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: b.jobId }, now);
-        this.pump(p, now);
+      case 'start':
+        this.startOwned(waiter, msg, r.binding, [target.fromHost], r.previous, now);
         return;
-      }
     }
+  }
+
+  /** A submit (or re-placement) of a key whose placement runs here already: it waits for the same outcome. */
+  private awaitOwned(waiter: Waiter, msg: SubmitMessage, jobId: string, now: Millis): void {
+    const p = this.owned.get(jobId);
+    if (p === undefined) {
+      // Cannot happen: the registry marks running only what `owned` holds.
+      this.answerSubmit(waiter, { type: 'failed', code: 'PLACEMENT_TIMEOUT', message: `placement of job ${jobId} was lost; submit again`, asks: 0 }, now);
+      return;
+    }
+    p.waiters.push(waiter);
+    this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId }, now);
+  }
+
+  /** The registry bound the key here: run the placement as its owner (`previous`: the binding a re-placement restores if it fails). */
+  private startOwned(waiter: Waiter, msg: SubmitMessage, b: Binding, exclude: readonly PeerIdStr[], previous: Binding | null, now: Millis): void {
+    const attempt = new PlacementAttempt(
+      this.opts,
+      this.attemptModules,
+      { jobId: b.jobId, epoch: b.epoch, spec: msg.spec, specDigest: msg.specDigest, demand: demandOf(msg.spec) },
+      { scope: 'cluster', now, exclude },
+    );
+    const p: OwnedPlacement = { kind: 'owned', attempt, waiters: [waiter], pendingId: -1, finished: false, previous };
+    this.owned.set(b.jobId, p);
+    this.creators.set(b.jobId, requestKey(waiter));
+    if (this.creators.size > MAX_CREATORS_REMEMBERED) this.creators.delete(this.creators.keys().next().value!);
+    this.post(msg.entry, { v: PLACEMENT_PROTOCOL_VERSION, t: 'submit-ack', id: msg.id, owner: this.self, jobId: b.jobId }, now);
+    this.pump(p, now);
   }
 
   /**
