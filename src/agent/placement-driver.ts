@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../core/clock.ts';
+import { Alarm } from '../core/alarm.ts';
+import type { Clock } from '../core/clock.ts';
 import { errorMessage, ShoalError } from '../core/errors.ts';
 import type { JobSpec } from '../core/job.ts';
 import type { Rng } from '../core/rng.ts';
@@ -57,8 +58,7 @@ export class PlacementDriver {
   private readonly transport: Transport;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private timer: TimerHandle | undefined;
-  private armedAt = Infinity;
+  private readonly alarm: Alarm;
   private inFlight = 0;
   private running = false;
 
@@ -67,6 +67,7 @@ export class PlacementDriver {
     this.transport = modules.transport;
     this.clock = modules.clock;
     this.logger = modules.logger;
+    this.alarm = new Alarm(modules.clock, () => this.after(() => this.node.onTimer(this.clock.now())));
     this.node = new PlacementNode(opts.placement, {
       view: modules.view,
       rng: modules.rng,
@@ -102,8 +103,7 @@ export class PlacementDriver {
 
   stop(): void {
     this.running = false;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.alarm.cancel();
   }
 
   submit(spec: JobSpec): Promise<SubmitOutcome> {
@@ -131,17 +131,7 @@ export class PlacementDriver {
 
   private rearm(): void {
     if (!this.running) return;
-    const at = this.node.nextTimerAtMs();
-    if (at === this.armedAt) return;
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.armedAt = at;
-    if (at === Infinity) return;
-    this.timer = this.clock.schedule(Math.max(0, at - this.clock.now()), () => {
-      this.timer = undefined;
-      this.armedAt = Infinity;
-      this.after(() => this.node.onTimer(this.clock.now()));
-    });
+    this.alarm.setAt(this.node.nextTimerAtMs());
   }
 
   private send(to: PeerIdStr, msg: PlacementMessage, addrs?: readonly string[]): void {

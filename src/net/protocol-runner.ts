@@ -1,4 +1,5 @@
-import type { Clock, Millis, TimerHandle } from '../core/clock.ts';
+import { Alarm } from '../core/alarm.ts';
+import type { Clock, Millis } from '../core/clock.ts';
 import { ShoalError } from '../core/errors.ts';
 import type { Encoded, Outbox, ProtocolNode } from '../core/protocol.ts';
 import type { PeerEvent, PeerIdStr, TopicMessage, Transport, Verdict } from '../core/transport.ts';
@@ -107,8 +108,7 @@ export class ProtocolRunner {
   readonly #dialQueue = new Map<PeerIdStr, readonly string[]>();
   readonly #dialing = new Set<PeerIdStr>();
   #inFlightSends = 0;
-  #timer: TimerHandle | null = null;
-  #armedAt: Millis = Infinity;
+  readonly #alarm: Alarm;
   #state: 'new' | 'running' | 'stopped' = 'new';
 
   constructor(opts: Partial<ProtocolRunnerOptions>, modules: ProtocolRunnerModules) {
@@ -127,6 +127,7 @@ export class ProtocolRunner {
       connect: (peer, addrs) => this.#connect(peer, addrs),
     };
     this.#node = typeof modules.node === 'function' ? modules.node(this.#outbox) : modules.node;
+    this.#alarm = new Alarm(modules.clock, this.#onTimer);
   }
 
   get node(): ProtocolNode {
@@ -144,7 +145,7 @@ export class ProtocolRunner {
 
   /** Time the single protocol timer is armed for (Infinity when idle); for diagnostics and tests. */
   get armedAtMs(): Millis {
-    return this.#armedAt;
+    return this.#alarm.armedAtMs;
   }
 
   get inFlightSends(): number {
@@ -174,9 +175,7 @@ export class ProtocolRunner {
     }
     this.#guard('stop', () => this.#node.stop(this.#clock.now()));
     this.#state = 'stopped';
-    this.#timer?.cancel();
-    this.#timer = null;
-    this.#armedAt = Infinity;
+    this.#alarm.cancel();
     for (let i = 0; i < this.#dialQueue.size; i++) this.#metrics?.dialDropped('stopped');
     this.#dialQueue.clear();
     this.#metrics?.queuedDials(0);
@@ -237,17 +236,10 @@ export class ProtocolRunner {
       this.#metrics?.handlerThrew('timer_not_advanced');
       at = this.#clock.now() + this.#opts.minTimerDelayMs;
     }
-    if (at === this.#armedAt) return;
-    this.#timer?.cancel();
-    this.#timer = null;
-    this.#armedAt = at;
-    if (Number.isNaN(at) || at === Infinity) return;
-    this.#timer = this.#clock.schedule(Math.max(0, at - this.#clock.now()), this.#onTimer);
+    this.#alarm.setAt(at);
   }
 
   readonly #onTimer = (): void => {
-    this.#timer = null;
-    this.#armedAt = Infinity;
     if (this.#state !== 'running') return;
     this.#guard('timer', () => this.#node.onTimer(this.#clock.now()));
     this.#rearm(true);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { Clock, Millis, TimerHandle } from '../../core/clock.ts';
+import { Alarm } from '../../core/alarm.ts';
+import type { Clock, Millis } from '../../core/clock.ts';
 import { errorMessage } from '../../core/errors.ts';
 import type { PeerIdStr } from '../../core/transport.ts';
 import type { MemberStatus } from '../../gossip/records.ts';
@@ -47,13 +48,13 @@ export class EvacuationRunner {
   private readonly opts: EvacuationRunnerOptions;
   private readonly m: EvacuationRunnerModules;
   private evacuator: Evacuator | undefined;
-  private timer: TimerHandle | undefined;
-  private timerAtMs = Infinity;
+  private readonly alarm: Alarm;
   private running = false;
 
   constructor(opts: EvacuationRunnerOptions, modules: EvacuationRunnerModules) {
     this.opts = opts;
     this.m = modules;
+    this.alarm = new Alarm(modules.clock, () => this.tick());
   }
 
   start(): void {
@@ -82,8 +83,7 @@ export class EvacuationRunner {
 
   stop(): void {
     this.running = false;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.alarm.cancel();
   }
 
   onMemberEvent(peer: PeerIdStr, status: MemberStatus, atMs: Millis): void {
@@ -111,16 +111,7 @@ export class EvacuationRunner {
   }
 
   private arm(delayMs: number): void {
-    if (!this.running) return;
-    const at = this.m.clock.now() + delayMs;
-    if (this.timer !== undefined && this.timerAtMs <= at) return;
-    this.timer?.cancel();
-    this.timerAtMs = at;
-    this.timer = this.m.clock.schedule(delayMs, () => {
-      this.timer = undefined;
-      this.timerAtMs = Infinity;
-      this.tick();
-    });
+    if (this.running) this.alarm.setWithin(delayMs);
   }
 
   private replace(owner: PeerIdStr, job: ReplicaJob): void {

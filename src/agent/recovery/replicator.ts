@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Alarm } from '../../core/alarm.ts';
 import type { Clock, TimerHandle } from '../../core/clock.ts';
 import { errorMessage } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
@@ -67,14 +68,14 @@ export class Replicator {
   private readonly m: ReplicatorModules;
   private readonly states = new Map<PeerIdStr, HolderState>();
   private holderList: PeerIdStr[] = [];
-  private timer: TimerHandle | undefined;
-  private timerAtMs = Infinity;
+  private readonly alarm: Alarm;
   private running = false;
   private readonly confirmations = new Set<Confirmation>();
 
   constructor(opts: ReplicatorOptions, modules: ReplicatorModules) {
     this.opts = opts;
     this.m = modules;
+    this.alarm = new Alarm(modules.clock, () => this.flush());
   }
 
   start(): void {
@@ -84,8 +85,7 @@ export class Replicator {
 
   stop(): void {
     this.running = false;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.alarm.cancel();
     for (const c of this.confirmations) this.finish(c, false);
   }
 
@@ -130,16 +130,7 @@ export class Replicator {
   }
 
   private schedule(delayMs: number): void {
-    if (!this.running) return;
-    const at = this.m.clock.now() + delayMs;
-    if (this.timer !== undefined && this.timerAtMs <= at) return;
-    this.timer?.cancel();
-    this.timerAtMs = at;
-    this.timer = this.m.clock.schedule(delayMs, () => {
-      this.timer = undefined;
-      this.timerAtMs = Infinity;
-      this.flush();
-    });
+    if (this.running) this.alarm.setWithin(delayMs);
   }
 
   private flush(): void {
