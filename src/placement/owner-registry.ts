@@ -172,18 +172,7 @@ export class OwnerRegistry {
     if (existing === undefined) {
       const other = this.byJob.get(req.jobId);
       if (other !== undefined) return { type: 'conflict', binding: other };
-      existing = {
-        tenant: req.tenant,
-        key: req.key,
-        keyHash: req.keyHash,
-        jobId: req.jobId,
-        specDigest: req.specDigest,
-        state: 'placed',
-        host: req.fromHost,
-        epoch: req.fromEpoch,
-        driver: req.driver,
-        updatedAtMs: now,
-      };
+      existing = placedAt(req, now);
       this.put(existing);
     }
     if (existing.jobId !== req.jobId || existing.specDigest !== req.specDigest) return { type: 'conflict', binding: existing };
@@ -213,18 +202,7 @@ export class OwnerRegistry {
     if (existing === undefined) {
       const other = this.byJob.get(req.jobId);
       if (other !== undefined) return { type: 'conflict', binding: other };
-      const b: Binding = {
-        tenant: req.tenant,
-        key: req.key,
-        keyHash: req.keyHash,
-        jobId: req.jobId,
-        specDigest: req.specDigest,
-        state: 'placed',
-        host: req.fromHost,
-        epoch: req.fromEpoch,
-        driver: req.driver,
-        updatedAtMs: now,
-      };
+      const b = placedAt(req, now);
       this.put(b);
       return { type: 'bound', binding: b };
     }
@@ -340,4 +318,20 @@ function checkSnapshot(s: RegistrySnapshot): void {
     keys.set(b.tenant, b.key, true);
     ids.add(b.jobId);
   });
+}
+
+/** The binding a request names: its job placed on the host it moves from (an owner that had no binding adopts it). */
+function placedAt(req: ReplaceRequest, now: Millis): Binding {
+  return {
+    tenant: req.tenant,
+    key: req.key,
+    keyHash: req.keyHash,
+    jobId: req.jobId,
+    specDigest: req.specDigest,
+    state: 'placed',
+    host: req.fromHost,
+    epoch: req.fromEpoch,
+    driver: req.driver,
+    updatedAtMs: now,
+  };
 }
