@@ -3,12 +3,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import cliProgress from 'cli-progress';
 import { ShoalError } from '../src/core/index.ts';
 import { CALIBRATION_PAYLOADS, calibrate, defaultCalibrationOptions, type CalibrationResult } from './calibration/calibrate.ts';
 import { renderHtmlReport } from './report/html-report.ts';
 import type { RunResult } from './run/result.ts';
-import { runScenario, type Progress } from './run/run-scenario.ts';
+import { runScenario } from './run/run-scenario.ts';
+import { progressReporter } from './run/progress.ts';
 import { formatAssertion, formatNumber } from './scenario/assertions.ts';
 import { loadScenarioFile } from './scenario/load.ts';
 import type { Scenario } from './scenario/schema.ts';
@@ -142,7 +142,7 @@ export async function simAction(opts: SimCommandOptions): Promise<number> {
       calibration.push(c);
     }
   }
-  const progress = progressReporter(scenario.duration_s);
+  const progress = progressReporter(scenario.duration_s, out);
   let result: RunResult;
   try {
     result = runScenario(scenario, { onProgress: progress.update, log: progress.log, baselines: opts.baselines });
@@ -185,39 +185,6 @@ async function sweepAction(scenario: Scenario, opts: SimCommandOptions, dir: str
     return 1;
   }
   return 0;
-}
-
-/** The process's resident memory now: the 12-GB target at 100k hosts is watched as a run goes. */
-function rssGb(): string {
-  return (process.memoryUsage.rss() / 2 ** 30).toFixed(1);
-}
-
-/** A progress bar on a TTY; otherwise a plain line every 10% of simulated time. */
-function progressReporter(durationS: number): { update: (p: Progress) => void; log: (line: string) => void; stop: () => void } {
-  if (process.stdout.isTTY) {
-    // A MultiBar, because only it can print log lines above the bar without breaking it.
-    const multi = new cliProgress.MultiBar(
-      { format: 'sim {bar} {value}/{total} s | wall {wall} s | {eps} events/s | {live} hosts live | RSS {rss} GB', hideCursor: true, etaBuffer: 20 },
-      cliProgress.Presets.shades_classic,
-    );
-    const bar = multi.create(Math.ceil(durationS), 0, { wall: '0', eps: '0', live: 0, rss: rssGb() });
-    return {
-      update: (p) => bar.update(Math.round(p.simMs / 1000), { wall: (p.wallMs / 1000).toFixed(0), eps: formatNumber(Math.round(p.events / Math.max(0.001, p.wallMs / 1000))), live: p.liveHosts, rss: rssGb() }),
-      log: (line) => multi.log(`${line}\n`),
-      stop: () => multi.stop(),
-    };
-  }
-  let nextPct = 10;
-  return {
-    update: (p) => {
-      const pct = (100 * p.simMs) / p.durationMs;
-      if (pct + 1e-9 < nextPct && p.simMs < p.durationMs) return;
-      while (nextPct <= pct) nextPct += 10;
-      out(`progress: ${(p.simMs / 1000).toFixed(0)}/${durationS} s simulated, ${(p.wallMs / 1000).toFixed(1)} s wall, ${Math.round(p.events / Math.max(0.001, p.wallMs / 1000))} events/s, ${p.liveHosts} hosts live, RSS ${rssGb()} GB`);
-    },
-    log: (line) => out(line),
-    stop: () => {},
-  };
 }
 
 const SUMMARY_METRICS = [
