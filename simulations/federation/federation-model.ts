@@ -310,8 +310,8 @@ export class FederatedShoalModel implements HostModel<ShoalSimNode> {
     this.inner.sampleFreshness(host, node, nowMs, a, b, c);
   }
 
-  queueDepth(host: number): number {
-    return this.inner.queueDepth(host);
+  queueDepth(host: number, node: ShoalSimNode): number {
+    return this.inner.queueDepth(host, node);
   }
 
   injectCorrupt(nowMs: Millis, rng: Rng, kind: string): CorruptInjection | null {

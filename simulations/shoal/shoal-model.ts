@@ -7,7 +7,6 @@ import {
   defaultGossipOptions,
   resolveGossipOptions,
   topicKind,
-  type GossipMetrics,
   type GossipOptions,
   type HostRecord,
   type TopicMsg,
@@ -82,29 +81,6 @@ class SimAdmission implements HostAdmission {
   }
 }
 
-/** Metrics sink of one host: keeps only what the run samples (queue depths). */
-class SimGossipMetrics implements GossipMetrics {
-  events = 0;
-  relays = 0;
-  messageReceived(): void {}
-  messageSent(): void {}
-  refused(): void {}
-  memberStatus(): void {}
-  selfRefuted(): void {}
-  queueDepth(queue: 'events' | 'relays', depth: number): void {
-    if (queue === 'events') this.events = depth;
-    else this.relays = depth;
-  }
-  cellBits(): void {}
-}
-
-/**
- * The host's outbox as the agent's runner would drive it: a topic message is decoded from
- * its bytes once, at publish (every receiver would decode the same bytes the same way), and
- * receivers share the decoded object. Undecodable bytes travel as an UndecodablePayload that
- * every receiver rejects. It also notes record versions (for freshness) and recent messages
- * (for corruption injection).
- */
 class ObservingOutbox implements Outbox {
   private readonly model: ShoalHostModel;
   private readonly host: number;
@@ -175,7 +151,6 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
   private hooks: RunHooks | null = null;
   private readonly scenario: Scenario;
   private readonly ledgers: (HostLedger | undefined)[] = [];
-  private readonly metrics: (SimGossipMetrics | undefined)[] = [];
   private versionInc = new Float64Array(0);
   private versionSeq = new Float64Array(0);
   private versionAt = new Float64Array(0);
@@ -249,8 +224,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       ledger = new HostLedger({ cluster, zone: ctx.zone, labels, drivers: SIM_DRIVERS, capacity, health: 'ok', draining: false }, this.clusterHooks.prefill?.(i, capacity));
       this.ledgers[i] = ledger;
     }
-    const metrics = (this.metrics[i] ??= new SimGossipMetrics());
-    const gossip = new GossipNode({ ...this.gossipOpts, cluster, incarnation: ctx.incarnation }, { self: ctx.self, rng: ctx.rng.fork('gossip'), outbox: new ObservingOutbox(this, i, ctx.outbox), metrics });
+    const gossip = new GossipNode({ ...this.gossipOpts, cluster, incarnation: ctx.incarnation }, { self: ctx.self, rng: ctx.rng.fork('gossip'), outbox: new ObservingOutbox(this, i, ctx.outbox), metrics: null });
     gossip.updateSelf(
       {
         zone: ctx.zone,
@@ -434,9 +408,9 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
     return nowMs - firstNewerAt;
   }
 
-  queueDepth(host: number): number {
-    const m = this.metrics[host];
-    return m === undefined ? 0 : m.events + m.relays;
+  queueDepth(_host: number, node: ShoalSimNode): number {
+    const q = node.gossip.queueDepths();
+    return q.events[0] + q.relays[0];
   }
 
   injectCorrupt(nowMs: Millis, rng: Rng, kind: string): CorruptInjection | null {
