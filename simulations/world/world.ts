@@ -120,6 +120,8 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
   private directFrom: Int32Array;
   private directPayload: (Encoded | undefined)[] = [];
   private readonly freeDirect: number[] = [];
+  /** The sender of the direct message being handled, else -1 (see sendFrom). */
+  private replyHost = -1;
   private readonly callbacks: (((nowMs: Millis) => void) | undefined)[] = [];
   private readonly freeCallbacks: number[] = [];
   private partitionGen = 0;
@@ -336,7 +338,9 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
   }
 
   sendFrom(host: number, to: PeerIdStr, payload: Encoded): void {
-    const dest = this.indexOf.get(to);
+    // An answer to the message being handled (an ack, a sync answer) names its sender: no map lookup.
+    const r = this.replyHost;
+    const dest = r >= 0 && to === this.ids[r] ? r : this.indexOf.get(to);
     if (dest === undefined) {
       this.unknownPeerSends++;
       return;
@@ -369,11 +373,13 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.meter.received(dest, now, bytes);
     this.trace.add(now, dest, EV_DIRECT, size);
     const node = this.hosts[dest]!;
+    this.replyHost = from;
     try {
       node.onDirect(this.ids[from]!, payload, this.hostTime(now));
     } catch (err) {
       this.recordError(dest, now, 'onDirect', err);
     }
+    this.replyHost = -1;
     this.refreshTimer(dest);
   }
 
