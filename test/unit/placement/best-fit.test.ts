@@ -117,4 +117,28 @@ describe('placement DeadlineQueue', () => {
       fcParams(200),
     );
   });
+
+  it('peekAt is the earliest deadline held through random pushes, pops and clears', () => {
+    const op = fc.oneof(fc.record({ push: fc.integer({ min: 0, max: 50 }) }), fc.record({ popUntil: fc.integer({ min: 0, max: 60 }) }), fc.constant({ clear: true }));
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 100 }), (ops) => {
+        const q = new DeadlineQueue<number>();
+        let held: number[] = [];
+        for (const o of ops) {
+          if ('push' in o) {
+            q.push(o.push, held.length);
+            held.push(o.push);
+          } else if ('popUntil' in o) {
+            while (q.popDue(o.popUntil) !== undefined);
+            held = held.filter((at) => at > o.popUntil);
+          } else {
+            q.clear();
+            held = [];
+          }
+          assert.equal(q.peekAt(), held.length === 0 ? Infinity : Math.min(...held), `after ${JSON.stringify(o)}`);
+        }
+      }),
+      fcParams(200),
+    );
+  });
 });
