@@ -1,4 +1,4 @@
-import { SeededRng, type Encoded, type Millis, type Outbox, type PeerIdStr, type Resources, type Rng } from '../../src/core/index.ts';
+import { SeededRng, type Encoded, type Millis, type PeerIdStr, type Resources, type Rng } from '../../src/core/index.ts';
 import {
   GossipNode,
   GOSSIP_REASONS,
@@ -33,7 +33,7 @@ import { overrideOptions, partialOverrides } from '../scenario/options-override.
 import type { Scenario } from '../scenario/schema.ts';
 import { SIM_CLUSTER, SIM_DRIVERS } from '../workload/host-records.ts';
 import { HOST_SHAPE_MIXES, hostCapacity, pickWeighted } from '../workload/shapes.ts';
-import type { HostContext, World } from '../world/world.ts';
+import { HostOutbox, type HostContext, type World } from '../world/world.ts';
 import { recoveryOptions, defaultRecoveryOptions } from '../../src/placement/recovery/index.ts';
 import { AdmissionLog } from './admission-log.ts';
 import { PlacementPayload, UndecodablePayload } from './payloads.ts';
@@ -81,16 +81,14 @@ class SimAdmission implements HostAdmission {
   }
 }
 
-class ObservingOutbox implements Outbox {
+/** A host's outbox that also lets the model watch what the host publishes and sends (one object per host, not a wrapper around one). */
+class ObservingOutbox extends HostOutbox {
   private readonly model: ShoalHostModel;
-  private readonly host: number;
-  private readonly inner: Outbox;
-  constructor(model: ShoalHostModel, host: number, inner: Outbox) {
+  constructor(model: ShoalHostModel, world: World, host: number) {
+    super(world, host);
     this.model = model;
-    this.host = host;
-    this.inner = inner;
   }
-  publish(topic: string, payload: Encoded): void {
+  override publish(topic: string, payload: Encoded): void {
     let out: Encoded;
     try {
       out = decodeTopicMessage(topic, payload.bytes);
@@ -99,20 +97,11 @@ class ObservingOutbox implements Outbox {
       out = new UndecodablePayload(payload.bytes, err);
     }
     this.model.notePublish(this.host, topic, out);
-    this.inner.publish(topic, out);
+    super.publish(topic, out);
   }
-  subscribe(topic: string): void {
-    this.inner.subscribe(topic);
-  }
-  unsubscribe(topic: string): void {
-    this.inner.unsubscribe(topic);
-  }
-  send(to: PeerIdStr, payload: Encoded): void {
+  override send(to: PeerIdStr, payload: Encoded): void {
     if (++this.model.directSends % DIRECT_CHECK_EVERY === 0) this.model.checkDirect(payload);
-    this.inner.send(to, payload);
-  }
-  connect(peer: PeerIdStr, addrs: readonly string[]): void {
-    this.inner.connect(peer, addrs);
+    super.send(to, payload);
   }
 }
 
@@ -224,7 +213,7 @@ export class ShoalHostModel implements HostModel<ShoalSimNode> {
       ledger = new HostLedger({ cluster, zone: ctx.zone, labels, drivers: SIM_DRIVERS, capacity, health: 'ok', draining: false }, this.clusterHooks.prefill?.(i, capacity));
       this.ledgers[i] = ledger;
     }
-    const gossip = new GossipNode({ ...this.gossipOpts, cluster, incarnation: ctx.incarnation }, { self: ctx.self, rng: ctx.rng.fork('gossip'), outbox: new ObservingOutbox(this, i, ctx.outbox), metrics: null });
+    const gossip = new GossipNode({ ...this.gossipOpts, cluster, incarnation: ctx.incarnation }, { self: ctx.self, rng: ctx.rng.fork('gossip'), outbox: new ObservingOutbox(this, w, i), metrics: null });
     gossip.updateSelf(
       {
         zone: ctx.zone,

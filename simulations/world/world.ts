@@ -464,9 +464,9 @@ export function defaultTopicKind(topic: string): string {
 }
 
 /** A host's outbox: effects go straight to the world, which is inside that host's handler. */
-class HostOutbox implements Outbox {
-  private readonly world: World<ProtocolNode>;
-  private readonly host: number;
+export class HostOutbox implements Outbox {
+  protected readonly world: World<ProtocolNode>;
+  protected readonly host: number;
 
   constructor(world: World<ProtocolNode>, host: number) {
     this.world = world;
