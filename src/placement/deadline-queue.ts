@@ -10,8 +10,6 @@ export class DeadlineQueue<T> {
   private readonly seq: number[] = [];
   private readonly items: T[] = [];
   private counter = 0;
-  /** at[0], or Infinity: a driver asks for it after every call, and reading it here touches one object, not the heap's array too. */
-  private earliest: Millis = Infinity;
 
   get size(): number {
     return this.items.length;
@@ -19,7 +17,7 @@ export class DeadlineQueue<T> {
 
   /** The earliest deadline, or Infinity when empty. */
   peekAt(): Millis {
-    return this.earliest;
+    return this.at.length === 0 ? Infinity : this.at[0]!;
   }
 
   push(atMs: Millis, item: T): void {
@@ -33,7 +31,6 @@ export class DeadlineQueue<T> {
       this.swap(i, parent);
       i = parent;
     }
-    this.earliest = this.at[0]!;
   }
 
   /** Removes and returns the earliest item if it is due at `now`. */
@@ -57,7 +54,6 @@ export class DeadlineQueue<T> {
       this.swap(i, m);
       i = m;
     }
-    this.earliest = n === 0 ? Infinity : this.at[0]!;
     return top;
   }
 
@@ -65,7 +61,6 @@ export class DeadlineQueue<T> {
     this.at.length = 0;
     this.seq.length = 0;
     this.items.length = 0;
-    this.earliest = Infinity;
   }
 
   private less(a: number, b: number): boolean {
