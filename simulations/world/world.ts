@@ -120,8 +120,11 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
   private directFrom: Int32Array;
   private directPayload: (Encoded | undefined)[] = [];
   private readonly freeDirect: number[] = [];
-  /** The sender of the direct message being handled, else -1 (see sendFrom). */
+  /** The sender of the direct message being handled, else -1 (see destinationOf). */
   private replyHost = -1;
+  /** Per host, its last two destinations and their indices (see destinationOf). */
+  private readonly recentTo: (PeerIdStr | undefined)[];
+  private readonly recentDest: Int32Array;
   private readonly callbacks: (((nowMs: Millis) => void) | undefined)[] = [];
   private readonly freeCallbacks: number[] = [];
   private partitionGen = 0;
@@ -144,6 +147,8 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.timerQueuedAtMs = new Float64Array(cap).fill(Infinity);
     this.timerGen = new Int32Array(cap);
     this.directFrom = new Int32Array(1024);
+    this.recentTo = new Array<PeerIdStr | undefined>(2 * cap).fill(undefined);
+    this.recentDest = new Int32Array(2 * cap);
     this.factory = modules.factory;
     this.resolutionMs = opts.clockResolutionMs;
     this.ids = makePeerIds(cap, this.rng.fork('peer-ids'));
@@ -338,9 +343,7 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
   }
 
   sendFrom(host: number, to: PeerIdStr, payload: Encoded): void {
-    // An answer to the message being handled (an ack, a sync answer) names its sender: no map lookup.
-    const r = this.replyHost;
-    const dest = r >= 0 && to === this.ids[r] ? r : this.indexOf.get(to);
+    const dest = this.destinationOf(host, to);
     if (dest === undefined) {
       this.unknownPeerSends++;
       return;
@@ -360,6 +363,29 @@ export class World<N extends ProtocolNode = ProtocolNode> implements TopicSink {
     this.directFrom[slot] = host;
     this.directPayload[slot] = payload;
     this.queue.push(a + this.opts.directProcessingMs, EV_DIRECT, dest, slot);
+  }
+
+  /**
+   * The host a peer id names, for a send from `host`. The map of 100k peer ids costs cache
+   * misses on every lookup (its table, the id's hash), so two cheaper answers come first: an
+   * answer to the message being handled (an ack, a sync answer) goes to its sender, and each
+   * host remembers its last two destinations (its ring successors, pinged every round).
+   * Comparing ids by reference reads neither string.
+   */
+  private destinationOf(host: number, to: PeerIdStr): number | undefined {
+    const r = this.replyHost;
+    if (r >= 0 && to === this.ids[r]) return r;
+    const k = 2 * host;
+    const recent = this.recentTo;
+    if (to === recent[k]) return this.recentDest[k];
+    if (to === recent[k + 1]) return this.recentDest[k + 1];
+    const dest = this.indexOf.get(to);
+    if (dest === undefined) return undefined;
+    recent[k + 1] = recent[k];
+    this.recentDest[k + 1] = this.recentDest[k]!;
+    recent[k] = to;
+    this.recentDest[k] = dest;
+    return dest;
   }
 
   private deliverDirect(dest: number, slot: number, now: Millis): void {
