@@ -81,7 +81,14 @@ class SimAdmission implements HostAdmission {
   }
 }
 
-/** A host's outbox that also lets the model watch what the host publishes and sends (one object per host, not a wrapper around one). */
+/**
+ * The host's outbox as the agent's runner would drive it: a topic message is decoded from
+ * its bytes once, at publish (every receiver would decode the same bytes the same way), and
+ * receivers share the decoded object. Undecodable bytes travel as an UndecodablePayload that
+ * every receiver rejects. It also notes record versions (for freshness) and recent messages
+ * (for corruption injection). It extends the world's outbox rather than wrapping one: one
+ * object read per send, not two.
+ */
 class ObservingOutbox extends HostOutbox {
   private readonly model: ShoalHostModel;
   constructor(model: ShoalHostModel, world: World, host: number) {
