@@ -185,9 +185,11 @@ export class SummaryStore {
     return 'new';
   }
 
-  // Overlaps at other cellBits: ancestors at every level, descendants two levels down (a
-  // layout moves one bit at a time, so deeper ones only exist after a very long partition).
-
+  /**
+   * Whether a summary of an overlapping cell at other cellBits is as new as `s`. Overlaps are
+   * ancestors at every level and descendants two levels down (a layout moves one bit at a
+   * time, so deeper ones only exist after a very long partition); removeOverlaps drops the same set.
+   */
   private overlapAsNew(key: number, s: CellSummary): boolean {
     for (let b = s.cellBits - 1, k = key >>> 1; b >= 0; b--, k >>>= 1) {
       const o = this.lookup(k, b);
