@@ -299,11 +299,6 @@ export function encodeEvents(cluster: string, origin: string, events: readonly M
   return seal({ type: 'events', cluster, origin, events }, [WIRE_VERSION, TYPE_CODES.events, cluster, origin, wire], MESSAGE_LIMITS.events);
 }
 
-/** Bytes a summary adds to a digest (its cached tuple). */
-export function summaryBodyBytes(s: CellSummary): number {
-  return packedSummary(s).length;
-}
-
 export function encodeSummary(summary: CellSummary): Encoded<SummaryMsg> {
   // [version, type, ...tuple]: the cached tuple's elements follow the two envelope fields.
   const tuple = packedSummary(summary);

@@ -31,7 +31,7 @@ import { restamped, summarizeCell, summaryChanged } from './summary.ts';
 import { SummaryStore, haveBytes, heapKey, keyBits } from './summary-store.ts';
 import { SYNC_ASK_ELSEWHERE, encodeSyncAnswer } from './sync-response.ts';
 import { TokenBucket } from './token-bucket.ts';
-import { buildDigests, fitBodies } from './digest-builder.ts';
+import { buildDigests } from './digest-builder.ts';
 import { planConnections } from './connections.ts';
 import { RendezvousCache } from './rendezvous.ts';
 import { Awareness } from './suspicion.ts';
@@ -1308,10 +1308,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (!known && s.cell !== this.myCell && this.lastSummary !== undefined && !this.districtMeshForming(now)) this.summaryOwed(now);
       if (this.dirty.size < MAX_DIRTY) this.dirty.add(heapKey(s.cellBits, s.cell));
       else this.lastFullDigestAtMs = -Infinity;
-      // News waits digestMinIntervalMs for company (Serf coalesces events the same way): a
-      // join wave's cells report within a second or two of each other, and each digest is
-      // a message at every host, ~7 copies of it at 1k hosts.
-      const at = Math.max(now + this.opts.digestMinIntervalMs, this.lastDigestAtMs + this.opts.digestMinIntervalMs, this.digestSettledAtMs);
+      const at = Math.max(now, this.lastDigestAtMs + this.opts.digestMinIntervalMs, this.digestSettledAtMs);
       if (at < this.timers[T_DIGEST]!) this.timers[T_DIGEST] = at;
     }
     return true;
@@ -1386,16 +1383,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.timers[T_DIGEST] = now + this.opts.digestFullIntervalMs;
       return;
     }
-    // One digest costs at most the global pacer's burst. A warm start of 100k hosts changed
-    // most of a district's 64 summaries twice in its first minute; a digest carrying them all
-    // (~60 KB) cost the district 20 minutes of its budget share, whose debt then held every
-    // later change back, and such digests made the steady minutes 12 KB/s per host. Bodies
-    // beyond the burst wait for the next digest, which the pacer sends when its share allows.
-    const { carried, held } = fitBodies(summaries, versions.length, this.globalPacer.burstBytes(), (s) => !this.wholeInDigest.has(heapKey(s.cellBits, s.cell)));
-    // A digest is full only if it names every summary: receivers take a full one that lacks their cell as unheard.
-    const full = fullDue && held.length === 0;
-    const header = { cluster: this.opts.cluster, reporter: this.self, cellBits: this.bits, districtBits: this.districtBits, district: this.myDistrict, full };
-    const digests = buildDigests(header, carried, versions, now);
+    const header = { cluster: this.opts.cluster, reporter: this.self, cellBits: this.bits, districtBits: this.districtBits, district: this.myDistrict, full: fullDue };
+    const digests = buildDigests(header, summaries, versions, now);
     let bytes = 0;
     for (const d of digests) bytes += wireSize(d);
     const publishers = 2 ** this.districtBits;
@@ -1405,17 +1394,16 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       return;
     }
     for (const d of digests) this.publish(this.myGlobalTopic, 'global', d);
-    this.noteWhole(carried);
+    this.noteWhole(summaries);
     this.globalPacer.charge(now, bytes, publishers);
     this.stats.digestsPublished += digests.length;
     this.dirty.clear();
-    for (const s of held) this.dirty.add(heapKey(s.cellBits, s.cell));
     this.lastDigestAtMs = now;
-    if (full) {
+    if (fullDue) {
       this.lastFullDigestAtMs = now;
       this.digestFullEveryMs = Math.min(2 * this.digestFullEveryMs, this.opts.digestFullIntervalMs);
     }
-    this.timers[T_DIGEST] = held.length > 0 ? now + this.opts.digestMinIntervalMs : this.lastFullDigestAtMs + this.digestFullEveryMs;
+    this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.digestFullEveryMs;
   }
 
   /** A digest of our district in our layout. */

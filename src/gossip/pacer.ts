@@ -67,15 +67,6 @@ export class PublishPacer {
     this.creditMs -= this.costMs(bytes, publishers);
   }
 
-  /**
-   * The most bytes one message may carry and still cost no more than a full burst, at any
-   * share (the share scales both sides). A publisher that sends larger messages runs into
-   * debt it pays off in silence.
-   */
-  burstBytes(): number {
-    return (this.budget.burstMessages * this.budget.bytesPerSec) / this.budget.msgsPerSec;
-  }
-
   /** Current credit in ms (for tests and `shoal info`). */
   credit(now: Millis, publishers: number): number {
     this.refill(now, publishers);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { buildDigests, fitBodies } from '../../../src/gossip/digest-builder.ts';
-import { MAX_VERSIONS_PER_DIGEST, summaryBodyBytes } from '../../../src/gossip/codec.ts';
+import { buildDigests } from '../../../src/gossip/digest-builder.ts';
+import { MAX_VERSIONS_PER_DIGEST } from '../../../src/gossip/codec.ts';
 import { decodeTopicMessage, globalTopic, type DigestMsg, type SummaryVersion } from '../../../src/gossip/index.ts';
 import { CLUSTER, summary } from './fixtures.ts';
 
@@ -23,18 +23,5 @@ describe('gossip digest builder', () => {
     const empty = buildDigests(header, [], [], 10);
     assert.equal(empty.length, 1);
     assert.equal(empty[0]!.msg.versions.length + empty[0]!.msg.summaries.length, 0);
-  });
-
-  it('fitBodies: within the room, cells never carried whole first, then the oldest; at least one', () => {
-    const bodies = [summary('a', 12, 5_000), summary('b', 12, 1_000), summary('c', 12, 3_000), summary('d', 12, 4_000)];
-    const one = summaryBodyBytes(bodies[0]!);
-    const room = 160 + 2 * 24 + 2 * one + one / 2; // overhead, two versions, two and a half bodies
-    const { carried, held } = fitBodies(bodies, 2, room, (s) => s.reporter === 'd');
-    assert.deepEqual(carried.map((s) => s.reporter), ['d', 'b'], 'the never-whole one, then the oldest');
-    assert.deepEqual(held.map((s) => s.reporter), ['c', 'a']);
-    assert.equal(fitBodies(bodies, 2, 0, () => false).carried.length, 1, 'one body even when none fits');
-    const all = fitBodies(bodies, 0, 1e6, () => false);
-    assert.equal(all.carried.length + all.held.length, 4);
-    assert.equal(all.held.length, 0);
   });
 });
