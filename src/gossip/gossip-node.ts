@@ -132,8 +132,11 @@ const FAILED_BATCH_FACTOR = 25;
  * in a correlated failure) publishes its summary once no loss came for SUMMARY_SETTLE_MS, or
  * SUMMARY_SETTLE_MAX_MS after the first, instead of at each step: one summary per cell, after
  * the cell topic's burst rather than on top of it. So does a member that becomes the reporter
- * because the last one is suspect: its first summary waits out the same burst. Arrivals do
- * not wait (cold start, joins).
+ * because the last one is suspect: its first summary waits out the same burst. Arrivals
+ * settle the same way, without the spread, once the cell has a summary out (its first
+ * waits for the view instead). At a 20k warm start a reporter published three summaries in
+ * its cell's first 8 s of filling (a third of its members, then repeats for the district
+ * mesh), which spent its district burst, and its whole cell's summary waited 110 s for credit.
  */
 const SUMMARY_SETTLE_MS = 2000;
 const SUMMARY_SETTLE_MAX_MS = 10_000;
@@ -264,6 +267,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /** The last loss of a member (suspect, failed, left), and the first since our last summary or since we became the reporter (see SUMMARY_SETTLE_MS). */
   private memberLostAtMs = -Infinity;
   private lossesUnsummarizedSinceMs = Infinity;
+  /** The last arrival (new member, or back alive), and the first since our last summary (see SUMMARY_SETTLE_MS). */
+  private memberGainedAtMs = -Infinity;
+  private gainsUnsummarizedSinceMs = Infinity;
   /** This loss episode's draw of SUMMARY_SPREAD_MS; negative until drawn. */
   private summarySpreadMs = -1;
   private rank = Infinity;
@@ -378,7 +384,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.membership.onEvent((ev) => metrics.memberStatus(ev.status, ev.previous));
     }
     this.membership.onEvent((ev) => {
-      if (ev.status === 'alive' || ev.previous === null) return;
+      if (ev.status === 'alive') {
+        if (ev.previous === 'alive') return;
+        this.memberGainedAtMs = ev.atMs;
+        if (this.gainsUnsummarizedSinceMs === Infinity) this.gainsUnsummarizedSinceMs = ev.atMs;
+        return;
+      }
+      if (ev.previous === null) return;
       this.memberLostAtMs = ev.atMs;
       if (this.lossesUnsummarizedSinceMs === Infinity) this.lossesUnsummarizedSinceMs = ev.atMs;
     });
@@ -887,8 +899,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     } else {
       if (!this.standingIn) {
         this.timers[T_SUMMARY] = Infinity;
-        // No summary owed: a loss that makes us the reporter later starts its own settle.
+        // No summary owed: a loss or arrival that makes us the reporter later starts its own settle.
         this.lossesUnsummarizedSinceMs = Infinity;
+        this.gainsUnsummarizedSinceMs = Infinity;
       }
       this.timers[T_DIGEST] = Infinity;
       this.dirty.clear();
@@ -1221,6 +1234,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.timers[T_SUMMARY] = heartbeatAt;
       return;
     }
+    // Arrivals settle even for a repeat that is owed: it carries the cell as it is then.
+    if (this.lastSummary !== undefined) {
+      const gainsSettledAt = Math.min(this.memberGainedAtMs + SUMMARY_SETTLE_MS, this.gainsUnsummarizedSinceMs + SUMMARY_SETTLE_MAX_MS);
+      if (now < gainsSettledAt) {
+        this.timers[T_SUMMARY] = gainsSettledAt;
+        return;
+      }
+    }
     if (!this.summaryForced) {
       const settledAt = Math.min(this.memberLostAtMs + SUMMARY_SETTLE_MS, this.lossesUnsummarizedSinceMs + SUMMARY_SETTLE_MAX_MS);
       if (now < settledAt + SUMMARY_SPREAD_MS) {
@@ -1232,6 +1253,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       }
     }
     this.lossesUnsummarizedSinceMs = Infinity;
+    this.gainsUnsummarizedSinceMs = Infinity;
     this.summarySpreadMs = -1;
     this.summaryVersionSeen = this.membership.version;
     const contacts: Contact[] = this.membership

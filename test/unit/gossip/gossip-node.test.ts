@@ -494,6 +494,29 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     assert.ok(events <= victims.length / 2, `storm control: ${events} events messages for ${victims.length} deaths (one suspicion and one failure per death would be ${2 * victims.length})`);
   });
 
+  it('a burst of arrivals costs each cell one summary once they settle, not one per arrival', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', expectedClusterSize: 200 } });
+    for (const id of ids(200, 'h')) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
+    h.runUntil(() => converged(h), 120_000, 'convergence of 200 nodes', 500);
+    h.run(130_000); // past the district mesh's first two minutes: no repeats for new links
+    const published = (): number => h.upNodes.reduce((a, n) => a + n.counters().summariesPublished, 0);
+    const before = published();
+    const newcomers = ids(224, 'h').slice(200);
+    for (const id of newcomers) {
+      h.add(id, { seeds: ['h0'] });
+      h.run(300); // 24 arrivals over 7.2 s
+    }
+    h.runUntil(() => converged(h), 60_000, 'convergence with the newcomers', 500);
+    h.run(15_000);
+    const summaries = published() - before;
+    const cells = new Set(h.upNodes.map((n) => n.ownCell)).size;
+    console.log(`      ${newcomers.length} arrivals over 7.2 s in ${cells} cells: ${summaries} summaries`);
+    // Each reporter waits until no member arrived for SUMMARY_SETTLE_MS (at most
+    // SUMMARY_SETTLE_MAX_MS): 8-9 summaries at seeds 1-4. Without the wait a reporter
+    // publishes at each arrival as far as the district budget's burst allows: 16-17.
+    assert.ok(summaries <= 3 * cells, `${summaries} summaries for ${cells} cells`);
+  });
+
   it('cells split one bit at a time as the cluster grows, and the cluster follows', () => {
     // Target 16 per cell: split above 24, merge below 8. 20 hosts stay in 1 cell; 90 end at 2 bits (22.5 per cell).
     const gossip = { cluster: 'test', targetCellSize: 16, cellBitsDwellMs: 10_000 };
