@@ -34,7 +34,10 @@ import { CLUSTER_RE } from './wire-check.ts';
  * So on paper the budget holds only if IDONTWANT works as hoped, or the global topic runs
  * below its budget. Measured at 100k: 8.5 KB/s received per host, 180–300 s after a warm
  * start, with the simulator's model of IDONTWANT (it skips more copies than real gossipsub
- * did); at 20k, 2.99 KB/s with it and 3.40 KB/s had it skipped none.
+ * did); at 20k, 2.99 KB/s with it and 3.40 KB/s had it skipped none. Over 120–600 s at 100k,
+ * 12.2 KB/s: a district's ~50-KB digest of a cold start's settled summaries overdraws its
+ * share by ~18 minutes, and such digests go out all through the ten minutes, each copy
+ * reaching a host ~4.4 times (simulations/README.md, "Global digests at 100k").
  *
  * What that costs: under SUSTAINED change, a cell's own publisher share is
  * 1.5/48 ≈ one record per 32 s per host (a host whose capacity changes only now and then
