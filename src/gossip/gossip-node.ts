@@ -135,8 +135,8 @@ const FAILED_BATCH_FACTOR = 25;
  * because the last one is suspect: its first summary waits out the same burst. Arrivals
  * settle the same way, without the spread, once the cell has a summary out (its first
  * waits for the view instead). At a 20k warm start a reporter published three summaries in
- * its cell's first 8 s of filling (a third of its members, then repeats for the district
- * mesh), which spent its district burst, and its whole cell's summary waited 110 s for credit.
+ * its cell's first 8 s of filling (the last with 16 of its 43 members), which spent its
+ * district burst, and its whole cell's summary waited 110 s for credit.
  */
 const SUMMARY_SETTLE_MS = 2000;
 const SUMMARY_SETTLE_MAX_MS = 10_000;
