@@ -140,6 +140,11 @@ const FAILED_BATCH_FACTOR = 25;
  */
 const SUMMARY_SETTLE_MS = 2000;
 const SUMMARY_SETTLE_MAX_MS = 10_000;
+
+/** When a run of losses (or of arrivals) has settled: the last plus SUMMARY_SETTLE_MS, at most the first plus SUMMARY_SETTLE_MAX_MS. */
+function settledAt(lastAtMs: Millis, firstAtMs: Millis): Millis {
+  return Math.min(lastAtMs + SUMMARY_SETTLE_MS, firstAtMs + SUMMARY_SETTLE_MAX_MS);
+}
 /**
  * A settled summary then waits a further delay drawn over [0, SUMMARY_SPREAD_MS): every cell
  * of a district settles within the same few seconds after a correlated failure, and each
@@ -1218,13 +1223,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       // The first summary after entering a cell waits for the view to settle (one push-pull
       // with a cell-mate done, and no member came or went for a few checks), so it is right
       // and the burst credit is kept for news.
-      const settledAt = Math.min(
+      const viewSettledAt = Math.min(
         // Alone in the cell: there is nobody to sync with, and others of the cell find us through this summary.
         Math.max(this.ringChangedAtMs + REPORTER_SETTLE_CHECKS * this.opts.summaryCheckMs, this.cellSynced || this.membership.liveCount <= 1 ? 0 : Infinity),
         this.bitsChangedAtMs + MAX_FIRST_SUMMARY_WAIT_MS,
       );
-      if (now < settledAt) {
-        this.timers[T_SUMMARY] = settledAt;
+      if (now < viewSettledAt) {
+        this.timers[T_SUMMARY] = viewSettledAt;
         return;
       }
     }
@@ -1236,18 +1241,18 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     // Arrivals settle even for a repeat that is owed: it carries the cell as it is then.
     if (this.lastSummary !== undefined) {
-      const gainsSettledAt = Math.min(this.memberGainedAtMs + SUMMARY_SETTLE_MS, this.gainsUnsummarizedSinceMs + SUMMARY_SETTLE_MAX_MS);
+      const gainsSettledAt = settledAt(this.memberGainedAtMs, this.gainsUnsummarizedSinceMs);
       if (now < gainsSettledAt) {
         this.timers[T_SUMMARY] = gainsSettledAt;
         return;
       }
     }
     if (!this.summaryForced) {
-      const settledAt = Math.min(this.memberLostAtMs + SUMMARY_SETTLE_MS, this.lossesUnsummarizedSinceMs + SUMMARY_SETTLE_MAX_MS);
-      if (now < settledAt + SUMMARY_SPREAD_MS) {
+      const lossesSettledAt = settledAt(this.memberLostAtMs, this.lossesUnsummarizedSinceMs);
+      if (now < lossesSettledAt + SUMMARY_SPREAD_MS) {
         if (this.summarySpreadMs < 0) this.summarySpreadMs = this.rng.next() * SUMMARY_SPREAD_MS;
-        if (now < settledAt + this.summarySpreadMs) {
-          this.timers[T_SUMMARY] = settledAt + this.summarySpreadMs;
+        if (now < lossesSettledAt + this.summarySpreadMs) {
+          this.timers[T_SUMMARY] = lossesSettledAt + this.summarySpreadMs;
           return;
         }
       }
