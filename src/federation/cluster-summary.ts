@@ -1,6 +1,7 @@
 import type { Millis } from '../core/clock.ts';
 import type { DriverName } from '../core/job.ts';
 import type { PeerIdStr } from '../core/transport.ts';
+import { NO_LABELS, mergeLabelFilter, type LabelFilter } from '../gossip/label-filter.ts';
 import { SUMMARY_SHAPES, type CellBucket, type CellSummary } from '../gossip/records.ts';
 
 /**
@@ -26,8 +27,6 @@ export interface ClusterSummary {
 
 /** Zone × driver-set pairs in one cluster summary; beyond it buckets are dropped (and counted). */
 export const MAX_CLUSTER_BUCKETS = 64;
-/** Distinct `key=value` labels kept per bucket, as in a cell's bucket. */
-export const MAX_CLUSTER_BUCKET_LABELS = 32;
 
 export interface SummarizeClusterInput {
   readonly cluster: string;
@@ -54,7 +53,7 @@ interface Acc {
   capV: number;
   capM: number;
   capD: number;
-  labels: Set<string>;
+  labelFilter: LabelFilter;
 }
 
 /**
@@ -88,7 +87,7 @@ export function summarizeCluster(input: SummarizeClusterInput): ClusterSummary {
           capV: 0,
           capM: 0,
           capD: 0,
-          labels: new Set(),
+          labelFilter: NO_LABELS,
         };
         accs.set(key, a);
       }
@@ -103,7 +102,7 @@ export function summarizeCluster(input: SummarizeClusterInput): ClusterSummary {
       a.capV += b.totalCapacity.vcpus;
       a.capM += b.totalCapacity.memoryMiB;
       a.capD += b.totalCapacity.diskGiB;
-      for (const l of b.labels) if (a.labels.size < MAX_CLUSTER_BUCKET_LABELS) a.labels.add(l);
+      a.labelFilter = mergeLabelFilter(a.labelFilter, b.labelFilter);
     }
   }
   const buckets: CellBucket[] = [];
@@ -116,7 +115,7 @@ export function summarizeCluster(input: SummarizeClusterInput): ClusterSummary {
       maxFree: { vcpus: a.maxV, memoryMiB: a.maxM, diskGiB: a.maxD },
       totalFree: { vcpus: a.freeV, memoryMiB: a.freeM, diskGiB: a.freeD },
       totalCapacity: { vcpus: a.capV, memoryMiB: a.capM, diskGiB: a.capD },
-      labels: [...a.labels].sort(),
+      labelFilter: a.labelFilter,
     });
   }
   return { cluster: input.cluster, region: input.region, gateway: input.gateway, issuedAtMs: input.now, hosts, cells, buckets };

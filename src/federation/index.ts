@@ -7,7 +7,7 @@
 export { FEDERATION_ERRORS, FederationError, isFederationCode, type FederationErrorCode } from './errors.ts';
 export { defaultFederationOptions, federationOptions, type FederationOptions } from './options.ts';
 export { CLUSTER_NAME_PATTERN, globalAddress, isRemote, parseGlobalAddress, type GlobalAddress } from './global-address.ts';
-export { MAX_CLUSTER_BUCKETS, MAX_CLUSTER_BUCKET_LABELS, clusterFree, summarizeCluster, type ClusterSummary, type SummarizeClusterInput } from './cluster-summary.ts';
+export { MAX_CLUSTER_BUCKETS, clusterFree, summarizeCluster, type ClusterSummary, type SummarizeClusterInput } from './cluster-summary.ts';
 export {
   CLOSED_POLICY,
   WILDCARD,

@@ -1,8 +1,9 @@
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import { DRIVER_NAMES, JOB_STATES, type JobRecord } from '../core/job.ts';
+import { LABEL_FILTER_BYTES, NO_LABELS } from '../gossip/label-filter.ts';
 import { SUMMARY_SHAPES } from '../gossip/records.ts';
-import { MAX_CLUSTER_BUCKETS, MAX_CLUSTER_BUCKET_LABELS, type ClusterSummary } from './cluster-summary.ts';
+import { MAX_CLUSTER_BUCKETS, type ClusterSummary } from './cluster-summary.ts';
 import { FederationError } from './errors.ts';
 import { CLUSTER_NAME_PATTERN } from './global-address.ts';
 
@@ -31,7 +32,11 @@ export const ClusterBucketSchema = z.strictObject({
   maxFree: resources,
   totalFree: resources,
   totalCapacity: resources,
-  labels: z.array(z.string().max(192)).max(MAX_CLUSTER_BUCKET_LABELS),
+  labelFilter: z
+    .instanceof(Uint8Array)
+    .refine((f) => f.length === 0 || f.length === LABEL_FILTER_BYTES, `must be 0 or ${LABEL_FILTER_BYTES} bytes`)
+    // msgpack hands bytes over as a Buffer viewing the whole frame: keep a copy of the filter only.
+    .transform((f) => (f.length === 0 ? NO_LABELS : new Uint8Array(f))),
 });
 
 export const ClusterSummarySchema = z.strictObject({

@@ -3,6 +3,7 @@ import { ShoalError } from '../core/errors.ts';
 import { hashPrefix } from '../core/hash.ts';
 import type { Encoded } from '../core/protocol.ts';
 import { crc32 } from './crc32.ts';
+import { LABEL_FILTER_BYTES, NO_LABELS, type LabelFilter } from './label-filter.ts';
 import { ignoreMsg, rejectMsg } from './errors.ts';
 import type {
   AccuseMsg,
@@ -106,7 +107,6 @@ export const MAX_SYNC_MEMBERS = 256;
 export const MAX_SYNC_SUMMARIES = 64;
 export const MAX_BUCKETS = 32;
 export const MAX_CONTACTS = 4;
-export const MAX_BUCKET_LABELS = 32;
 /** Incarnations and sequences: 2^48 leaves room for an agent that seeds its incarnation from wall-clock milliseconds. */
 export const MAX_COUNTER = 2 ** 48;
 /** Timestamps: up to the year 10^4 or so in epoch ms. */
@@ -279,7 +279,7 @@ function summaryTuple(s: CellSummary): unknown[] {
     resourcesTuple(b.maxFree),
     resourcesTuple(b.totalFree),
     resourcesTuple(b.totalCapacity),
-    b.labels,
+    b.labelFilter,
   ]);
   const contacts = s.contacts.map((c) => [c.peer, c.addrs]);
   return [s.cluster, s.cell, s.cellBits, s.reporter, s.issuedAtMs, s.members, buckets, contacts];
@@ -526,7 +526,7 @@ function parseBucket(v: unknown, path: string, members: number): CellBucket {
     maxFree,
     totalFree,
     totalCapacity,
-    labels: stringList(t[7], `${path}.labels`, MAX_BUCKET_LABELS, 192, PRINTABLE_RE),
+    labelFilter: labelFilter(t[7], `${path}.labelFilter`),
   };
 }
 
@@ -744,6 +744,14 @@ export function decodeDirect(bytes: Uint8Array): Encoded<DirectMsg> {
       throw rejectMsg(Object.values(TYPE_CODES).includes(code as never) ? 'GOSSIP_WRONG_TOPIC' : 'GOSSIP_BAD_TYPE', `message type ${code} is not a direct message`);
   }
   return { msg, bytes };
+}
+
+/** A bucket's label filter: empty (no labels) or LABEL_FILTER_BYTES, copied so it does not pin the message's buffer. */
+function labelFilter(v: unknown, path: string): LabelFilter {
+  if (!(v instanceof Uint8Array)) schemaError(path, 'expected bytes');
+  if (v.length === 0) return NO_LABELS;
+  if (v.length !== LABEL_FILTER_BYTES) boundsError(path, `length ${v.length}, expected 0 or ${LABEL_FILTER_BYTES}`);
+  return new Uint8Array(v);
 }
 
 /** A layout's bitmap: 2^bits / 8 bytes (at least 1), bits ≤ MAX_HAVE_BITS. */

@@ -1,4 +1,5 @@
 import type { DriverName, Millis, PeerIdStr, Resources } from '../core/index.ts';
+import type { LabelFilter } from './label-filter.ts';
 
 /**
  * The state that travels on gossip topics. Records are immutable values: a newer record
@@ -67,8 +68,8 @@ export interface CellBucket {
   readonly maxFree: Resources;
   readonly totalFree: Resources;
   readonly totalCapacity: Resources;
-  /** `key=value` host labels present in the bucket (bounded). */
-  readonly labels: readonly string[];
+  /** `key=value` host labels present in the bucket, as a Bloom filter (label-filter.ts). */
+  readonly labelFilter: LabelFilter;
 }
 
 export interface Contact {

@@ -1,6 +1,7 @@
 import type { Millis, PeerIdStr } from '../core/index.ts';
 import { fitsIn, type Resources } from '../core/resources.ts';
-import { MAX_BUCKETS, MAX_BUCKET_LABELS, MAX_COUNT } from './codec.ts';
+import { MAX_BUCKETS, MAX_COUNT } from './codec.ts';
+import { NO_LABELS, hostLabelFilter, mergeLabelFilter, sameLabelFilter, type LabelFilter } from './label-filter.ts';
 import { SUMMARY_SHAPES, type CellBucket, type CellSummary, type Contact, type MemberView } from './records.ts';
 import { driversToMask, canonicalDrivers } from './wire-check.ts';
 
@@ -25,7 +26,7 @@ interface BucketAcc {
   capV: number;
   capM: number;
   capD: number;
-  labels: Set<string>;
+  labelFilter: LabelFilter;
 }
 
 export interface SummarizeInput {
@@ -83,7 +84,7 @@ export function summarizeCell(input: SummarizeInput): CellSummary {
         capV: 0,
         capM: 0,
         capD: 0,
-        labels: new Set(),
+        labelFilter: NO_LABELS,
       };
       buckets.set(key, b);
     }
@@ -102,14 +103,13 @@ export function summarizeCell(input: SummarizeInput): CellSummary {
     b.capV += r.capacity.vcpus;
     b.capM += r.capacity.memoryMiB;
     b.capD += r.capacity.diskGiB;
-    for (const k in r.labels) b.labels.add(`${k}=${r.labels[k]}`);
+    b.labelFilter = mergeLabelFilter(b.labelFilter, hostLabelFilter(r.labels));
   }
   const out: CellBucket[] = [];
   // Deterministic order (zone, then driver set) so equal views give byte-equal summaries.
   const keys = [...buckets.keys()].sort();
   for (const key of keys) {
     const b = buckets.get(key)!;
-    const labels = [...b.labels].filter((l) => l.length <= 192).sort().slice(0, MAX_BUCKET_LABELS);
     out.push({
       zone: b.zone,
       drivers: b.drivers,
@@ -119,7 +119,7 @@ export function summarizeCell(input: SummarizeInput): CellSummary {
       totalFree: { vcpus: b.freeV, memoryMiB: b.freeM, diskGiB: b.freeD },
       // Capacity ≥ free on each host, but clamp anyway so the decoder's totalFree ≤ totalCapacity holds.
       totalCapacity: { vcpus: Math.max(b.capV, b.freeV), memoryMiB: Math.max(b.capM, b.freeM), diskGiB: Math.max(b.capD, b.freeD) },
-      labels,
+      labelFilter: b.labelFilter,
     });
   }
   return {
@@ -157,8 +157,7 @@ export function summaryChanged(prev: CellSummary | undefined, next: CellSummary,
     if (a.zone !== b.zone || a.drivers !== b.drivers || a.hosts !== b.hosts) return true;
     for (let s = 0; s < b.fits.length; s++) if (countMoved(a.fits[s]!, b.fits[s]!, fraction)) return true;
     if (resourcesMoved(a.maxFree, b.maxFree, fraction)) return true;
-    if (a.labels.length !== b.labels.length) return true;
-    for (let l = 0; l < b.labels.length; l++) if (a.labels[l] !== b.labels[l]) return true;
+    if (!sameLabelFilter(a.labelFilter, b.labelFilter)) return true;
   }
   return false;
 }

@@ -2,6 +2,7 @@ import type { Millis } from '../core/clock.ts';
 import { driverRunsKind } from '../core/job.ts';
 import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr } from '../core/transport.ts';
+import { mayHaveLabel } from '../gossip/label-filter.ts';
 import type { CellBucket, CellSummary, Contact } from '../gossip/records.ts';
 import type { PlacementDemand } from './demand.ts';
 import { resourceRefusal, type RefusalReason } from './feasibility.ts';
@@ -37,8 +38,8 @@ export function bucketRefusal(demand: PlacementDemand, bucket: CellBucket): Refu
     for (const d of bucket.drivers) if (driverRunsKind(d, demand.kind)) runs = true;
     if (!runs) return 'no-driver';
   }
-  // Labels are listed per bucket, not per host: presence is necessary, not sufficient.
-  for (const pair of demand.hostLabelPairs) if (!bucket.labels.includes(pair)) return 'missing-label';
+  // A bucket's labels are a filter over its hosts: "maybe" is necessary, not sufficient.
+  for (const probe of demand.hostLabelProbes) if (!mayHaveLabel(bucket.labelFilter, probe)) return 'missing-label';
   return null;
 }
 

@@ -1,5 +1,6 @@
 import type { DriverName, JobKind, JobSpec } from '../core/job.ts';
 import type { Resources } from '../core/resources.ts';
+import { labelProbe } from '../gossip/label-filter.ts';
 import { SUMMARY_SHAPES } from '../gossip/records.ts';
 
 export interface Preference {
@@ -21,8 +22,10 @@ export interface PlacementDemand {
   readonly cluster: string | undefined;
   readonly hostLabelKeys: readonly string[];
   readonly hostLabelValues: readonly string[];
-  /** The same labels as `key=value`, the form cell buckets list them in. */
+  /** The same labels as `key=value`, as refusals name them. */
   readonly hostLabelPairs: readonly string[];
+  /** The same labels as probes of a bucket's label filter. */
+  readonly hostLabelProbes: readonly number[];
   /** Tenant-scoped anti-affinity token (see `antiAffinityToken`), or undefined. */
   readonly antiAffinity: string | undefined;
   readonly policy: 'binpack' | 'spread';
@@ -51,10 +54,12 @@ export function demandOf(spec: JobSpec): PlacementDemand {
   const keys: string[] = [];
   const values: string[] = [];
   const pairs: string[] = [];
+  const probes: number[] = [];
   for (const [k, v] of Object.entries(spec.constraints.hostLabels)) {
     keys.push(k);
     values.push(v);
     pairs.push(`${k}=${v}`);
+    probes.push(labelProbe(`${k}=${v}`));
   }
   return {
     resources: spec.resources,
@@ -65,6 +70,7 @@ export function demandOf(spec: JobSpec): PlacementDemand {
     hostLabelKeys: keys,
     hostLabelValues: values,
     hostLabelPairs: pairs,
+    hostLabelProbes: probes,
     antiAffinity: spec.antiAffinityGroup === undefined ? undefined : antiAffinityToken(spec.tenant, spec.antiAffinityGroup),
     policy: spec.policy,
     preferences: spec.preferences,

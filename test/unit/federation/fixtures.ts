@@ -1,4 +1,5 @@
 import { JobSpecSchema, type JobSpec, type JobSpecInput } from '../../../src/core/job.ts';
+import { labelFilterOf } from '../../../src/gossip/label-filter.ts';
 import { SUMMARY_SHAPES, type CellBucket, type CellSummary } from '../../../src/gossip/records.ts';
 import type { ClusterSummary } from '../../../src/federation/index.ts';
 import { shapeIndexFor } from '../../../src/placement/index.ts';
@@ -28,7 +29,7 @@ export function bucket(init: { zone?: string; hosts: number; free: { vcpus: numb
     maxFree: free,
     totalFree: { vcpus: free.vcpus * init.hosts, memoryMiB: free.memoryMiB * init.hosts, diskGiB: free.diskGiB * init.hosts },
     totalCapacity: { vcpus: cap.vcpus * init.hosts, memoryMiB: cap.memoryMiB * init.hosts, diskGiB: cap.diskGiB * init.hosts },
-    labels: init.labels ?? [],
+    labelFilter: labelFilterOf(init.labels ?? []),
   };
 }
 

@@ -45,11 +45,13 @@ describe('federation: wire messages', () => {
     badMessage(() => decodeFederationMessage(packr.pack({ v: 1, op: 'get', cluster: 'B!', id: 'x' }), EntryRequestSchema, 'entry request', MAX), 'cluster');
   });
 
-  it('refuses a summary with too many buckets or a host list smuggled in', () => {
+  it('refuses a summary with too many buckets, a host list smuggled in, or a label filter of the wrong size', () => {
     const many = Array.from({ length: MAX_CLUSTER_BUCKETS + 1 }, (_, i) => bucket({ zone: `z${i}`, hosts: 1, free: { vcpus: 1, memoryMiB: 1024 } }));
     badMessage(() => decodeFederationMessage(packr.pack({ v: 1, op: 'summary', acceptsYou: true, summary: clusterSummary('b', many) }), RemoteRequestSchema, 'req', 1 << 20), 'buckets');
     const smuggled = { ...clusterSummary('b', []), hostIds: ['12D3KooW…'] };
     badMessage(() => decodeFederationMessage(packr.pack({ v: 1, op: 'summary', acceptsYou: true, summary: smuggled }), RemoteRequestSchema, 'req', MAX), 'hostIds');
+    const oddFilter = clusterSummary('b', [{ ...bucket({ hosts: 1, free: { vcpus: 1, memoryMiB: 1024 } }), labelFilter: new Uint8Array(33) }]);
+    badMessage(() => decodeFederationMessage(packr.pack({ v: 1, op: 'summary', acceptsYou: true, summary: oddFilter }), RemoteRequestSchema, 'req', MAX), 'labelFilter: must be 0 or 32 bytes');
   });
 
   it('replies carry errors as data and job records loosely checked', () => {

@@ -216,6 +216,12 @@ describe('gossip codec', () => {
       const sd = s.slice();
       sd[8] = bad;
       expectRefusal(() => decodeTopicMessage(districtTopicOf('peerA', 2), seal(sd)), 'GOSSIP_BOUNDS', 'reject');
+      const shortFilter = buckets.map((b) => b.slice());
+      shortFilter[0]![7] = new Uint8Array(31); // a label filter is empty or 32 bytes
+      sd[8] = shortFilter;
+      expectRefusal(() => decodeTopicMessage(districtTopicOf('peerA', 2), seal(sd)), 'GOSSIP_BOUNDS', 'reject');
+      shortFilter[0]![7] = ['rack=r1']; // the list of labels it replaced
+      expectRefusal(() => decodeTopicMessage(districtTopicOf('peerA', 2), seal(sd)), 'GOSSIP_SCHEMA', 'reject');
     });
 
     it('wrong cell, wrong cluster, a leave announced by someone else', () => {

@@ -1,6 +1,7 @@
 import { JobSpecSchema, type DriverName, type JobSpec, type JobSpecInput } from '../../../src/core/job.ts';
 import { fitsIn, type Resources } from '../../../src/core/resources.ts';
 import type { PeerIdStr } from '../../../src/core/transport.ts';
+import { labelFilterOf } from '../../../src/gossip/label-filter.ts';
 import { SUMMARY_SHAPES, type CellBucket, type CellSummary, type HostRecord, type MemberStatus, type MemberView } from '../../../src/gossip/records.ts';
 
 /** Test fixtures for placement: specs, host records, member views and cell summaries. */
@@ -94,7 +95,7 @@ export function summarize(cell: number, cellBits: number, members: Iterable<Memb
     };
     for (const [lk, lv] of Object.entries(r.labels)) b.labels.add(`${lk}=${lv}`);
   }
-  const out: CellBucket[] = [...buckets.values()].map((b) => ({ ...b, labels: [...b.labels] }));
+  const out: CellBucket[] = [...buckets.values()].map(({ labels, ...b }) => ({ ...b, labelFilter: labelFilterOf(labels) }));
   return { cluster: 'default', cell, cellBits, reporter, issuedAtMs, members: alive, buckets: out, contacts };
 }
 
