@@ -282,7 +282,10 @@ function summaryTuple(s: CellSummary): unknown[] {
     b.labelFilter,
   ]);
   const contacts = s.contacts.map((c) => [c.peer, c.addrs]);
-  return [s.cluster, s.cell, s.cellBits, s.reporter, s.issuedAtMs, s.members, buckets, contacts];
+  // The reporter is nearly always a contact too (the lowest placeable member): then its
+  // index, not its peer id again (54 of a summary's ~570 bytes).
+  const asContact = s.contacts.findIndex((c) => c.peer === s.reporter);
+  return [s.cluster, s.cell, s.cellBits, asContact >= 0 ? asContact : s.reporter, s.issuedAtMs, s.members, buckets, contacts];
 }
 
 export function encodeRecord(record: HostRecord): Encoded<RecordMsg> {
@@ -536,8 +539,6 @@ function parseSummary(t: unknown[], at: number, path: string): CellSummary {
   const cluster = str(t[at], `${path}.cluster`, 1, 63, CLUSTER_RE);
   const cellBits = int(t[at + 2], `${path}.cellBits`, 0, MAX_CELL_BITS);
   const cell = int(t[at + 1], `${path}.cell`, 0, 2 ** cellBits - 1);
-  const reporter = peerId(t[at + 3], `${path}.reporter`);
-  if (!inCell(reporter, cellBits, cell)) throw rejectMsg('GOSSIP_WRONG_CELL', `${path}: reporter ${reporter} is not in cell ${cell}/${cellBits}`);
   const issuedAtMs = int(t[at + 4], `${path}.issuedAtMs`, 0, MAX_TIME_MS);
   const members = int(t[at + 5], `${path}.members`, 0, MAX_COUNT);
   const bucketsRaw = tuple(t[at + 6], `${path}.buckets`, 0, MAX_BUCKETS);
@@ -557,6 +558,9 @@ function parseSummary(t: unknown[], at: number, path: string): CellSummary {
     if (!inCell(peer, cellBits, cell)) throw rejectMsg('GOSSIP_WRONG_CELL', `${path}: contact ${peer} is not in cell ${cell}/${cellBits}`);
     contacts[i] = { peer, addrs: stringList(c[1], `${path}.contacts[${i}].addrs`, 8, 256, PRINTABLE_RE) };
   }
+  const reporterField = t[at + 3];
+  const reporter = typeof reporterField === 'number' ? contacts[int(reporterField, `${path}.reporter`, 0, contacts.length - 1)]!.peer : peerId(reporterField, `${path}.reporter`);
+  if (!inCell(reporter, cellBits, cell)) throw rejectMsg('GOSSIP_WRONG_CELL', `${path}: reporter ${reporter} is not in cell ${cell}/${cellBits}`);
   return { cluster, cell, cellBits, reporter, issuedAtMs, members, buckets, contacts };
 }
 

@@ -60,6 +60,22 @@ describe('gossip codec', () => {
       assert.ok(refresh.bytes.length < 110, `two versions must cost a few bytes each, got ${refresh.bytes.length} B`);
     });
 
+    it('a summary names a reporter among its contacts by index, any other by peer id', () => {
+      const s = summary('peerA', 2, 1000, ['peerA', 'b']);
+      const asContact = encodeSummary(s);
+      assert.equal(unseal(asContact.bytes)[5], 0, 'the reporter is contact 0');
+      const mate = peerInside(s.cell, 2, 'm');
+      const notContact = encodeSummary({ ...s, contacts: [{ peer: mate, addrs: [] }] });
+      assert.equal(unseal(notContact.bytes)[5], 'peerA');
+      for (const enc of [asContact, notContact]) {
+        const dec = decodeTopicMessage(districtTopicOf('peerA', 2), enc.bytes).msg;
+        assert.equal(dec.type === 'summary' && dec.summary.reporter, 'peerA');
+      }
+      const t = unseal(asContact.bytes);
+      t[5] = 1; // one contact only
+      expectRefusal(() => decodeTopicMessage(districtTopicOf('peerA', 2), seal(t)), 'GOSSIP_BOUNDS', 'reject');
+    });
+
     it('a digest from an agent before versions (8 fields) reads as naming none', () => {
       const d = encodeDigest({ cluster: CLUSTER, reporter: 'peerA', cellBits: 2, districtBits: 0, district: 0, issuedAtMs: 5, full: true, summaries: [], versions: [] });
       const old = unseal(d.bytes).slice(0, 10);
