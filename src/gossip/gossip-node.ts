@@ -249,6 +249,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private oldCellTopic: string | null = null;
   private readonly topics = new Map<string, Subscription>();
   private bitsChangedAtMs = 0;
+  /** Our last split or merge (not our start). */
+  private layoutChangedAtMs = -Infinity;
   private estimate: number;
 
   // Own record.
@@ -813,6 +815,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.bits = bits;
     this.store.setCellBits(bits);
     this.enterLayout(now);
+    this.layoutChangedAtMs = now;
     // Stay on the old cell topic for a while to hear peers that have not switched yet.
     this.topics.set(oldCellTopic, { kind: 'cell', role: 'old-cell' });
     this.oldCellTopic = oldCellTopic;
@@ -1554,6 +1557,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // switched (or already have): their reporters will speak in the layout both end in.
     const majority = this.store.majorityBits();
     if (majority >= 0 && majority !== this.bits) return;
+    // Just after our split or merge, the gaps of the new layout are mostly cells whose first
+    // summary is not out yet (it waits up to MAX_FIRST_SUMMARY_WAIT_MS for the cell to
+    // settle), and pulls for them ask hosts that know as little: in a 1k join wave's split,
+    // ~550 pulls a second for 5 s.
+    if (now < this.layoutChangedAtMs + MAX_FIRST_SUMMARY_WAIT_MS) return;
     // Districts with gaps from a random one on (the store counts known cells per district: no
     // scan of every cell). Our own cell is no gap: its summary comes with our cell's own sync.
     // With the bitmap an answer carries only what we lack (up to a page, from the gap on,
@@ -1575,8 +1583,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       // From the district's first gap: an answer too big for one message is cut in half (a
       // page of 64 summaries with buckets is), so a page from the district's start never
       // reached its second half, which then waited for digests (at 50k, the last 2% of views).
+      // A cell whose parent or children we hold is no gap: it split or merged (or we are about
+      // to), and its summaries come in the layout both end in. In a 1k join wave's split, hosts
+      // not yet split counted the split cells as gaps and pulled ~400 times a second for 5 s.
       let gap = district * perDistrict;
-      while (this.store.get(gap) !== undefined) gap++; // our own cell too, when we lack its summary
+      const end = gap + perDistrict;
+      while (gap < end && (this.store.get(gap) !== undefined || this.store.coveredNearby(gap))) gap++; // our own cell too, when we lack its summary
+      if (gap === end) continue;
       this.pullSummaries(district, heapKey(this.bits, gap) - 1, now, have);
       pulls++;
     }

@@ -127,6 +127,13 @@ export class SummaryStore {
     return this.slots[cell];
   }
 
+  /** Whether we hold a summary of `cell`'s parent or of a child (a split or merge in progress). */
+  coveredNearby(cell: number): boolean {
+    if (this.others.size === 0) return false;
+    const key = heapKey(this.bits, cell);
+    return (this.bits > 0 && this.others.has(key >>> 1)) || (this.bits < MAX_CELL_BITS && (this.others.has(2 * key) || this.others.has(2 * key + 1)));
+  }
+
   /** Fraction of the hash space the known summaries cover (overlaps are never both kept). */
   get coverage(): number {
     let c = 0;

@@ -95,6 +95,17 @@ describe('SummaryStore', () => {
     assert.equal(st.size, 1);
   });
 
+  it('tells a cell that split or merged from a gap (coveredNearby)', () => {
+    const st = new SummaryStore(2);
+    st.put(fake(0, 2, 100));
+    assert.equal(st.coveredNearby(1), false, 'one layout only: every missing cell is a gap');
+    st.put(fake(2, 3, 110)); // cell 1 split: its first child (key 2·5 = 10, cell 2 of 8)
+    assert.equal(st.coveredNearby(1), true, 'a child of cell 1 is held');
+    assert.equal(st.coveredNearby(2), false, 'cell 2 is still a gap');
+    st.put(fake(1, 1, 120)); // cells 2 and 3 merged into cell 1 of 2
+    assert.equal(st.coveredNearby(3), true, 'their parent is held');
+  });
+
   it('reindexes on a change of cellBits and reports the majority layout', () => {
     const st = new SummaryStore(1);
     st.put(fake(0, 1, 1, 10));
