@@ -13,8 +13,8 @@ import { CLUSTER_RE } from './wire-check.ts';
  * about 5 times (D − 1); IDONTWANT (gossipsub 1.2, messages ≥ 512 bytes) was expected to cut
  * that to ~2 for digests, but real gossipsub 17 skipped only 8% of the copies of 30-KB
  * messages in the simulator's calibration (simulations/README.md), so the ×5 figure in
- * brackets below is the one to hold the budget against. Measured sizes: record ~140 B (codec.test.ts), summary ~570 B (a simulated 100k cell: 3
- * zones, 3 contacts; ~850 B when buckets listed their labels instead of a filter), digest of 64 summaries ~15–30 KB, probe ~20 B.
+ * brackets below is the one to hold the budget against. Measured sizes: record ~140 B (codec.test.ts), summary ~510 B (a simulated 100k cell: 3
+ * zones, 3 contacts; ~850 B when buckets listed their labels and the reporter its peer id again), digest of 64 summaries ~15–30 KB, probe ~20 B.
  *
  * Each topic has a TOTAL budget of unique messages and bytes per second, shared by its
  * publishers (see pacer.ts), so the load a node receives does not depend on N:
