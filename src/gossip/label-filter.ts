@@ -1,4 +1,4 @@
-import { crc32 } from './crc32.ts';
+import { hash32 } from '../core/hash.ts';
 
 /**
  * The `key=value` host labels of a summary bucket, as a Bloom filter: 256 bits, 4 probes per
@@ -23,20 +23,9 @@ const BIT_MASK = LABEL_FILTER_BYTES * 8 - 1; // 255: one byte of a probe is one 
 
 export const NO_LABELS: LabelFilter = new Uint8Array(0);
 
-const utf8 = new TextEncoder();
-
-/**
- * A label's 4 bit indexes, one per byte of a 32-bit hash: CRC-32 of its UTF-8 bytes, then
- * murmur3's finalizer, because CRC-32 is linear and labels differ in a character or two.
- */
+/** A label's 4 bit indexes, one per byte of its hash32 (the stable hash cells are chosen by). */
 export function labelProbe(pair: string): number {
-  let h = crc32(utf8.encode(pair));
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return hash32(pair);
 }
 
 /** Sets a label's bits in a filter of LABEL_FILTER_BYTES. */
