@@ -32,12 +32,13 @@ import { CLUSTER_RE } from './wire-check.ts';
  *   delegate (3 of 48)                           ≤ 16.6               ≤ 9.3 KB  [13.8 KB]
  *
  * So on paper the budget holds only if IDONTWANT works as hoped, or the global topic runs
- * below its budget. Measured at 100k: 8.5 KB/s received per host, 180–300 s after a warm
- * start, with the simulator's model of IDONTWANT (it skips more copies than real gossipsub
- * did); at 20k, 2.99 KB/s with it and 3.40 KB/s had it skipped none. Over 120–600 s at 100k,
- * 12.2 KB/s: a district's ~50-KB digest of a cold start's settled summaries overdraws its
- * share by ~18 minutes, and such digests go out all through the ten minutes, each copy
- * reaching a host ~4.4 times (simulations/README.md, "Global digests at 100k").
+ * below its budget. Measured over 120–600 s after a warm start of 100k: 8.7 KB/s received
+ * per host with the simulator's model of IDONTWANT (it skips more copies than real gossipsub
+ * did), 11.6 KB/s had it skipped none. Most of it is a cold start's settled summaries: a
+ * district's digest of them overdraws its share of the global budget by minutes, so such
+ * digests go out until ~360 s, each copy reaching a host ~4.5 times. Before summaries carried
+ * their labels as a filter (~850 → ~560 B) they went out until ~540 s, and the figure was
+ * 12.2 KB/s (simulations/README.md, "Global digests at 100k", "Smaller summaries").
  *
  * What that costs: under SUSTAINED change, a cell's own publisher share is
  * 1.5/48 ≈ one record per 32 s per host (a host whose capacity changes only now and then
