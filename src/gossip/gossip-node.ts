@@ -312,6 +312,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /** Heap key → issuedAtMs of summaries a digest named whose content we do not hold. */
   private readonly wanted = new Map<number, Millis>();
   private lastDigestAtMs = -Infinity;
+  /** The last and the first change to our district since the last digest (see settledAt). */
+  private dirtyAtMs = -Infinity;
+  private dirtySinceMs = -Infinity;
   private digestSettledAtMs = 0;
   private lastFullDigestAtMs = -Infinity;
   /** When this reporter last handed its summary to the district reporter directly. */
@@ -1336,9 +1339,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       // at a split every new cell's reporter heard ~30 new ones in 5 s and said its own twice
       // more (a 1k join wave's peak).
       if (!known && s.cell !== this.myCell && this.lastSummary !== undefined && !this.districtMeshForming(now)) this.summaryOwed(now);
+      if (this.dirty.size === 0) this.dirtySinceMs = now;
+      this.dirtyAtMs = now;
       if (this.dirty.size < MAX_DIRTY) this.dirty.add(heapKey(s.cellBits, s.cell));
       else this.lastFullDigestAtMs = -Infinity;
-      const at = Math.max(now, this.lastDigestAtMs + this.opts.digestMinIntervalMs, this.digestSettledAtMs);
+      const at = Math.max(now, this.lastDigestAtMs + this.opts.digestMinIntervalMs, this.digestSettledAtMs, settledAt(this.dirtyAtMs, this.dirtySinceMs));
       if (at < this.timers[T_DIGEST]!) this.timers[T_DIGEST] = at;
     }
     return true;
@@ -1388,6 +1393,15 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     if (this.dirty.size === 0 && !fullDue) {
       this.timers[T_DIGEST] = this.lastFullDigestAtMs + this.digestFullEveryMs;
+      return;
+    }
+    // Changes wait to settle as a cell's arrivals and losses do: one digest per burst of
+    // summaries instead of one per summary. Each digest reaches every host ~5 times, and with
+    // summaries a third smaller the global pacer no longer spaced them: in a 1k join wave
+    // (seeds 1-20) the peak rose to 1.94 × steady; with the wait 1.79 at most.
+    const dirtySettledAt = settledAt(this.dirtyAtMs, this.dirtySinceMs);
+    if (!fullDue && now < dirtySettledAt) {
+      this.timers[T_DIGEST] = Math.min(dirtySettledAt, this.lastFullDigestAtMs + this.digestFullEveryMs);
       return;
     }
     const due: CellSummary[] = [];

@@ -517,6 +517,30 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     assert.ok(summaries <= 3 * cells, `${summaries} summaries for ${cells} cells`);
   });
 
+  it('a burst of changes in a district waits to go out in fewer digests, not one per summary', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', expectedClusterSize: 200 } });
+    for (const id of ids(200, 'h')) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
+    h.runUntil(() => converged(h), 120_000, 'convergence of 200 nodes', 500);
+    h.run(130_000);
+    const digests = (): number => h.upNodes.reduce((a, n) => a + n.counters().digestsPublished, 0);
+    const summaries = (): number => h.upNodes.reduce((a, n) => a + n.counters().summariesPublished, 0);
+    const [digestsBefore, summariesBefore] = [digests(), summaries()];
+    for (const id of ids(224, 'h').slice(200)) {
+      h.add(id, { seeds: ['h0'] });
+      h.run(300); // 24 arrivals over 7.2 s
+    }
+    h.runUntil(() => converged(h), 60_000, 'convergence with the newcomers', 500);
+    h.run(15_000);
+    const [d, s] = [digests() - digestsBefore, summaries() - summariesBefore];
+    console.log(`      24 arrivals over 7.2 s: ${s} summaries, ${d} digests`);
+    // The district reporter waits until no summary changed for SUMMARY_SETTLE_MS (at most
+    // SUMMARY_SETTLE_MAX_MS): 4-5 digests for 9-10 summaries at seeds 1-4 (the cells settle
+    // over ~10 s). Without the wait a digest follows each summary that comes a second or
+    // more after the last one: 7-8 digests for 8-9 summaries.
+    assert.ok(s >= 4, `the cells' summaries changed (${s})`);
+    assert.ok(d <= 5, `${d} digests for ${s} summaries`);
+  });
+
   it('cells split one bit at a time as the cluster grows, and the cluster follows', () => {
     // Target 16 per cell: split above 24, merge below 8. 20 hosts stay in 1 cell; 90 end at 2 bits (22.5 per cell).
     const gossip = { cluster: 'test', targetCellSize: 16, cellBitsDwellMs: 10_000 };
