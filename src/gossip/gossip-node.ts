@@ -141,7 +141,7 @@ const FAILED_BATCH_FACTOR = 25;
 const SUMMARY_SETTLE_MS = 2000;
 const SUMMARY_SETTLE_MAX_MS = 10_000;
 
-/** When a run of losses (or of arrivals) has settled: the last plus SUMMARY_SETTLE_MS, at most the first plus SUMMARY_SETTLE_MAX_MS. */
+/** When a run of losses or arrivals (or of a district's changed summaries, for its digest) has settled: the last plus SUMMARY_SETTLE_MS, at most the first plus SUMMARY_SETTLE_MAX_MS. */
 function settledAt(lastAtMs: Millis, firstAtMs: Millis): Millis {
   return Math.min(lastAtMs + SUMMARY_SETTLE_MS, firstAtMs + SUMMARY_SETTLE_MAX_MS);
 }
