@@ -1,8 +1,7 @@
 import type { Millis } from '../core/clock.ts';
-import type { DriverName } from '../core/job.ts';
 import type { PeerIdStr } from '../core/transport.ts';
-import { NO_LABELS, mergeLabelFilter, type LabelFilter } from '../gossip/label-filter.ts';
-import { SUMMARY_SHAPES, type CellBucket, type CellSummary } from '../gossip/records.ts';
+import { BucketTotals } from '../gossip/bucket-totals.ts';
+import type { CellBucket, CellSummary } from '../gossip/records.ts';
 
 /**
  * What one cluster tells another about itself: free capacity by zone, driver set and
@@ -39,29 +38,12 @@ export interface SummarizeClusterInput {
   readonly maxCellAgeMs: Millis;
 }
 
-interface Acc {
-  zone: string;
-  drivers: readonly DriverName[];
-  hosts: number;
-  fits: number[];
-  maxV: number;
-  maxM: number;
-  maxD: number;
-  freeV: number;
-  freeM: number;
-  freeD: number;
-  capV: number;
-  capM: number;
-  capD: number;
-  labelFilter: LabelFilter;
-}
-
 /**
  * One pass over the cell summaries: O(cells × buckets). Runs once per exchange interval on a
  * gateway, never per message.
  */
 export function summarizeCluster(input: SummarizeClusterInput): ClusterSummary {
-  const accs = new Map<string, Acc>();
+  const totals = new Map<string, BucketTotals>();
   let hosts = 0;
   let cells = 0;
   for (const s of input.cells) {
@@ -70,54 +52,16 @@ export function summarizeCluster(input: SummarizeClusterInput): ClusterSummary {
     hosts += s.members;
     for (const b of s.buckets) {
       const key = `${b.zone}|${b.drivers.join(',')}`;
-      let a = accs.get(key);
-      if (a === undefined) {
-        if (accs.size >= MAX_CLUSTER_BUCKETS) continue;
-        a = {
-          zone: b.zone,
-          drivers: b.drivers,
-          hosts: 0,
-          fits: new Array<number>(SUMMARY_SHAPES.length).fill(0),
-          maxV: 0,
-          maxM: 0,
-          maxD: 0,
-          freeV: 0,
-          freeM: 0,
-          freeD: 0,
-          capV: 0,
-          capM: 0,
-          capD: 0,
-          labelFilter: NO_LABELS,
-        };
-        accs.set(key, a);
+      let t = totals.get(key);
+      if (t === undefined) {
+        if (totals.size >= MAX_CLUSTER_BUCKETS) continue;
+        t = new BucketTotals(b.zone, b.drivers);
+        totals.set(key, t);
       }
-      a.hosts += b.hosts;
-      for (let i = 0; i < a.fits.length; i++) a.fits[i]! += b.fits[i] ?? 0;
-      if (b.maxFree.vcpus > a.maxV) a.maxV = b.maxFree.vcpus;
-      if (b.maxFree.memoryMiB > a.maxM) a.maxM = b.maxFree.memoryMiB;
-      if (b.maxFree.diskGiB > a.maxD) a.maxD = b.maxFree.diskGiB;
-      a.freeV += b.totalFree.vcpus;
-      a.freeM += b.totalFree.memoryMiB;
-      a.freeD += b.totalFree.diskGiB;
-      a.capV += b.totalCapacity.vcpus;
-      a.capM += b.totalCapacity.memoryMiB;
-      a.capD += b.totalCapacity.diskGiB;
-      a.labelFilter = mergeLabelFilter(a.labelFilter, b.labelFilter);
+      t.addBucket(b);
     }
   }
-  const buckets: CellBucket[] = [];
-  for (const a of accs.values()) {
-    buckets.push({
-      zone: a.zone,
-      drivers: a.drivers,
-      hosts: a.hosts,
-      fits: a.fits,
-      maxFree: { vcpus: a.maxV, memoryMiB: a.maxM, diskGiB: a.maxD },
-      totalFree: { vcpus: a.freeV, memoryMiB: a.freeM, diskGiB: a.freeD },
-      totalCapacity: { vcpus: a.capV, memoryMiB: a.capM, diskGiB: a.capD },
-      labelFilter: a.labelFilter,
-    });
-  }
+  const buckets = [...totals.values()].map((t) => t.toBucket());
   return { cluster: input.cluster, region: input.region, gateway: input.gateway, issuedAtMs: input.now, hosts, cells, buckets };
 }
 

@@ -1,8 +1,9 @@
 import type { Millis, PeerIdStr } from '../core/index.ts';
-import { fitsIn, type Resources } from '../core/resources.ts';
+import type { Resources } from '../core/resources.ts';
+import { BucketTotals } from './bucket-totals.ts';
 import { MAX_BUCKETS, MAX_COUNT } from './codec.ts';
-import { NO_LABELS, hostLabelFilter, mergeLabelFilter, sameLabelFilter, type LabelFilter } from './label-filter.ts';
-import { SUMMARY_SHAPES, type CellBucket, type CellSummary, type Contact, type MemberView } from './records.ts';
+import { hostLabelFilter, sameLabelFilter } from './label-filter.ts';
+import type { CellSummary, Contact, MemberView } from './records.ts';
 import { driversToMask, canonicalDrivers } from './wire-check.ts';
 
 /**
@@ -10,24 +11,6 @@ import { driversToMask, canonicalDrivers } from './wire-check.ts';
  * placeable hosts (alive, healthy, not draining) bucketed by zone and driver set, so a
  * router elsewhere can tell whether the cell can take a job without seeing its hosts.
  */
-
-interface BucketAcc {
-  zone: string;
-  driversMask: number;
-  drivers: CellBucket['drivers'];
-  hosts: number;
-  fits: number[];
-  maxV: number;
-  maxM: number;
-  maxD: number;
-  freeV: number;
-  freeM: number;
-  freeD: number;
-  capV: number;
-  capM: number;
-  capD: number;
-  labelFilter: LabelFilter;
-}
 
 export interface SummarizeInput {
   readonly cluster: string;
@@ -38,8 +21,6 @@ export interface SummarizeInput {
   readonly members: Iterable<MemberView>;
   readonly contacts: readonly Contact[];
 }
-
-const pos = (n: number): number => (n > 0 ? n : 0);
 
 const restamps = new WeakMap<CellSummary, CellSummary>();
 
@@ -57,71 +38,24 @@ export function restamped(s: CellSummary, issuedAtMs: Millis): CellSummary {
 }
 
 export function summarizeCell(input: SummarizeInput): CellSummary {
-  const buckets = new Map<string, BucketAcc>();
+  const buckets = new Map<string, BucketTotals>();
   let members = 0;
   for (const m of input.members) {
     if (m.status !== 'alive' && m.status !== 'suspect') continue;
     members++;
     const r = m.record;
     if (m.status !== 'alive' || r.health !== 'ok' || r.draining) continue;
-    const mask = driversToMask(r.drivers);
-    const key = `${mask}|${r.zone}`;
+    const key = `${driversToMask(r.drivers)}|${r.zone}`;
     let b = buckets.get(key);
     if (!b) {
       if (buckets.size >= MAX_BUCKETS) continue; // bounded; 32 zone × driver-set pairs in one cell is already absurd
-      b = {
-        zone: r.zone,
-        driversMask: mask,
-        drivers: canonicalDrivers(r.drivers),
-        hosts: 0,
-        fits: SUMMARY_SHAPES.map(() => 0),
-        maxV: 0,
-        maxM: 0,
-        maxD: 0,
-        freeV: 0,
-        freeM: 0,
-        freeD: 0,
-        capV: 0,
-        capM: 0,
-        capD: 0,
-        labelFilter: NO_LABELS,
-      };
+      b = new BucketTotals(r.zone, canonicalDrivers(r.drivers));
       buckets.set(key, b);
     }
-    b.hosts++;
-    const f = r.free;
-    for (let i = 0; i < SUMMARY_SHAPES.length; i++) if (fitsIn(SUMMARY_SHAPES[i]!, f)) b.fits[i]!++;
-    const v = pos(f.vcpus);
-    const mem = pos(f.memoryMiB);
-    const d = pos(f.diskGiB);
-    if (v > b.maxV) b.maxV = v;
-    if (mem > b.maxM) b.maxM = mem;
-    if (d > b.maxD) b.maxD = d;
-    b.freeV += v;
-    b.freeM += mem;
-    b.freeD += d;
-    b.capV += r.capacity.vcpus;
-    b.capM += r.capacity.memoryMiB;
-    b.capD += r.capacity.diskGiB;
-    b.labelFilter = mergeLabelFilter(b.labelFilter, hostLabelFilter(r.labels));
+    b.addHost(r.free, r.capacity, hostLabelFilter(r.labels));
   }
-  const out: CellBucket[] = [];
-  // Deterministic order (zone, then driver set) so equal views give byte-equal summaries.
-  const keys = [...buckets.keys()].sort();
-  for (const key of keys) {
-    const b = buckets.get(key)!;
-    out.push({
-      zone: b.zone,
-      drivers: b.drivers,
-      hosts: Math.min(b.hosts, MAX_COUNT),
-      fits: b.fits.map((n) => Math.min(n, MAX_COUNT)),
-      maxFree: { vcpus: b.maxV, memoryMiB: b.maxM, diskGiB: b.maxD },
-      totalFree: { vcpus: b.freeV, memoryMiB: b.freeM, diskGiB: b.freeD },
-      // Capacity ≥ free on each host, but clamp anyway so the decoder's totalFree ≤ totalCapacity holds.
-      totalCapacity: { vcpus: Math.max(b.capV, b.freeV), memoryMiB: Math.max(b.capM, b.freeM), diskGiB: Math.max(b.capD, b.freeD) },
-      labelFilter: b.labelFilter,
-    });
-  }
+  // Deterministic order (driver set, then zone) so equal views give byte-equal summaries.
+  const out = [...buckets.keys()].sort().map((key) => buckets.get(key)!.toBucket(MAX_COUNT));
   return {
     cluster: input.cluster,
     cell: input.cell,
