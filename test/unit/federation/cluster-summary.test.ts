@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MAX_CLUSTER_BUCKETS, clusterFree, summarizeCluster } from '../../../src/federation/index.ts';
 import { labelFilterOf, labelProbe, mayHaveLabel } from '../../../src/gossip/label-filter.ts';
-import { SUMMARY_SHAPES } from '../../../src/gossip/records.ts';
+import { SUMMARY_SHAPES, type MemberView } from '../../../src/gossip/records.ts';
+import { summarizeCell } from '../../../src/gossip/summary.ts';
+import { record } from '../gossip/fixtures.ts';
 import { FC_SEED, bucket, cell, fcParams } from './fixtures.ts';
 
 const base = { cluster: 'a', region: 'eu', gateway: 'gw-a', now: 10_000, maxCellAgeMs: 5_000 };
@@ -81,6 +83,34 @@ describe('federation: cluster summary aggregation', () => {
           want.fits,
           'fits per shape',
         );
+      }),
+      fcParams(200),
+    );
+  });
+
+  it(`a cluster of cells sums to one cell of all their hosts (seed ${FC_SEED})`, () => {
+    const hostArb = fc.record({
+      cell: fc.integer({ min: 0, max: 3 }),
+      zone: fc.constantFrom('z1', 'z2'),
+      drivers: fc.constantFrom(['qemu'] as const, ['qemu', 'process'] as const),
+      v: fc.integer({ min: -2, max: 64 }),
+      m: fc.integer({ min: 0, max: 262144 }),
+      rack: fc.constantFrom('r1', 'r2', 'r3'),
+    });
+    fc.assert(
+      fc.property(fc.array(hostArb, { maxLength: 60 }), (hosts) => {
+        const views: MemberView[][] = [[], [], [], []];
+        hosts.forEach((h, i) => {
+          const r = record(`h${i}`, { zone: h.zone, drivers: [...h.drivers], labels: { rack: h.rack }, free: { vcpus: h.v, memoryMiB: h.m, diskGiB: 500 } });
+          views[h.cell]!.push({ record: r, status: 'alive', updatedAtMs: 0 });
+        });
+        const summarize = (cellIndex: number, members: MemberView[]) => summarizeCell({ cluster: 'a', cell: cellIndex, cellBits: 2, reporter: 'r', now: base.now, contacts: [], members });
+        const cluster = summarizeCluster({ ...base, cells: views.map((members, i) => summarize(i, members)) });
+        const whole = summarize(0, views.flat());
+        const byKey = (b: { zone: string; drivers: readonly string[] }) => `${b.zone}|${b.drivers.join(',')}`;
+        const sorted = <T extends { zone: string; drivers: readonly string[] }>(bs: readonly T[]) => [...bs].sort((x, y) => byKey(x).localeCompare(byKey(y)));
+        assert.equal(cluster.hosts, whole.members, 'hosts');
+        assert.deepEqual(sorted(cluster.buckets), sorted(whole.buckets), 'buckets: counts, fits, maxima, totals and label filters');
       }),
       fcParams(200),
     );

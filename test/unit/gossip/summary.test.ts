@@ -46,6 +46,23 @@ describe('cell summaries', () => {
     assert.equal(z1.fits.length, SUMMARY_SHAPES.length);
   });
 
+  it('an overcommitted host (negative free) offers nothing: no fits, no free capacity, no maximum', () => {
+    const s = summarizeCell({
+      cluster: 'test',
+      cell: 0,
+      cellBits: 0,
+      reporter: 'a',
+      now: 0,
+      contacts: [],
+      members: [view('a', { free: { vcpus: -4, memoryMiB: -1024, diskGiB: -1 } }), view('b', { free: { vcpus: 2, memoryMiB: 2048, diskGiB: 10 } })],
+    });
+    const [b] = s.buckets;
+    assert.equal(b!.hosts, 2, 'it is still a placeable host');
+    assert.deepEqual(b!.totalFree, { vcpus: 2, memoryMiB: 2048, diskGiB: 10 }, 'its deficit does not eat into the others\' free capacity');
+    assert.deepEqual(b!.maxFree, { vcpus: 2, memoryMiB: 2048, diskGiB: 10 });
+    assert.equal(b!.fits[0], 1, 'only b fits the smallest shape');
+  });
+
   it('only significant changes are news', () => {
     const a = summary('a', 0, 1, Array.from({ length: 30 }, (_, i) => `m${i}`));
     assert.equal(summaryChanged(undefined, a, 0.1), true, 'the first summary is news');
