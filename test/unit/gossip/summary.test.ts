@@ -11,20 +11,17 @@ import { record, summary } from './fixtures.ts';
 
 const view = (peer: string, over: Parameters<typeof record>[1] = {}, status: MemberView['status'] = 'alive'): MemberView => ({ record: record(peer, over), status, updatedAtMs: 0 });
 
+/** Cell 0 of a one-cell layout, reported by `a`. */
+const summarizeOne = (members: MemberView[], now = 0): CellSummary => summarizeCell({ cluster: 'test', cell: 0, cellBits: 0, reporter: 'a', now, contacts: [], members });
+
 function fake(cell: number, cellBits: number, issuedAtMs: number, members = 10, reporter = `r${cell}`): CellSummary {
   return { cluster: 'test', cell, cellBits, reporter, issuedAtMs, members, buckets: [], contacts: [] };
 }
 
 describe('cell summaries', () => {
   it('bucket placeable hosts by zone and driver set; count every live member', () => {
-    const s = summarizeCell({
-      cluster: 'test',
-      cell: 0,
-      cellBits: 0,
-      reporter: 'a',
-      now: 1234.7,
-      contacts: [],
-      members: [
+    const s = summarizeOne(
+      [
         view('a', { zone: 'z1', free: { vcpus: 32, memoryMiB: 131072, diskGiB: 1000 } }),
         view('b', { zone: 'z1', free: { vcpus: 1, memoryMiB: 1024, diskGiB: 10 } }),
         view('c', { zone: 'z2' }),
@@ -33,7 +30,8 @@ describe('cell summaries', () => {
         view('f', { zone: 'z1' }, 'suspect'),
         view('g', { zone: 'z1' }, 'failed'),
       ],
-    });
+      1234.7,
+    );
     assert.equal(s.members, 6, 'alive and suspect members count; failed ones do not');
     assert.equal(s.issuedAtMs, 1234, 'integer milliseconds on the wire');
     assert.deepEqual(s.buckets.map((b) => [b.zone, b.hosts]), [['z1', 2], ['z2', 1]], 'degraded, draining and suspect hosts take no placements');
@@ -47,15 +45,7 @@ describe('cell summaries', () => {
   });
 
   it('an overcommitted host (negative free) offers nothing: no fits, no free capacity, no maximum', () => {
-    const s = summarizeCell({
-      cluster: 'test',
-      cell: 0,
-      cellBits: 0,
-      reporter: 'a',
-      now: 0,
-      contacts: [],
-      members: [view('a', { free: { vcpus: -4, memoryMiB: -1024, diskGiB: -1 } }), view('b', { free: { vcpus: 2, memoryMiB: 2048, diskGiB: 10 } })],
-    });
+    const s = summarizeOne([view('a', { free: { vcpus: -4, memoryMiB: -1024, diskGiB: -1 } }), view('b', { free: { vcpus: 2, memoryMiB: 2048, diskGiB: 10 } })]);
     const [b] = s.buckets;
     assert.equal(b!.hosts, 2, 'it is still a placeable host');
     assert.deepEqual(b!.totalFree, { vcpus: 2, memoryMiB: 2048, diskGiB: 10 }, 'its deficit does not eat into the others\' free capacity');
