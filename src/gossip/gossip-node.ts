@@ -5,7 +5,6 @@ import type { Rng } from '../core/rng.ts';
 import type { PeerIdStr, Verdict } from '../core/transport.ts';
 import { CellBitsController, estimateClusterSize } from './cell-bits.ts';
 import {
-  MAX_ANNOUNCED_PER_MESSAGE,
   MAX_ANNOUNCED_RECORD_BYTES,
   MAX_HAVE_BITS,
   MAX_SYNC_MEMBERS,
@@ -18,10 +17,10 @@ import {
   summaryContentHash,
 } from './codec.ts';
 import { emptyReasonCounts, verdictOf, type GossipAction, type GossipReason, type RefusalSink } from './errors.ts';
-import { EventQueue } from './event-queue.ts';
+import { CellEvents, FALLBACK_STAND_INS } from './cell-events.ts';
 import { FailureDetector, MAX_RELAYS } from './failure-detector.ts';
 import { Membership, type MemberEvent, type MemberListener } from './membership.ts';
-import type { DigestMsg, DirectMsg, EventsMsg, MemberEventWire, SummaryVersion, SyncMember, SyncReqMsg, SyncRespMsg, TopicMsg } from './messages.ts';
+import type { DigestMsg, DirectMsg, EventsMsg, SummaryVersion, SyncMember, SyncReqMsg, SyncRespMsg, TopicMsg } from './messages.ts';
 import { TRAFFIC_KINDS, newGossipCounters, type GossipCounters, type GossipMetrics, type TrafficKind } from './metrics.ts';
 import type { GossipOptions } from './options.ts';
 import { PublishPacer } from './pacer.ts';
@@ -35,7 +34,9 @@ import { buildDigests } from './digest-builder.ts';
 import { planConnections } from './connections.ts';
 import { RendezvousCache } from './rendezvous.ts';
 import { Awareness } from './suspicion.ts';
-import { MAX_CELL_BITS, cellTopic, districtBitsOf, districtOf, districtTopic, globalTopic, type TopicKind } from './topics.ts';
+import { Layout } from './layout.ts';
+import { T_DIGEST, T_EVENTS, T_FALLBACK, T_JOIN, T_MAINT, T_RECONNECT, T_RECORD, T_REPAIR, T_SUMMARY, T_SYNC, T_TRANSITION, TIMER_COUNT, newTimers, type Timers } from './timer-slots.ts';
+import { MAX_CELL_BITS, districtOf, globalTopic, type TopicKind } from './topics.ts';
 import type { ClusterView } from './view.ts';
 
 export interface GossipModules {
@@ -60,20 +61,6 @@ interface Subscription {
 /** A traffic kind's slot pair (messages, bytes) in GossipNode.traffic; sent counts start at TRAFFIC_SENT. */
 const TRAFFIC_INDEX: Readonly<Record<TrafficKind, number>> = { cell: 0, district: 1, global: 2, direct: 3 };
 const TRAFFIC_SENT = 2 * TRAFFIC_KINDS.length;
-
-// Named timers; each slot holds a deadline or Infinity.
-const T_RECORD = 0; // own record: pending significant change or heartbeat
-const T_EVENTS = 1; // flush of queued member events
-const T_SUMMARY = 2; // cell reporter: recompute and maybe publish the summary
-const T_DIGEST = 3; // district reporter: maybe publish a digest
-const T_SYNC = 4; // anti-entropy push-pull, join retries
-const T_MAINT = 5; // cellBits, summary expiry, connections, metrics
-const T_TRANSITION = 6; // leave the old cell topic after a change of cellBits
-const T_FALLBACK = 7; // accusations the aggregator did not act on
-const T_JOIN = 8; // join retries through the seeds
-const T_RECONNECT = 9; // push-pull with a member held failed (a healed partition)
-const T_REPAIR = 10; // fetch the summaries of a district we have gaps in
-const TIMER_COUNT = 11;
 
 /** Maintenance tick: cheap checks that need no precision. */
 const MAINT_INTERVAL_MS = 5000;
@@ -117,16 +104,6 @@ const LIGHT_SYNC_FACTOR = 10;
  */
 const FIRST_SYNC_INTERVAL_MS = 1000;
 const FAST_SYNC_ROUNDS = 8;
-/** Two events messages of one node are at least this many batches apart. */
-const EVENTS_SPACING_FACTOR = 3;
-/** Newcomer announcements are batched this many times longer than suspicions. */
-const SLOW_BATCH_FACTOR = 10;
-/**
- * Failure announcements wait longer still (5 s): every cell-mate's own suspicion timer reaches
- * the verdict, and the announcement is for late listeners. In a correlated failure they then
- * go out after the burst of suspicions, not on top of it.
- */
-const FAILED_BATCH_FACTOR = 25;
 /**
  * A reporter whose cell is losing members (suspicions, then failures, over several seconds
  * in a correlated failure) publishes its summary once no loss came for SUMMARY_SETTLE_MS, or
@@ -164,14 +141,6 @@ const SUMMARY_SPREAD_MS = 10_000;
  * again 2.5, 5 and 10 s later, into a mesh it had been in all along.
  */
 const DISTRICT_MESH_FORMING_MS = 120_000;
-/**
- * An accuser whose aggregator stays silent hands the accusation to the next-lowest members
- * (stand-ins) in turn, and publishes it itself only after this many of them stayed silent
- * too. In a correlated failure the aggregator is often among the dead: with every accuser
- * publishing for itself, one cell sent ~20 events messages a second (×5 with gossipsub
- * duplicates) at 1k hosts and a 30% failure.
- */
-const FALLBACK_STAND_INS = 2;
 /**
  * A cell whose summary has been missing this long past the first-summary wait (per rank)
  * gets one from its rank-1, then rank-2 member: while layouts are mixed the lowest-hash
@@ -229,22 +198,15 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private readonly fd: FailureDetector;
   private readonly bitsCtl: CellBitsController;
   private readonly store: SummaryStore;
-  private readonly events: EventQueue;
+  private readonly cellEvents: CellEvents;
 
   private started = false;
   private stopped = false;
   private startedAtMs = 0;
-  // Plain doubles: their store sits in the JS heap by the array, where a Float64Array over 64
-  // bytes keeps it in a separate allocation (one more cache miss a read, read after every call).
-  private readonly timers: number[] = Array.from({ length: TIMER_COUNT }, () => Infinity);
+  private readonly timers: Timers = newTimers();
 
   // Layout.
-  private bits: number;
-  private myCell: number;
-  private myDistrict = 0;
-  private districtBits = 0;
-  private myCellTopic = '';
-  private myDistrictTopic = '';
+  private readonly layout: Layout;
   private readonly myGlobalTopic: string;
   private oldCellTopic: string | null = null;
   private readonly topics = new Map<string, Subscription>();
@@ -329,19 +291,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private districtSubscribedAtMs = -Infinity;
   private globalPacer!: PublishPacer;
 
-  // Failure detection glue.
-  /**
-   * Our accusations nobody has announced yet: target → when to escalate, and to which rank
-   * (0 = the aggregator, then its stand-ins, then ourselves). Until it is announced, the
-   * target is skipped as a ring successor: the member behind it gets probed at once.
-   */
-  private readonly fallbacks = new Map<PeerIdStr, { atMs: Millis; rank: number }>();
-  /** As aggregator: distinct accusers per suspected target. */
-  private readonly accusers = new Map<PeerIdStr, Set<PeerIdStr>>();
-  /** Targets whose suspicion this node published: it announces their failure too (nobody else does). */
-  private readonly announcing = new Set<PeerIdStr>();
-  private lastEventsAtMs = -Infinity;
-
   // Sync.
   private readonly seeds: SeedPeer[] = [];
   private joined = false;
@@ -404,22 +353,38 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.memberLostAtMs = ev.atMs;
       if (this.lossesUnsummarizedSinceMs === Infinity) this.lossesUnsummarizedSinceMs = ev.atMs;
     });
+    this.cellEvents = new CellEvents({
+      self: this.self,
+      opts,
+      membership: this.membership,
+      timers: this.timers,
+      stats: this.stats,
+      metrics: this.metrics,
+      hooks: {
+        send: (to, payload) => this.send(to, payload),
+        publish: (payload, ownBytes, now) => {
+          this.publish(this.layout.cellTopic, 'cell', payload);
+          this.cellPacer.charge(now, ownBytes, this.cellPublishers());
+        },
+        refute: (incarnation, now) => this.refute(incarnation, now),
+        incarnation: () => this.draft.incarnation,
+      },
+    });
     this.fd = new FailureDetector(opts, {
       rng: this.rng.fork('probe'),
       awareness: this.awareness,
       hooks: {
         send: (to, payload) => this.send(to, payload),
         reply: (to, payload) => this.reply(to, payload),
-        accuse: (target, now) => this.accuse(target, now),
-        successors: () => this.probeTargets(),
+        accuse: (target, now) => this.cellEvents.accuse(target, now),
+        successors: () => this.cellEvents.probeTargets(),
         helpers: (target, k) => this.membership.randomAlive(k, target, this.rng),
       },
     });
+    this.cellEvents.attach(this.fd);
     this.bitsCtl = new CellBitsController(opts, 0);
-    this.bits = this.bitsCtl.bits;
-    this.myCell = hashPrefix(this.self, this.bits);
-    this.store = new SummaryStore(this.bits);
-    this.events = new EventQueue(opts.maxQueuedEvents);
+    this.layout = new Layout(opts.cluster, this.self, this.bitsCtl.bits);
+    this.store = new SummaryStore(this.layout.bits);
     this.myGlobalTopic = globalTopic(opts.cluster);
     this.estimate = opts.expectedClusterSize;
     this.summaryHeartbeatMs = this.jitter(opts.summaryHeartbeatMs);
@@ -511,7 +476,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (!this.started || this.stopped) return;
     // Graceful leave: peers mark us `left` at once instead of suspecting us for seconds.
     const leave = encodeEvents(this.opts.cluster, this.self, [{ kind: 'left', peer: this.self, incarnation: this.draft.incarnation, confirmations: 0 }]);
-    this.publish(this.myCellTopic, 'cell', leave);
+    this.publish(this.layout.cellTopic, 'cell', leave);
     if (this.oldCellTopic) this.publish(this.oldCellTopic, 'cell', leave);
     this.cellPacer.charge(now, wireSize(leave), this.cellPublishers());
     for (const topic of this.topics.keys()) this.outbox.unsubscribe(topic);
@@ -534,11 +499,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   onTimer(now: Millis): void {
     if (!this.started || this.stopped) return;
     const failed = this.membership.tick(now);
-    if (failed) for (const peer of failed) this.onLocallyFailed(peer, now);
+    if (failed) for (const peer of failed) this.cellEvents.onLocallyFailed(peer, now);
     this.fd.onTimer(now);
     const t = this.timers;
-    if (t[T_FALLBACK]! <= now) this.runFallbacks(now);
-    if (t[T_EVENTS]! <= now) this.flushEvents(now);
+    if (t[T_FALLBACK]! <= now) this.cellEvents.runFallbacks(now);
+    if (t[T_EVENTS]! <= now) this.cellEvents.flush(now);
     if (t[T_RECORD]! <= now) this.recordTimer(now);
     if (t[T_TRANSITION]! <= now) this.endTransition();
     if (t[T_SYNC]! <= now) this.syncTimer(now);
@@ -603,7 +568,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
           else this.refuse('GOSSIP_UNKNOWN_MEMBER', 'ignore');
           break;
         case 'accuse':
-          if (this.membership.get(from)) this.aggregate(msg.peer, msg.incarnation, from, now);
+          if (this.membership.get(from)) this.cellEvents.aggregate(msg.peer, msg.incarnation, from, now);
           else this.refuse('GOSSIP_UNKNOWN_MEMBER', 'ignore');
           break;
         case 'sync-req':
@@ -614,7 +579,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
           break;
         case 'summary':
           // Only the district reporter is handed summaries directly; it digests them.
-          if (msg.summary.cellBits === this.bits && this.isDistrictReporter() && districtOf(msg.summary.cell, msg.summary.cellBits) === this.myDistrict) {
+          if (msg.summary.cellBits === this.layout.bits && this.isDistrictReporter() && districtOf(msg.summary.cell, msg.summary.cellBits) === this.layout.district) {
             this.onSummary(msg.summary, from, now);
           } else this.refuse('GOSSIP_WRONG_TOPIC', 'ignore');
           break;
@@ -629,15 +594,15 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   // ClusterView
 
   get cellBits(): number {
-    return this.bits;
+    return this.layout.bits;
   }
 
   get ownCell(): number {
-    return this.myCell;
+    return this.layout.cell;
   }
 
   get district(): number {
-    return this.myDistrict;
+    return this.layout.district;
   }
 
   get cellBitsSinceMs(): Millis {
@@ -688,7 +653,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     s.suspicions = this.membership.suspicions;
     s.refutations = this.membership.refutations;
     s.failures = this.membership.failures;
-    s.eventsDropped = this.events.dropped;
+    s.eventsDropped = this.cellEvents.dropped;
     s.probesSent = this.fd.counters.probesSent;
     s.probesFailed = this.fd.counters.probesFailed;
     return s;
@@ -697,7 +662,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /** Queue depths against their stated bounds (the simulator asserts depth ≤ bound). */
   queueDepths(): { events: [number, number]; relays: [number, number]; pendingSyncs: [number, number]; dirtySummaries: [number, number] } {
     return {
-      events: [this.events.size, this.opts.maxQueuedEvents],
+      events: [this.cellEvents.queued, this.opts.maxQueuedEvents],
       relays: [this.fd.pendingRelays, MAX_RELAYS],
       pendingSyncs: [this.pendingSyncs.size, MAX_PENDING_SYNCS],
       dirtySummaries: [this.dirty.size, MAX_DIRTY],
@@ -795,27 +760,22 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   // Layout: cellBits, cell, district, topics
 
   private enterLayout(now: Millis): void {
-    this.myCell = hashPrefix(this.self, this.bits);
-    this.districtBits = districtBitsOf(this.bits);
-    this.myDistrict = districtOf(this.myCell, this.bits);
-    this.myCellTopic = cellTopic(this.opts.cluster, this.bits, this.myCell);
-    this.myDistrictTopic = districtTopic(this.opts.cluster, this.bits, this.myDistrict);
-    this.subscribe(this.myCellTopic, 'cell', 'cell');
+    this.subscribe(this.layout.cellTopic, 'cell', 'cell');
     this.bitsChangedAtMs = now;
-    this.metrics?.cellBits(this.bits);
+    this.metrics?.cellBits(this.layout.bits);
   }
 
   private changeLayout(bits: number, now: Millis): void {
     // Queued news is for the cell we leave, and all of it still listens there: a newcomer's
     // announcement dropped at a split (its host now in the sibling cell) left that host unknown
     // to its new cell-mates until its first heartbeat (a 1k join wave, seed 13).
-    this.flushEvents(now);
-    const oldBits = this.bits;
-    const oldCellTopic = this.myCellTopic;
-    if (this.isDelegate) this.unsubscribe(this.myDistrictTopic);
+    this.cellEvents.flush(now);
+    const oldBits = this.layout.bits;
+    const oldCellTopic = this.layout.cellTopic;
+    if (this.isDelegate) this.unsubscribe(this.layout.districtTopic);
     this.isDelegate = false;
     if (this.oldCellTopic) this.unsubscribe(this.oldCellTopic);
-    this.bits = bits;
+    this.layout.enter(bits);
     this.store.setCellBits(bits);
     this.enterLayout(now);
     this.layoutChangedAtMs = now;
@@ -825,17 +785,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.timers[T_TRANSITION] = now + this.opts.cellBitsTransitionMs;
     if (bits > oldBits) {
       // Split: members of the sibling cell are no longer ours. No events: they did not fail.
-      for (const peer of this.membership.retain((p) => hashPrefix(p, bits) === this.myCell)) {
-        this.fd.forget(peer);
-        this.events.drop(peer);
-        this.fallbacks.delete(peer);
-        this.accusers.delete(peer);
-        this.announcing.delete(peer);
+      for (const peer of this.membership.retain((p) => this.layout.cellOf(p) === this.layout.cell)) {
+        this.cellEvents.forget(peer);
       }
     } else {
       // Merge: pull the records of the cells that merged into ours from one of their contacts.
       for (const s of this.store.values()) {
-        if (s.cellBits === oldBits && s.cellBits >= bits && s.cell >>> (s.cellBits - bits) === this.myCell && s.cell !== hashPrefix(this.self, oldBits)) {
+        if (s.cellBits === oldBits && s.cellBits >= bits && s.cell >>> (s.cellBits - bits) === this.layout.cell && s.cell !== hashPrefix(this.self, oldBits)) {
           const contact = s.contacts.find((c) => c.peer !== this.self);
           if (contact) this.requestSync(contact.peer, contact.addrs, true, -1, now, 0);
         }
@@ -885,11 +841,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.rank = this.membership.selfRank(Math.max(this.opts.districtDelegates, 1));
     const delegate = this.rank < this.opts.districtDelegates;
     if (delegate && !this.isDelegate) {
-      this.subscribe(this.myDistrictTopic, 'district', 'district');
+      this.subscribe(this.layout.districtTopic, 'district', 'district');
       this.districtSubscribedAtMs = now;
     }
     if (!delegate && this.isDelegate) {
-      this.unsubscribe(this.myDistrictTopic);
+      this.unsubscribe(this.layout.districtTopic);
       this.wholeInDigest.clear();
     }
     this.isDelegate = delegate;
@@ -902,8 +858,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         // need to wait, once it has synced with its cell. A newcomer is rank 0 of the cell it
         // knows only itself of: without that condition every joiner of a first cell published a
         // full digest to the whole cluster (the simulator saw ~80/s at a 5,000/s join).
-        const firstCell = this.myDistrict * this.cellsInDistrict();
-        this.digestSettledAtMs = this.myCell === firstCell && this.cellSynced ? now : now + DIGEST_SETTLE_MS;
+        const firstCell = this.layout.district * this.layout.cellsInDistrict();
+        this.digestSettledAtMs = this.layout.cell === firstCell && this.cellSynced ? now : now + DIGEST_SETTLE_MS;
         this.timers[T_DIGEST] = this.digestSettledAtMs;
         this.digestFullEveryMs = FIRST_REPEAT_MS;
       }
@@ -935,7 +891,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     const record: HostRecord = { ...this.draft, seq: this.published && this.published.incarnation === this.draft.incarnation ? this.published.seq + 1 : this.draft.seq };
     const enc = encodeRecord(record);
-    this.publish(this.myCellTopic, 'cell', enc);
+    this.publish(this.layout.cellTopic, 'cell', enc);
     if (this.oldCellTopic) this.publish(this.oldCellTopic, 'cell', enc);
     this.cellPacer.charge(now, wireSize(enc), this.cellPublishers());
     this.stats.recordsPublished++;
@@ -1033,10 +989,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       return false;
     }
     // On the old cell topic during a transition: valid for the topic, but maybe not our cell any more.
-    if (role === 'old-cell' && hashPrefix(record.origin, this.bits) !== this.myCell) return true;
+    if (role === 'old-cell' && this.layout.cellOf(record.origin) !== this.layout.cell) return true;
     const r = this.membership.applyRecord(record, now);
     if (r === 'stale') return false;
-    if (r === 'revived') this.clearSuspicion(record.origin);
+    if (r === 'revived') this.cellEvents.clearSuspicion(record.origin);
     // New here: the first cell-mate we hear from can tell us about the ones we missed.
     if (r === 'new' && !this.cellSynced && this.pendingSyncs.size === 0) this.requestSync(record.origin, record.addrs, true, -1, now, 0);
     return true;
@@ -1049,154 +1005,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         this.takeCellRecord(ev.record!, role, now);
         continue;
       }
-      if (ev.peer === this.self) {
-        if (ev.kind !== 'left' && this.membership.applyStatus(ev.peer, ev.kind, ev.incarnation, 0, now) === 'self-refute') this.refute(ev.incarnation, now);
-        continue;
-      }
-      const r = this.membership.applyStatus(ev.peer, ev.kind, ev.incarnation, ev.confirmations, now);
-      if (r !== 'stale' || ev.kind === 'suspect') {
-        // Someone announced it: our own pending fallback accusation is moot.
-        this.fallbacks.delete(ev.peer);
-      }
-      if (ev.kind !== 'suspect' && r !== 'stale') this.clearSuspicion(ev.peer);
+      this.cellEvents.heard(ev, now);
     }
     // Stale news for us may be fresh for peers downstream: a valid events message is forwarded.
     return 'accept';
-  }
-
-  // ==========================================================================================
-  // Failure detection glue
-
-  /** The failure detector gave up on `target`. */
-  private accuse(target: PeerIdStr, now: Millis): void {
-    const status = this.membership.statusOf(target);
-    if (status !== 'alive' && status !== 'suspect') return;
-    const inc = this.membership.statusIncarnationOf(target);
-    const agg = this.membership.lowest(1, target)[0];
-    if (!agg || agg.record.origin === this.self) {
-      this.aggregate(target, inc, this.self, now);
-    } else {
-      this.sendAccusation(agg.record.origin, target, inc);
-      if (status === 'alive' && !this.fallbacks.has(target)) this.awaitAnnouncement(target, 0, now);
-    }
-    // The ring moved past the accused member: the one behind it lost a monitor, probe it now.
-    this.fd.probeNewSuccessors(now);
-  }
-
-  private sendAccusation(to: PeerIdStr, target: PeerIdStr, incarnation: number): void {
-    this.send(to, encodeAccuse(target, incarnation));
-    this.stats.accusationsSent++;
-  }
-
-  private awaitAnnouncement(target: PeerIdStr, rank: number, now: Millis): void {
-    const at = now + this.opts.accuseFallbackMs;
-    this.fallbacks.set(target, { atMs: at, rank });
-    if (at < this.timers[T_FALLBACK]!) this.timers[T_FALLBACK] = at;
-  }
-
-  /** Ring successors to probe, past the ones we accused and are waiting to hear announced. */
-  private probeTargets(): readonly PeerIdStr[] {
-    const k = this.opts.monitors;
-    if (this.fallbacks.size === 0) return this.membership.successors(k);
-    const out: PeerIdStr[] = [];
-    for (const p of this.membership.successors(k + this.fallbacks.size)) {
-      if (out.length === k) break;
-      if (!this.fallbacks.has(p)) out.push(p);
-    }
-    return out;
-  }
-
-  /** As the cell's aggregator (or its stand-in): turn accusations into one batched suspicion. */
-  private aggregate(target: PeerIdStr, incarnation: number, accuser: PeerIdStr, now: Millis): void {
-    if (target === this.self) {
-      // Someone could not reach us, and we are obviously alive: refute before it spreads.
-      if (incarnation >= this.draft.incarnation) this.refute(incarnation, now);
-      return;
-    }
-    const status = this.membership.statusOf(target);
-    if (status !== 'alive' && status !== 'suspect') return;
-    if (incarnation < this.membership.statusIncarnationOf(target)) return;
-    let set = this.accusers.get(target);
-    if (!set) {
-      set = new Set();
-      this.accusers.set(target, set);
-    }
-    if (set.has(accuser)) return;
-    set.add(accuser);
-    const confirmations = set.size - 1;
-    const r = this.membership.applyStatus(target, 'suspect', incarnation, confirmations, now);
-    if (r === 'stale' && status === 'suspect' && confirmations === 0) return;
-    this.announcing.add(target);
-    this.fallbacks.delete(target);
-    this.queueEvent({ kind: 'suspect', peer: target, incarnation: this.membership.statusIncarnationOf(target), confirmations }, now);
-  }
-
-  private runFallbacks(now: Millis): void {
-    this.timers[T_FALLBACK] = Infinity;
-    const due = [...this.fallbacks].filter(([, f]) => f.atMs <= now);
-    for (const [target, f] of due) {
-      this.fallbacks.delete(target);
-      if (this.membership.statusOf(target) !== 'alive') continue;
-      const inc = this.membership.statusIncarnationOf(target);
-      // Nobody announced a suspicion: whoever we told may be dead too. Tell the next in line.
-      const rank = f.rank + 1;
-      const standIn = rank <= FALLBACK_STAND_INS ? this.membership.lowest(rank + 1, target)[rank] : undefined;
-      if (!standIn || standIn.record.origin === this.self) {
-        this.aggregate(target, inc, this.self, now);
-        continue;
-      }
-      this.sendAccusation(standIn.record.origin, target, inc);
-      this.awaitAnnouncement(target, rank, now);
-    }
-    for (const f of this.fallbacks.values()) if (f.atMs < this.timers[T_FALLBACK]!) this.timers[T_FALLBACK] = f.atMs;
-  }
-
-  /** A suspicion ran out in our view. Only its announcer publishes the failure; everyone else's timer reached the same verdict. */
-  private onLocallyFailed(peer: PeerIdStr, now: Millis): void {
-    this.fd.forget(peer);
-    this.accusers.delete(peer);
-    if (this.announcing.delete(peer)) {
-      this.queueEvent({ kind: 'failed', peer, incarnation: this.membership.statusIncarnationOf(peer), confirmations: 0 }, now);
-    }
-  }
-
-  private clearSuspicion(peer: PeerIdStr): void {
-    this.accusers.delete(peer);
-    this.announcing.delete(peer);
-    this.fallbacks.delete(peer);
-    this.events.drop(peer);
-  }
-
-  private queueEvent(ev: MemberEventWire, now: Millis): void {
-    this.events.push(ev);
-    this.metrics?.queueDepth('events', this.events.size);
-    // Suspicions go out within one batch; failures are not urgent (every cell-mate's own
-    // timer reached the same verdict), nor are newcomers (a join wave is known within 30 s),
-    // so they wait longer and ride along with later news.
-    // In a burst (a correlated failure) messages are also spaced by EVENTS_SPACING_FACTOR batches.
-    const batches = ev.kind === 'suspect' ? 1 : ev.kind === 'failed' ? FAILED_BATCH_FACTOR : SLOW_BATCH_FACTOR;
-    const at = Math.max(
-      now + batches * this.opts.eventBatchMs,
-      this.lastEventsAtMs + EVENTS_SPACING_FACTOR * this.opts.eventBatchMs,
-    );
-    if (at < this.timers[T_EVENTS]!) this.timers[T_EVENTS] = at;
-  }
-
-  private flushEvents(now: Millis): void {
-    this.timers[T_EVENTS] = Infinity;
-    if (this.events.size === 0) return;
-    const events = this.events.drain();
-    const enc = encodeEvents(this.opts.cluster, this.self, events);
-    this.publish(this.myCellTopic, 'cell', enc);
-    // Events are never held back (detection latency), but they are paid for: the debt slows our
-    // records. Newcomers' records (announcements) are not ours to pay for: charged for a 60-host
-    // join, the aggregator's own record waited over three heartbeat periods.
-    let announcedBytes = 0;
-    for (const ev of events) if (ev.record !== undefined) announcedBytes += wireSize(encodeRecord(ev.record));
-    this.cellPacer.charge(now, Math.max(0, wireSize(enc) - announcedBytes), this.cellPublishers());
-    this.stats.eventMessagesPublished++;
-    this.lastEventsAtMs = now;
-    this.metrics?.queueDepth('events', 0);
   }
 
   // ==========================================================================================
@@ -1272,8 +1084,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       .map((m) => ({ peer: m.record.origin, addrs: m.record.addrs.length > 2 ? m.record.addrs.slice(0, 2) : m.record.addrs }));
     const summary = summarizeCell({
       cluster: this.opts.cluster,
-      cell: this.myCell,
-      cellBits: this.bits,
+      cell: this.layout.cell,
+      cellBits: this.layout.bits,
       reporter: this.self,
       now,
       members: this.membership.viewMap().values(),
@@ -1284,14 +1096,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       return;
     }
     const enc = encodeSummary(summary);
-    const publishers = this.cellsInDistrict();
+    const publishers = this.layout.cellsInDistrict();
     const ready = this.districtPacer.readyAtMs(now, wireSize(enc), publishers);
     if (ready > now) {
       this.summaryHeld = true;
       this.timers[T_SUMMARY] = ready;
       return;
     }
-    this.publish(this.myDistrictTopic, 'district', enc);
+    this.publish(this.layout.districtTopic, 'district', enc);
     this.summaryForced = false;
     this.summaryHeld = false;
     this.districtPacer.charge(now, wireSize(enc), publishers);
@@ -1313,18 +1125,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     return now - this.districtSubscribedAtMs < DISTRICT_MESH_FORMING_MS;
   }
 
-  /**
-   * Publishers sharing the district topic: the district's cells by the layout, not the ones
-   * heard of so far, so a publisher's share (and its burst) does not shrink as a cold start
-   * fills the view.
-   */
-  private cellsInDistrict(): number {
-    return 2 ** (this.bits - this.districtBits);
-  }
-
   /** Publishers sharing the cell topic: the members we know, or the mean cell size if more (a cold start knows few). */
   private cellPublishers(): number {
-    const mean = this.estimate / 2 ** this.bits;
+    const mean = this.estimate / 2 ** this.layout.bits;
     const live = this.membership.liveCount;
     return live > mean ? live : mean;
   }
@@ -1332,13 +1135,13 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   private storeSummary(s: CellSummary, now: Millis): boolean {
     const known = this.store.get(s.cell) !== undefined;
     if (this.store.put(s) === 'stale') return false;
-    if (this.rank === 0 && s.cellBits >= this.districtBits && s.cell >>> (s.cellBits - this.districtBits) === this.myDistrict) {
+    if (this.rank === 0 && s.cellBits >= this.layout.districtBits && s.cell >>> (s.cellBits - this.layout.districtBits) === this.layout.district) {
       // A reporter we had not heard may not have heard us either (it subscribed after our
       // last summary, or we learned of it another way): say ours again soon, once. Not while
       // our district mesh forms: the first summary's repeats reach late subscribers then, and
       // at a split every new cell's reporter heard ~30 new ones in 5 s and said its own twice
       // more (a 1k join wave's peak).
-      if (!known && s.cell !== this.myCell && this.lastSummary !== undefined && !this.districtMeshForming(now)) this.summaryOwed(now);
+      if (!known && s.cell !== this.layout.cell && this.lastSummary !== undefined && !this.districtMeshForming(now)) this.summaryOwed(now);
       if (this.dirty.size === 0) this.dirtySinceMs = now;
       this.dirtyAtMs = now;
       if (this.dirty.size < MAX_DIRTY) this.dirty.add(heapKey(s.cellBits, s.cell));
@@ -1370,14 +1173,14 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
   /** The reporter of the lowest known cell of the district publishes its digests. */
   private isDistrictReporter(): boolean {
     if (this.rank !== 0) return false;
-    const span = this.cellsInDistrict();
-    const first = this.myDistrict * span;
-    for (let cell = first; cell < this.myCell; cell++) if (this.store.get(cell)) return false;
+    const span = this.layout.cellsInDistrict();
+    const first = this.layout.district * span;
+    for (let cell = first; cell < this.layout.cell; cell++) if (this.store.get(cell)) return false;
     // Just after a split or merge the lower cells are known only in the layout next to ours:
     // counting them keeps every new cell's reporter from believing it digests the district
     // (a 1k join wave's split sent 5 full digests in one second, 340 KB/s per host).
-    for (let parent = first >>> 1; 2 * parent < this.myCell; parent++) if (this.bits > 0 && this.store.getByKey(heapKey(this.bits - 1, parent))) return false;
-    if (this.bits < MAX_CELL_BITS) for (let child = 2 * first; child < 2 * this.myCell; child++) if (this.store.getByKey(heapKey(this.bits + 1, child))) return false;
+    for (let parent = first >>> 1; 2 * parent < this.layout.cell; parent++) if (this.layout.bits > 0 && this.store.getByKey(heapKey(this.layout.bits - 1, parent))) return false;
+    if (this.layout.bits < MAX_CELL_BITS) for (let child = 2 * first; child < 2 * this.layout.cell; child++) if (this.store.getByKey(heapKey(this.layout.bits + 1, child))) return false;
     return true;
   }
 
@@ -1415,7 +1218,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     }
     const due: CellSummary[] = [];
     if (fullDue) {
-      for (const s of this.store.district(this.myDistrict, this.districtBits)) if (!this.freshness(s.issuedAtMs, now)) due.push(s);
+      for (const s of this.store.district(this.layout.district, this.layout.districtBits)) if (!this.freshness(s.issuedAtMs, now)) due.push(s);
     } else {
       for (const key of this.dirty) {
         const s = this.store.getByKey(key);
@@ -1436,11 +1239,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.timers[T_DIGEST] = now + this.opts.digestFullIntervalMs;
       return;
     }
-    const header = { cluster: this.opts.cluster, reporter: this.self, cellBits: this.bits, districtBits: this.districtBits, district: this.myDistrict, full: fullDue };
+    const header = { cluster: this.opts.cluster, reporter: this.self, cellBits: this.layout.bits, districtBits: this.layout.districtBits, district: this.layout.district, full: fullDue };
     const digests = buildDigests(header, summaries, versions, now);
     let bytes = 0;
     for (const d of digests) bytes += wireSize(d);
-    const publishers = 2 ** this.districtBits;
+    const publishers = 2 ** this.layout.districtBits;
     const ready = this.globalPacer.readyAtMs(now, bytes, publishers);
     if (ready > now) {
       this.timers[T_DIGEST] = ready; // dirty kept: the next digest carries them
@@ -1461,7 +1264,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   /** A digest of our district in our layout. */
   private ofOwnDistrict(msg: DigestMsg): boolean {
-    return msg.cellBits === this.bits && msg.district === this.myDistrict;
+    return msg.cellBits === this.layout.bits && msg.district === this.layout.district;
   }
 
   /** Content of our district the cluster got whole in a digest (see wholeInDigest). */
@@ -1497,11 +1300,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     const mine = this.lastSummary;
     if (this.rank !== 0 || mine === undefined || msg.reporter === this.self) return;
     if (!this.ofOwnDistrict(msg)) return;
-    const carriedAt = msg.summaries.find((x) => x.cell === this.myCell)?.issuedAtMs ?? msg.versions.find((v) => v.cell === this.myCell && v.cellBits === this.bits)?.issuedAtMs;
+    const carriedAt = msg.summaries.find((x) => x.cell === this.layout.cell)?.issuedAtMs ?? msg.versions.find((v) => v.cell === this.layout.cell && v.cellBits === this.layout.bits)?.issuedAtMs;
     if (carriedAt !== undefined && carriedAt >= this.lastSummaryAtMs - this.summaryHeartbeatMs) return;
     if (now - this.lastDigestPushAtMs < this.opts.digestMinIntervalMs * DIGEST_PUSH_SPACING) return;
     this.lastDigestPushAtMs = now;
-    const contact = this.store.get(hashPrefix(msg.reporter, this.bits))?.contacts.find((c) => c.peer === msg.reporter);
+    const contact = this.store.get(this.layout.cellOf(msg.reporter))?.contacts.find((c) => c.peer === msg.reporter);
     if (contact && !this.connected.has(contact.peer)) this.outbox.connect(contact.peer, contact.addrs);
     this.send(msg.reporter, encodeSummary(mine));
   }
@@ -1569,17 +1372,17 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    */
   private repairTimer(now: Millis): void {
     this.timers[T_REPAIR] = now + this.jitter(this.opts.summaryRepairIntervalMs);
-    if (!this.joined || !this.cellSynced || this.bits === 0) return;
+    if (!this.joined || !this.cellSynced || this.layout.bits === 0) return;
     let pulls = 0;
     while (pulls < MAX_REPAIR_PULLS && this.pullWanted(now)) pulls++;
     if (pulls >= MAX_REPAIR_PULLS) return;
-    const cells = 2 ** this.bits;
+    const cells = 2 ** this.layout.bits;
     const known = this.store.occupiedCells;
     if (known >= cells || (known > 0 && this.store.meanMembers < REPAIR_MIN_MEAN_CELL_SIZE)) return;
     // While most of the cluster is in another layout, our gaps are cells that have not
     // switched (or already have): their reporters will speak in the layout both end in.
     const majority = this.store.majorityBits();
-    if (majority >= 0 && majority !== this.bits) return;
+    if (majority >= 0 && majority !== this.layout.bits) return;
     // Just after our split or merge, the gaps of the new layout are mostly cells whose first
     // summary is not out yet (it waits up to MAX_FIRST_SUMMARY_WAIT_MS for the cell to
     // settle), and pulls for them ask hosts that know as little: in a 1k join wave's split,
@@ -1593,15 +1396,15 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // cells took 30 s of rounds. So as many pulls as pages we lack (up to MAX_BITMAP_PULLS),
     // each from another district's gap; without a bitmap (a layout over 2^16 cells) one per
     // district with gaps, up to MAX_REPAIR_PULLS.
-    const perDistrict = this.cellsInDistrict();
-    const districtCount = 2 ** this.districtBits;
-    const ownMissing = this.store.get(this.myCell) === undefined ? 1 : 0;
-    const have = this.bits <= MAX_HAVE_BITS ? this.store.haveBitmap() : null;
+    const perDistrict = this.layout.cellsInDistrict();
+    const districtCount = 2 ** this.layout.districtBits;
+    const ownMissing = this.store.get(this.layout.cell) === undefined ? 1 : 0;
+    const have = this.layout.bits <= MAX_HAVE_BITS ? this.store.haveBitmap() : null;
     const maxPulls = have === null ? MAX_REPAIR_PULLS : Math.min(MAX_BITMAP_PULLS, pulls + Math.ceil((cells - known) / MAX_SYNC_SUMMARIES));
     const start = this.rng.int(districtCount);
     for (let i = 0; i < districtCount && pulls < maxPulls; i++) {
       const district = (start + i) % districtCount;
-      const known = this.store.knownIn(district) + (district === this.myDistrict ? ownMissing : 0);
+      const known = this.store.knownIn(district) + (district === this.layout.district ? ownMissing : 0);
       if (known >= perDistrict) continue;
       // From the district's first gap: an answer too big for one message is cut in half (a
       // page of 64 summaries with buckets is), so a page from the district's start never
@@ -1613,7 +1416,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       const end = gap + perDistrict;
       while (gap < end && (this.store.get(gap) !== undefined || this.store.coveredNearby(gap))) gap++; // our own cell too, when we lack its summary
       if (gap === end) continue;
-      this.pullSummaries(district, heapKey(this.bits, gap) - 1, now, have);
+      this.pullSummaries(district, heapKey(this.layout.bits, gap) - 1, now, have);
       pulls++;
     }
   }
@@ -1630,7 +1433,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       if (held !== undefined && held.issuedAtMs >= issuedAtMs) continue;
       const bits = keyBits(key);
       const cell = key - 2 ** bits;
-      return this.pullSummaries(bits >= this.districtBits ? cell >>> (bits - this.districtBits) : 0, key - 1, now);
+      return this.pullSummaries(bits >= this.layout.districtBits ? cell >>> (bits - this.layout.districtBits) : 0, key - 1, now);
     }
     return false;
   }
@@ -1666,11 +1469,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    */
   private repairContact(district: number): Contact | undefined {
     const known = this.store.knownIn(district);
-    const thin = known > 0 && this.rng.int(this.cellsInDistrict()) >= known;
+    const thin = known > 0 && this.rng.int(this.layout.cellsInDistrict()) >= known;
     return (
       (thin ? this.store.randomContact(this.rng, this.self) : undefined) ??
-      this.store.contactIn(district, this.districtBits, this.rng, this.self) ??
-      (district !== this.myDistrict ? this.districtHost(district) : undefined) ??
+      this.store.contactIn(district, this.layout.districtBits, this.rng, this.self) ??
+      (district !== this.layout.district ? this.districtHost(district) : undefined) ??
       this.store.randomContact(this.rng, this.self)
     );
   }
@@ -1682,8 +1485,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
    */
   private referral(cursor: number, summaries: readonly CellSummary[], from: PeerIdStr, theirCell: number): SyncMember[] {
     const bits = keyBits(cursor + 1);
-    if (bits !== this.bits) return [];
-    const span = this.cellsInDistrict();
+    if (bits !== this.layout.bits) return [];
+    const span = this.layout.cellsInDistrict();
     const asked = cursor + 1 - 2 ** bits;
     const first = asked - (asked % span);
     // Its own district the asker repairs through contacts it knows (and a record of its own
@@ -1703,7 +1506,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   /** A host of `district` (at our cellBits) other than `not`, from the rendezvous cache. */
   private hostOfDistrict(district: number, not: PeerIdStr): HostRecord | undefined {
-    const span = this.cellsInDistrict();
+    const span = this.layout.cellsInDistrict();
     return this.rendezvous.anyIn(district * span, (district + 1) * span, this.rng, not);
   }
 
@@ -1718,16 +1521,16 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       this.stats.syncRequestsDropped++;
       return;
     }
-    const theirCell = hashPrefix(from, this.bits);
+    const theirCell = this.layout.cellOf(from);
     // The push half: the requester's own record, if it is really its own. In our cell we
     // apply it; from another cell we remember it for the next joiner of that cell.
     const pushed = req.record;
     let announced = false;
     if (pushed && pushed.origin !== from) this.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
     else if (pushed && pushed.cluster === this.opts.cluster) {
-      if (theirCell === this.myCell) {
+      if (theirCell === this.layout.cell) {
         const r = this.membership.applyRecord(pushed, now);
-        if (r === 'revived') this.clearSuspicion(from);
+        if (r === 'revived') this.cellEvents.clearSuspicion(from);
         // A member new to the cell: news for the whole cell. A restart or a return after a
         // partition still publishes its own record (announcing those too turned a 1k
         // partition-heal's layout into a 3-bit/4-bit mix that had not settled 90 s later).
@@ -1736,9 +1539,9 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         this.rendezvous.add(theirCell, pushed);
       }
     }
-    const sameCell = full && req.wantRecords && theirCell === this.myCell;
+    const sameCell = full && req.wantRecords && theirCell === this.layout.cell;
     const inSync = sameCell && req.viewHash === this.membership.viewHash;
-    let members = sameCell && !inSync ? this.membership.forSync(MAX_SYNC_MEMBERS) : req.wantRecords && theirCell !== this.myCell ? asAlive(this.rendezvous.of(theirCell, from)) : [];
+    let members = sameCell && !inSync ? this.membership.forSync(MAX_SYNC_MEMBERS) : req.wantRecords && theirCell !== this.layout.cell ? asAlive(this.rendezvous.of(theirCell, from)) : [];
     let page: { summaries: readonly CellSummary[]; next: number } = { summaries: [], next: -1 };
     if (!full) {
       // Light answer (a seed under a cold-start stampede): our cellBits and the summary of
@@ -1749,27 +1552,19 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       // A bitmap of our layout: only what the asker lacks, from its cursor's cell on. Else (none,
       // or a layout we are not in) the page in key order.
       const have = req.have;
-      const ours = have !== null && keyBits(req.summaryCursor + 1) === this.bits && have.length === haveBytes(this.bits);
-      page = ours ? { summaries: this.store.lacking(have, req.summaryCursor + 1 - 2 ** this.bits, MAX_SYNC_SUMMARIES), next: -1 } : this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
+      const ours = have !== null && keyBits(req.summaryCursor + 1) === this.layout.bits && have.length === haveBytes(this.layout.bits);
+      page = ours ? { summaries: this.store.lacking(have, req.summaryCursor + 1 - 2 ** this.layout.bits, MAX_SYNC_SUMMARIES), next: -1 } : this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
       if (!req.wantRecords && members.length === 0) members = this.referral(req.summaryCursor, page.summaries, from, theirCell);
     }
-    this.reply(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.bits, estimatedSize: this.estimate, cell: this.myCell, members, inSync, announced, page }));
+    this.reply(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.layout.bits, estimatedSize: this.estimate, cell: this.layout.cell, members, inSync, announced, page }));
     this.stats.syncRequestsServed++;
   }
 
-  /**
-   * As the cell's aggregator: announce a newcomer's record in the next events batch, so a join
-   * wave costs the cell one message per batch instead of one per joiner. Declined (the newcomer
-   * publishes it itself) when we are not the aggregator or the record is big. A full batch goes
-   * out at once: declining the 17th newcomer of a batch made a 1k join wave publish ~10 records
-   * of its own in its first second (seed 4).
-   */
+  /** As the cell's aggregator, take a newcomer's record over (see CellEvents.announceNewcomer); declined for a big record. */
   private announceNewcomer(record: HostRecord, now: Millis): boolean {
     if (this.rank !== 0) return false;
     if (wireSize(encodeRecord(record)) > MAX_ANNOUNCED_RECORD_BYTES) return false;
-    if (this.events.count('alive') >= MAX_ANNOUNCED_PER_MESSAGE) this.flushEvents(now);
-    this.queueEvent({ kind: 'alive', peer: record.origin, incarnation: record.incarnation, confirmations: 0, record }, now);
-    this.stats.newcomersAnnounced++;
+    this.cellEvents.announceNewcomer(record, now);
     return true;
   }
 
@@ -1807,18 +1602,18 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         else if (m.record.incarnation > this.draft.incarnation) this.refute(m.record.incarnation, now);
         continue;
       }
-      if (hashPrefix(origin, this.bits) !== this.myCell) {
+      if (this.layout.cellOf(origin) !== this.layout.cell) {
         // A referral for a repair: a host of a district nobody we asked knows, to ask next.
-        if (pending.repair) this.rendezvous.add(hashPrefix(origin, this.bits), m.record);
+        if (pending.repair) this.rendezvous.add(this.layout.cellOf(origin), m.record);
         continue;
       }
-      if (this.membership.applySynced(m.record, m.status, m.statusIncarnation, now) === 'revived') this.clearSuspicion(origin);
+      if (this.membership.applySynced(m.record, m.status, m.statusIncarnation, now) === 'revived') this.cellEvents.clearSuspicion(origin);
     }
     // It answered, so it is not dead; if our view still holds it failed (or suspect) at the
     // incarnation it has, it never heard the accusation (a partition held it back): tell it,
     // and it refutes. Otherwise a healed partition could leave one member alive in its own
     // view and failed in every cell-mate's (a 1k partition-heal, seed 2).
-    const cellMate = hashPrefix(from, this.bits) === this.myCell;
+    const cellMate = this.layout.cellOf(from) === this.layout.cell;
     const status = this.membership.statusOf(from);
     if (cellMate && (status === 'failed' || status === 'suspect')) this.reply(from, encodeAccuse(from, this.membership.statusIncarnationOf(from)));
     if (!light && (resp.members.length > 0 || resp.inSync) && cellMate) {
@@ -1841,7 +1636,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   /** Push-pull with a contact of our own cell, as its summary lists them. */
   private syncWithCellContact(now: Millis, not: PeerIdStr | null = null, cursor = -1): void {
-    const contact = this.store.get(this.myCell)?.contacts.find((c) => c.peer !== this.self && c.peer !== not);
+    const contact = this.store.get(this.layout.cell)?.contacts.find((c) => c.peer !== this.self && c.peer !== not);
     if (contact) this.requestSync(contact.peer, contact.addrs, true, cursor, now, 0);
   }
 
@@ -1854,7 +1649,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     if (expired > 0) this.lastFullDigestAtMs = Math.min(this.lastFullDigestAtMs, now - this.opts.digestFullIntervalMs / 2);
     const warm = now - this.startedAtMs >= this.opts.cellBitsDwellMs;
     const evidence = this.store.evidence();
-    this.estimate = estimateClusterSize(evidence, this.bits, this.opts.minEstimateCoverage, this.opts.expectedClusterSize, warm);
+    this.estimate = estimateClusterSize(evidence, this.layout.bits, this.opts.minEstimateCoverage, this.opts.expectedClusterSize, warm);
     const d = this.bitsCtl.decide(now, this.estimate, this.store.majorityBits(), evidence.coverage >= this.opts.minEstimateCoverage);
     if (d) this.changeLayout(d.bits, now);
     // Also refresh when we had no remote contact to offer last time and now know other cells.
@@ -1864,7 +1659,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     // than we know: we missed records (or were cut off from part of the cell and think it
     // dead). Push-pull with that reporter: each side learns the other's view, and a false
     // failure of either is refuted.
-    const mine = this.store.get(this.myCell);
+    const mine = this.store.get(this.layout.cell);
     this.checkStandIn(mine, now);
     if (mine && mine.reporter !== this.self && this.pendingSyncs.size === 0) {
       const reporterAlive = this.membership.statusOf(mine.reporter) === 'alive';
@@ -1904,8 +1699,8 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.connectionsDirty = false;
     const { want, remote } = planConnections({
       self: this.self,
-      ownCell: this.myCell,
-      cellBits: this.bits,
+      ownCell: this.layout.cell,
+      cellBits: this.layout.bits,
       monitors: this.opts.monitors,
       cellConnections: this.opts.cellConnections,
       remoteConnections: this.opts.remoteConnections,

@@ -1,0 +1,49 @@
+import { hashPrefix } from '../core/hash.ts';
+import type { PeerIdStr } from '../core/transport.ts';
+import { cellTopic, districtBitsOf, districtOf, districtTopic } from './topics.ts';
+
+/**
+ * Where a node sits in the current cell layout: its cell and district at `bits`, and their
+ * topics. One object, shared by the node and its parts; only the node moves it (a split or
+ * a merge), so every part sees the same layout at every step.
+ */
+export class Layout {
+  bits = 0;
+  cell = 0;
+  district = 0;
+  districtBits = 0;
+  cellTopic = '';
+  districtTopic = '';
+
+  private readonly cluster: string;
+  private readonly self: PeerIdStr;
+
+  constructor(cluster: string, self: PeerIdStr, bits: number) {
+    this.cluster = cluster;
+    this.self = self;
+    this.enter(bits);
+  }
+
+  enter(bits: number): void {
+    this.bits = bits;
+    this.cell = hashPrefix(this.self, bits);
+    this.districtBits = districtBitsOf(bits);
+    this.district = districtOf(this.cell, bits);
+    this.cellTopic = cellTopic(this.cluster, bits, this.cell);
+    this.districtTopic = districtTopic(this.cluster, bits, this.district);
+  }
+
+  /**
+   * Cells of a district by the layout, not the ones heard of so far: the district topic's
+   * publishers, so a publisher's share (and its burst) does not shrink as a cold start fills
+   * the view.
+   */
+  cellsInDistrict(): number {
+    return 2 ** (this.bits - this.districtBits);
+  }
+
+  /** The cell `peer` belongs to in this layout. */
+  cellOf(peer: PeerIdStr): number {
+    return hashPrefix(peer, this.bits);
+  }
+}
