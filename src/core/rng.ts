@@ -92,3 +92,8 @@ export function sample<T>(items: readonly T[], k: number, rng: Rng): T[] {
   }
   return out;
 }
+
+/** `ms` spread uniformly over ± `fraction` of itself: periodic timers of many nodes drift apart. */
+export function jittered(ms: number, fraction: number, rng: Rng): number {
+  return ms * (1 - fraction + 2 * fraction * rng.next());
+}

@@ -1,3 +1,4 @@
+import type { Millis } from '../core/clock.ts';
 import { hashPrefix } from '../core/hash.ts';
 import type { PeerIdStr } from '../core/transport.ts';
 import { cellTopic, districtBitsOf, districtOf, districtTopic } from './topics.ts';
@@ -14,6 +15,8 @@ export class Layout {
   districtBits = 0;
   cellTopic = '';
   districtTopic = '';
+  /** When the node entered this layout (its start, a split or a merge). */
+  sinceMs = 0;
 
   private readonly cluster: string;
   private readonly self: PeerIdStr;
@@ -21,10 +24,11 @@ export class Layout {
   constructor(cluster: string, self: PeerIdStr, bits: number) {
     this.cluster = cluster;
     this.self = self;
-    this.enter(bits);
+    this.enter(bits, 0);
   }
 
-  enter(bits: number): void {
+  enter(bits: number, now: Millis): void {
+    this.sinceMs = now;
     this.bits = bits;
     this.cell = hashPrefix(this.self, bits);
     this.districtBits = districtBitsOf(bits);
