@@ -2,7 +2,8 @@
  * The gossip protocol core: membership, dissemination, failure detection and storm
  * control, sans I/O. See README.md.
  */
-export { GossipNode, type GossipModules, type SeedPeer } from './gossip-node.ts';
+export { GossipNode, type GossipModules } from './gossip-node.ts';
+export type { SeedPeer } from './anti-entropy.ts';
 export type { ClusterView } from './view.ts';
 export type { MemberEvent, MemberListener } from './membership.ts';
 export {

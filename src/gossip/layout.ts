@@ -17,6 +17,8 @@ export class Layout {
   districtTopic = '';
   /** When the node entered this layout (its start, a split or a merge). */
   sinceMs = 0;
+  /** The node's last split or merge (not its start). */
+  changedAtMs = -Infinity;
 
   private readonly cluster: string;
   private readonly self: PeerIdStr;
@@ -35,6 +37,12 @@ export class Layout {
     this.district = districtOf(this.cell, bits);
     this.cellTopic = cellTopic(this.cluster, bits, this.cell);
     this.districtTopic = districtTopic(this.cluster, bits, this.district);
+  }
+
+  /** A split or a merge. */
+  change(bits: number, now: Millis): void {
+    this.enter(bits, now);
+    this.changedAtMs = now;
   }
 
   /**

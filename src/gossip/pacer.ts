@@ -14,7 +14,7 @@ import type { TopicBudget } from './options.ts';
  *
  * The first refill grants a full burst. A random share of it for the global digests (29ebb9a)
  * spread a cold start's first digests, but held them back for up to 4 s × districts, and
- * without its district's first digest no host elsewhere can find its cells (gossip-node.ts).
+ * without its district's first digest no host elsewhere can find its cells (reporter.ts).
  */
 export class PublishPacer {
   private creditMs = 0;
