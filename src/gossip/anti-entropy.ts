@@ -1,23 +1,17 @@
 import type { Millis } from '../core/clock.ts';
 import { hashPrefix } from '../core/hash.ts';
-import type { Encoded } from '../core/protocol.ts';
-import { jittered, type Rng } from '../core/rng.ts';
-import type { PeerIdStr, Verdict } from '../core/transport.ts';
+import { jittered } from '../core/rng.ts';
+import type { PeerIdStr } from '../core/transport.ts';
 import type { CellEvents } from './cell-events.ts';
 import { MAX_HAVE_BITS, MAX_SYNC_MEMBERS, MAX_SYNC_SUMMARIES, encodeAccuse, encodeSyncReq } from './codec.ts';
-import type { GossipAction, GossipReason } from './errors.ts';
-import type { Layout } from './layout.ts';
-import type { Membership } from './membership.ts';
 import type { SyncMember, SyncReqMsg, SyncRespMsg } from './messages.ts';
-import type { GossipCounters } from './metrics.ts';
-import type { GossipOptions } from './options.ts';
+import { NodePart, type NodeContext } from './node-part.ts';
 import type { CellSummary, Contact, HostRecord } from './records.ts';
 import { RendezvousCache } from './rendezvous.ts';
 import { MAX_FIRST_SUMMARY_WAIT_MS, freshness, type Reporter } from './reporter.ts';
-import { haveBytes, heapKey, keyBits, type SummaryStore } from './summary-store.ts';
-import type { Awareness } from './suspicion.ts';
+import { haveBytes, heapKey, keyBits } from './summary-store.ts';
 import { SYNC_ASK_ELSEWHERE, encodeSyncAnswer } from './sync-response.ts';
-import { T_JOIN, T_RECONNECT, T_REPAIR, T_SYNC, type Timers } from './timer-slots.ts';
+import { T_JOIN, T_RECONNECT, T_REPAIR, T_SYNC } from './timer-slots.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface SeedPeer {
@@ -68,13 +62,6 @@ const asAlive = (records: readonly HostRecord[]): SyncMember[] => records.map((r
 
 
 export interface AntiEntropyHooks {
-  send(to: PeerIdStr, payload: Encoded): void;
-  reply(to: PeerIdStr, payload: Encoded): void;
-  dial(peer: PeerIdStr, addrs: readonly string[]): void;
-  refuse(reason: GossipReason, action: GossipAction): Verdict;
-  /** Someone holds us suspect or failed at `incarnation`, or knows a newer one of us: outbid it. */
-  refute(incarnation: number, now: Millis): void;
-  incarnation(): number;
   /** Our record as last published (what a sync request pushes). */
   published(): HostRecord | null;
   estimate(): number;
@@ -86,37 +73,13 @@ export interface AntiEntropyHooks {
   announceNewcomer(record: HostRecord, now: Millis): boolean;
 }
 
-export interface AntiEntropyParts {
-  readonly self: PeerIdStr;
-  readonly opts: GossipOptions;
-  readonly rng: Rng;
-  readonly layout: Layout;
-  readonly membership: Membership;
-  readonly store: SummaryStore;
-  readonly awareness: Awareness;
-  readonly timers: Timers;
-  readonly stats: GossipCounters;
-  readonly reporter: Reporter;
-  readonly cellEvents: CellEvents;
-  readonly hooks: AntiEntropyHooks;
-}
-
 /**
  * Push-pull sync (memberlist's push-pull, Serf's reconnect): a joiner's first contact through
  * its seeds, anti-entropy rounds with random cell-mates, reconnect attempts to members held
  * failed, and the repair of gaps in the summaries of other cells; and the serving side of all
  * of them. Every exchange is one `sync-req` with our record, answered by one `sync-resp`.
  */
-export class AntiEntropy {
-  private readonly self: PeerIdStr;
-  private readonly opts: GossipOptions;
-  private readonly rng: Rng;
-  private readonly layout: Layout;
-  private readonly membership: Membership;
-  private readonly store: SummaryStore;
-  private readonly awareness: Awareness;
-  private readonly timers: Timers;
-  private readonly stats: GossipCounters;
+export class AntiEntropy extends NodePart {
   private readonly reporter: Reporter;
   private readonly cellEvents: CellEvents;
   private readonly hooks: AntiEntropyHooks;
@@ -139,20 +102,12 @@ export class AntiEntropy {
   /** Recent joiners of other cells (4 per cell, 64 cells): see rendezvous.ts. */
   private readonly rendezvous = new RendezvousCache(4, 64);
 
-  constructor(parts: AntiEntropyParts) {
-    this.self = parts.self;
-    this.opts = parts.opts;
-    this.rng = parts.rng;
-    this.layout = parts.layout;
-    this.membership = parts.membership;
-    this.store = parts.store;
-    this.awareness = parts.awareness;
-    this.timers = parts.timers;
-    this.stats = parts.stats;
+  constructor(ctx: NodeContext, parts: { reporter: Reporter; cellEvents: CellEvents }, hooks: AntiEntropyHooks) {
+    super(ctx);
     this.reporter = parts.reporter;
     this.cellEvents = parts.cellEvents;
-    this.hooks = parts.hooks;
-    this.syncIntervalMs = Math.min(FIRST_SYNC_INTERVAL_MS, parts.opts.syncIntervalMs);
+    this.hooks = hooks;
+    this.syncIntervalMs = Math.min(FIRST_SYNC_INTERVAL_MS, ctx.opts.syncIntervalMs);
   }
 
   /** Seeds to join through; a node that had joined joins again. */
@@ -234,10 +189,10 @@ export class AntiEntropy {
     if (peer === this.self) return;
     if (!this.pendingSyncs.has(peer) && this.pendingSyncs.size >= MAX_PENDING_SYNCS) return;
     this.pendingSyncs.set(peer, { deadlineMs: now + this.opts.syncTimeoutMs, pages, repair });
-    if (addrs && addrs.length > 0) this.hooks.dial(peer, addrs);
+    if (addrs && addrs.length > 0) this.effects.dial(peer, addrs);
     // Our view hash lets a peer with the same view answer in a few bytes; a joiner (not yet synced) asks for everything.
     const viewHash = wantRecords && this.cellSynced ? this.membership.viewHash : -1;
-    this.hooks.send(peer, encodeSyncReq({ cluster: this.opts.cluster, record: this.hooks.published(), wantRecords, summaryCursor: cursor, viewHash, have }));
+    this.effects.send(peer, encodeSyncReq({ cluster: this.opts.cluster, record: this.hooks.published(), wantRecords, summaryCursor: cursor, viewHash, have }));
   }
 
   syncTimer(now: Millis): void {
@@ -411,7 +366,7 @@ export class AntiEntropy {
 
   serveSync(from: PeerIdStr, req: SyncReqMsg, now: Millis): void {
     if (req.cluster !== this.opts.cluster) {
-      this.hooks.refuse('GOSSIP_WRONG_CLUSTER', 'ignore');
+      this.effects.refuse('GOSSIP_WRONG_CLUSTER', 'ignore');
       return;
     }
     // An overloaded node only gives light answers: a seed in trouble points joiners elsewhere.
@@ -425,7 +380,7 @@ export class AntiEntropy {
     // apply it; from another cell we remember it for the next joiner of that cell.
     const pushed = req.record;
     let announced = false;
-    if (pushed && pushed.origin !== from) this.hooks.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
+    if (pushed && pushed.origin !== from) this.effects.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
     else if (pushed && pushed.cluster === this.opts.cluster) {
       if (theirCell === this.layout.cell) {
         const r = this.membership.applyRecord(pushed, now);
@@ -455,19 +410,19 @@ export class AntiEntropy {
       page = ours ? { summaries: this.store.lacking(have, req.summaryCursor + 1 - 2 ** this.layout.bits, MAX_SYNC_SUMMARIES), next: -1 } : this.store.page(req.summaryCursor, MAX_SYNC_SUMMARIES);
       if (!req.wantRecords && members.length === 0) members = this.referral(req.summaryCursor, page.summaries, from, theirCell);
     }
-    this.hooks.reply(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.layout.bits, estimatedSize: this.hooks.estimate(), cell: this.layout.cell, members, inSync, announced, page }));
+    this.effects.reply(from, encodeSyncAnswer({ cluster: this.opts.cluster, cellBits: this.layout.bits, estimatedSize: this.hooks.estimate(), cell: this.layout.cell, members, inSync, announced, page }));
     this.stats.syncRequestsServed++;
   }
 
   onSyncResp(from: PeerIdStr, resp: SyncRespMsg, now: Millis): void {
     const pending = this.pendingSyncs.get(from);
     if (!pending) {
-      this.hooks.refuse('GOSSIP_UNKNOWN_MEMBER', 'ignore'); // unsolicited: never let a stranger inject state
+      this.effects.refuse('GOSSIP_UNKNOWN_MEMBER', 'ignore'); // unsolicited: never let a stranger inject state
       return;
     }
     this.pendingSyncs.delete(from);
     if (resp.cluster !== this.opts.cluster) {
-      this.hooks.refuse('GOSSIP_WRONG_CLUSTER', 'ignore');
+      this.effects.refuse('GOSSIP_WRONG_CLUSTER', 'ignore');
       return;
     }
     const light = resp.nextCursor === SYNC_ASK_ELSEWHERE;
@@ -486,8 +441,8 @@ export class AntiEntropy {
       const origin = m.record.origin;
       if (origin === this.self) {
         // The peer thinks we are suspect or failed, or knows a newer incarnation of us: outbid it.
-        if (m.status !== 'alive' && m.status !== 'left' && m.statusIncarnation >= this.hooks.incarnation()) this.hooks.refute(m.statusIncarnation, now);
-        else if (m.record.incarnation > this.hooks.incarnation()) this.hooks.refute(m.record.incarnation, now);
+        if (m.status !== 'alive' && m.status !== 'left' && m.statusIncarnation >= this.effects.incarnation()) this.effects.refute(m.statusIncarnation, now);
+        else if (m.record.incarnation > this.effects.incarnation()) this.effects.refute(m.record.incarnation, now);
         continue;
       }
       if (this.layout.cellOf(origin) !== this.layout.cell) {
@@ -503,7 +458,7 @@ export class AntiEntropy {
     // view and failed in every cell-mate's (a 1k partition-heal, seed 2).
     const cellMate = this.layout.cellOf(from) === this.layout.cell;
     const status = this.membership.statusOf(from);
-    if (cellMate && (status === 'failed' || status === 'suspect')) this.hooks.reply(from, encodeAccuse(from, this.membership.statusIncarnationOf(from)));
+    if (cellMate && (status === 'failed' || status === 'suspect')) this.effects.reply(from, encodeAccuse(from, this.membership.statusIncarnationOf(from)));
     if (!light && (resp.members.length > 0 || resp.inSync) && cellMate) {
       this.cellSynced = true;
       this.hooks.cellMateAnswered(from, resp.announced, now);

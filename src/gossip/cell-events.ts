@@ -4,12 +4,10 @@ import type { PeerIdStr } from '../core/transport.ts';
 import { MAX_ANNOUNCED_PER_MESSAGE, encodeAccuse, encodeEvents, encodeRecord } from './codec.ts';
 import { EventQueue } from './event-queue.ts';
 import type { FailureDetector } from './failure-detector.ts';
-import type { Membership } from './membership.ts';
 import type { MemberEventWire } from './messages.ts';
-import type { GossipCounters, GossipMetrics } from './metrics.ts';
-import type { GossipOptions } from './options.ts';
 import type { HostRecord } from './records.ts';
-import { T_EVENTS, T_FALLBACK, type Timers } from './timer-slots.ts';
+import { NodePart, type NodeContext } from './node-part.ts';
+import { T_EVENTS, T_FALLBACK } from './timer-slots.ts';
 
 /** Two events messages of one node are at least this many batches apart. */
 const EVENTS_SPACING_FACTOR = 3;
@@ -31,24 +29,8 @@ const FAILED_BATCH_FACTOR = 25;
 export const FALLBACK_STAND_INS = 2;
 
 export interface CellEventsHooks {
-  /** A direct message (an accusation). */
-  send(to: PeerIdStr, payload: Encoded): void;
   /** Publish an events message on the cell topic; `ownBytes` of it are ours to pay for (see flush). */
   publish(payload: Encoded, ownBytes: number, now: Millis): void;
-  /** Someone says we are suspect or failed at `incarnation`: outbid it. */
-  refute(incarnation: number, now: Millis): void;
-  /** Our own incarnation. */
-  incarnation(): number;
-}
-
-export interface CellEventsParts {
-  readonly self: PeerIdStr;
-  readonly opts: GossipOptions;
-  readonly membership: Membership;
-  readonly timers: Timers;
-  readonly stats: GossipCounters;
-  readonly metrics: GossipMetrics | null;
-  readonly hooks: CellEventsHooks;
 }
 
 /**
@@ -59,13 +41,7 @@ export interface CellEventsParts {
  * newcomers' records. If the aggregator stays silent the accuser goes down the line of
  * stand-ins, and publishes itself only after they stayed silent too.
  */
-export class CellEvents {
-  private readonly self: PeerIdStr;
-  private readonly opts: GossipOptions;
-  private readonly membership: Membership;
-  private readonly timers: Timers;
-  private readonly stats: GossipCounters;
-  private readonly metrics: GossipMetrics | null;
+export class CellEvents extends NodePart {
   private readonly hooks: CellEventsHooks;
   private fd!: FailureDetector;
 
@@ -82,15 +58,10 @@ export class CellEvents {
   private readonly announcing = new Set<PeerIdStr>();
   private lastEventsAtMs = -Infinity;
 
-  constructor(parts: CellEventsParts) {
-    this.self = parts.self;
-    this.opts = parts.opts;
-    this.membership = parts.membership;
-    this.timers = parts.timers;
-    this.stats = parts.stats;
-    this.metrics = parts.metrics;
-    this.hooks = parts.hooks;
-    this.queue = new EventQueue(parts.opts.maxQueuedEvents);
+  constructor(ctx: NodeContext, hooks: CellEventsHooks) {
+    super(ctx);
+    this.hooks = hooks;
+    this.queue = new EventQueue(ctx.opts.maxQueuedEvents);
   }
 
   /** The prober whose verdicts we carry (it calls accuse and probeTargets back). */
@@ -138,7 +109,7 @@ export class CellEvents {
   aggregate(target: PeerIdStr, incarnation: number, accuser: PeerIdStr, now: Millis): void {
     if (target === this.self) {
       // Someone could not reach us, and we are obviously alive: refute before it spreads.
-      if (incarnation >= this.hooks.incarnation()) this.hooks.refute(incarnation, now);
+      if (incarnation >= this.effects.incarnation()) this.effects.refute(incarnation, now);
       return;
     }
     const status = this.membership.statusOf(target);
@@ -163,7 +134,7 @@ export class CellEvents {
   heard(ev: MemberEventWire, now: Millis): void {
     if (ev.kind === 'alive') return;
     if (ev.peer === this.self) {
-      if (ev.kind !== 'left' && this.membership.applyStatus(ev.peer, ev.kind, ev.incarnation, 0, now) === 'self-refute') this.hooks.refute(ev.incarnation, now);
+      if (ev.kind !== 'left' && this.membership.applyStatus(ev.peer, ev.kind, ev.incarnation, 0, now) === 'self-refute') this.effects.refute(ev.incarnation, now);
       return;
     }
     const r = this.membership.applyStatus(ev.peer, ev.kind, ev.incarnation, ev.confirmations, now);
@@ -248,7 +219,7 @@ export class CellEvents {
   }
 
   private sendAccusation(to: PeerIdStr, target: PeerIdStr, incarnation: number): void {
-    this.hooks.send(to, encodeAccuse(target, incarnation));
+    this.effects.send(to, encodeAccuse(target, incarnation));
     this.stats.accusationsSent++;
   }
 

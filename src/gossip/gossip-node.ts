@@ -16,12 +16,13 @@ import { TRAFFIC_KINDS, newGossipCounters, type GossipCounters, type GossipMetri
 import type { GossipOptions } from './options.ts';
 import { PublishPacer } from './pacer.ts';
 import type { CellSummary, HostRecord, MemberView } from './records.ts';
+import type { NodeContext } from './node-part.ts';
 import { MAX_DIRTY, Reporter } from './reporter.ts';
 import { applyPatch, initialRecord, recordChanged, recordShrank, type SelfPatch } from './self-record.ts';
 import { SummaryStore } from './summary-store.ts';
 import { Awareness } from './suspicion.ts';
 import { T_DIGEST, T_EVENTS, T_FALLBACK, T_JOIN, T_MAINT, T_RECONNECT, T_RECORD, T_REPAIR, T_SUMMARY, T_SYNC, T_TRANSITION, TIMER_COUNT, newTimers, type Timers } from './timer-slots.ts';
-import { globalTopic, type TopicKind } from './topics.ts';
+import type { TopicKind } from './topics.ts';
 import type { ClusterView } from './view.ts';
 
 export interface GossipModules {
@@ -92,7 +93,6 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
 
   // Layout.
   private readonly layout: Layout;
-  private readonly myGlobalTopic: string;
   private oldCellTopic: string | null = null;
   private readonly topics = new Map<string, Subscription>();
   private estimate: number;
@@ -151,78 +151,54 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       const metrics = this.metrics;
       this.membership.onEvent((ev) => metrics.memberStatus(ev.status, ev.previous));
     }
-    this.cellEvents = new CellEvents({
+    this.bitsCtl = new CellBitsController(opts, 0);
+    this.layout = new Layout(opts.cluster, this.self, this.bitsCtl.bits);
+    this.store = new SummaryStore(this.layout.bits);
+    this.estimate = opts.expectedClusterSize;
+    const ctx: NodeContext = {
       self: this.self,
       opts,
+      rng: this.rng,
+      layout: this.layout,
       membership: this.membership,
+      store: this.store,
+      awareness: this.awareness,
       timers: this.timers,
       stats: this.stats,
       metrics: this.metrics,
-      hooks: {
+      effects: {
+        publish: (topic, kind, payload) => this.publish(topic, kind, payload),
         send: (to, payload) => this.send(to, payload),
-        publish: (payload, ownBytes, now) => {
-          this.publish(this.layout.cellTopic, 'cell', payload);
-          this.cellPacer.charge(now, ownBytes, this.cellPublishers());
-        },
+        reply: (to, payload) => this.reply(to, payload),
+        dial: (peer, addrs) => this.dial(peer, addrs),
+        refuse: (reason, action) => this.refuse(reason, action),
         refute: (incarnation, now) => this.refute(incarnation, now),
         incarnation: () => this.draft.incarnation,
+      },
+    };
+    this.cellEvents = new CellEvents(ctx, {
+      publish: (payload, ownBytes, now) => {
+        this.publish(this.layout.cellTopic, 'cell', payload);
+        this.cellPacer.charge(now, ownBytes, this.cellPublishers());
       },
     });
     this.fd = new FailureDetector(opts, {
       rng: this.rng.fork('probe'),
       awareness: this.awareness,
       hooks: {
-        send: (to, payload) => this.send(to, payload),
-        reply: (to, payload) => this.reply(to, payload),
+        send: ctx.effects.send,
+        reply: ctx.effects.reply,
         accuse: (target, now) => this.cellEvents.accuse(target, now),
         successors: () => this.cellEvents.probeTargets(),
         helpers: (target, k) => this.membership.randomAlive(k, target, this.rng),
       },
     });
     this.cellEvents.attach(this.fd);
-    this.bitsCtl = new CellBitsController(opts, 0);
-    this.layout = new Layout(opts.cluster, this.self, this.bitsCtl.bits);
-    this.store = new SummaryStore(this.layout.bits);
-    this.myGlobalTopic = globalTopic(opts.cluster);
-    this.estimate = opts.expectedClusterSize;
-    this.reporter = new Reporter({
-      self: this.self,
-      opts,
-      rng: this.rng,
-      layout: this.layout,
-      membership: this.membership,
-      store: this.store,
-      awareness: this.awareness,
-      timers: this.timers,
-      stats: this.stats,
-      globalTopic: this.myGlobalTopic,
-      hooks: {
-        publish: (topic, kind, payload) => this.publish(topic, kind, payload),
-        send: (to, payload) => this.send(to, payload),
-        dial: (peer, addrs) => this.dial(peer, addrs),
-        refuse: (reason, action) => this.refuse(reason, action),
-        cellSynced: () => this.antiEntropy.cellSynced,
-      },
-    });
-    this.antiEntropy = new AntiEntropy({
-      self: this.self,
-      opts,
-      rng: this.rng,
-      layout: this.layout,
-      membership: this.membership,
-      store: this.store,
-      awareness: this.awareness,
-      timers: this.timers,
-      stats: this.stats,
-      reporter: this.reporter,
-      cellEvents: this.cellEvents,
-      hooks: {
-        send: (to, payload) => this.send(to, payload),
-        reply: (to, payload) => this.reply(to, payload),
-        dial: (peer, addrs) => this.dial(peer, addrs),
-        refuse: (reason, action) => this.refuse(reason, action),
-        refute: (incarnation, now) => this.refute(incarnation, now),
-        incarnation: () => this.draft.incarnation,
+    this.reporter = new Reporter(ctx, { cellSynced: () => this.antiEntropy.cellSynced });
+    this.antiEntropy = new AntiEntropy(
+      ctx,
+      { reporter: this.reporter, cellEvents: this.cellEvents },
+      {
         published: () => this.published,
         estimate: () => this.estimate,
         heardCluster: (cellBits, estimatedSize, complete, now) => this.heardCluster(cellBits, estimatedSize, complete, now),
@@ -231,7 +207,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
         },
         announceNewcomer: (record, now) => this.announceNewcomer(record, now),
       },
-    });
+    );
   }
 
   // ==========================================================================================
@@ -289,7 +265,7 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.membership.setSelf(this.draft, now);
     this.layout.enter(this.layout.bits, now);
     this.subscribeCell();
-    this.subscribe(this.myGlobalTopic, 'global', 'global');
+    this.subscribe(this.layout.globalTopic, 'global', 'global');
     if (this.antiEntropy.hasSeeds) this.deferFirstRecord(now);
     else this.publishRecord(now, true);
     this.fd.start(now);

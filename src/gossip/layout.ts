@@ -1,7 +1,7 @@
 import type { Millis } from '../core/clock.ts';
 import { hashPrefix } from '../core/hash.ts';
 import type { PeerIdStr } from '../core/transport.ts';
-import { cellTopic, districtBitsOf, districtOf, districtTopic } from './topics.ts';
+import { cellTopic, districtBitsOf, districtOf, districtTopic, globalTopic } from './topics.ts';
 
 /**
  * Where a node sits in the current cell layout: its cell and district at `bits`, and their
@@ -15,6 +15,8 @@ export class Layout {
   districtBits = 0;
   cellTopic = '';
   districtTopic = '';
+  /** The global topic: the same in every layout. */
+  readonly globalTopic: string;
   /** When the node entered this layout (its start, a split or a merge). */
   sinceMs = 0;
   /** The node's last split or merge (not its start). */
@@ -26,6 +28,7 @@ export class Layout {
   constructor(cluster: string, self: PeerIdStr, bits: number) {
     this.cluster = cluster;
     this.self = self;
+    this.globalTopic = globalTopic(cluster);
     this.enter(bits, 0);
   }
 

@@ -1,22 +1,19 @@
 import type { Millis } from '../core/clock.ts';
-import { wireSize, type Encoded } from '../core/protocol.ts';
-import { jittered, type Rng } from '../core/rng.ts';
+import { wireSize } from '../core/protocol.ts';
+import { jittered } from '../core/rng.ts';
 import type { PeerIdStr, Verdict } from '../core/transport.ts';
 import { FALLBACK_STAND_INS } from './cell-events.ts';
 import { encodeSummary, summaryContentHash } from './codec.ts';
 import { buildDigests } from './digest-builder.ts';
-import type { GossipAction, GossipReason } from './errors.ts';
-import type { Layout } from './layout.ts';
-import type { Membership } from './membership.ts';
+import type { GossipReason } from './errors.ts';
 import type { DigestMsg, SummaryVersion } from './messages.ts';
-import type { GossipCounters, TrafficKind } from './metrics.ts';
+import { NodePart, type NodeContext } from './node-part.ts';
 import type { GossipOptions } from './options.ts';
 import { PublishPacer } from './pacer.ts';
 import type { CellSummary, Contact } from './records.ts';
 import { restamped, summarizeCell, summaryChanged } from './summary.ts';
-import { heapKey, type SummaryStore } from './summary-store.ts';
-import type { Awareness } from './suspicion.ts';
-import { T_DIGEST, T_SUMMARY, type Timers } from './timer-slots.ts';
+import { heapKey } from './summary-store.ts';
+import { T_DIGEST, T_SUMMARY } from './timer-slots.ts';
 import { MAX_CELL_BITS, districtOf } from './topics.ts';
 
 /**
@@ -90,28 +87,8 @@ export function freshness(issuedAtMs: Millis, now: Millis, opts: GossipOptions):
 }
 
 export interface ReporterHooks {
-  publish(topic: string, kind: TrafficKind, payload: Encoded): void;
-  /** A direct message to a peer we may not be connected to yet (the district reporter). */
-  send(to: PeerIdStr, payload: Encoded): void;
-  /** Ask for a connection to `peer` unless we hold one. */
-  dial(peer: PeerIdStr, addrs: readonly string[]): void;
-  refuse(reason: GossipReason, action: GossipAction): Verdict;
   /** Whether a full push-pull with a member of our cell has completed since we entered it. */
   cellSynced(): boolean;
-}
-
-export interface ReporterParts {
-  readonly self: PeerIdStr;
-  readonly opts: GossipOptions;
-  readonly rng: Rng;
-  readonly layout: Layout;
-  readonly membership: Membership;
-  readonly store: SummaryStore;
-  readonly awareness: Awareness;
-  readonly timers: Timers;
-  readonly stats: GossipCounters;
-  readonly hooks: ReporterHooks;
-  readonly globalTopic: string;
 }
 
 /**
@@ -121,18 +98,8 @@ export interface ReporterParts {
  * changed summaries in digests on the global topic. Every node runs one: it stores the
  * summaries and digests it hears, and is idle while it holds no role.
  */
-export class Reporter {
-  private readonly self: PeerIdStr;
-  private readonly opts: GossipOptions;
-  private readonly rng: Rng;
-  private readonly layout: Layout;
-  private readonly membership: Membership;
-  private readonly store: SummaryStore;
-  private readonly awareness: Awareness;
-  private readonly timers: Timers;
-  private readonly stats: GossipCounters;
+export class Reporter extends NodePart {
   private readonly hooks: ReporterHooks;
-  private readonly globalTopic: string;
 
   private started = false;
   private rank = Infinity;
@@ -195,19 +162,10 @@ export class Reporter {
   private globalPacer!: PublishPacer;
 
 
-  constructor(parts: ReporterParts) {
-    this.self = parts.self;
-    this.opts = parts.opts;
-    this.rng = parts.rng;
-    this.layout = parts.layout;
-    this.membership = parts.membership;
-    this.store = parts.store;
-    this.awareness = parts.awareness;
-    this.timers = parts.timers;
-    this.stats = parts.stats;
-    this.hooks = parts.hooks;
-    this.globalTopic = parts.globalTopic;
-    this.summaryHeartbeatMs = jittered(parts.opts.summaryHeartbeatMs, parts.opts.heartbeatJitter, parts.rng);
+  constructor(ctx: NodeContext, hooks: ReporterHooks) {
+    super(ctx);
+    this.hooks = hooks;
+    this.summaryHeartbeatMs = jittered(ctx.opts.summaryHeartbeatMs, ctx.opts.heartbeatJitter, ctx.rng);
     // A loss or an arrival in the cell starts (or extends) a run the next summary waits out.
     this.membership.onEvent((ev) => {
       if (ev.status === 'alive') {
@@ -298,7 +256,7 @@ export class Reporter {
   onDirectSummary(summary: CellSummary, from: PeerIdStr, now: Millis): void {
     if (summary.cellBits === this.layout.bits && this.isDistrictReporter() && districtOf(summary.cell, summary.cellBits) === this.layout.district) {
       this.onSummary(summary, from, now);
-    } else this.hooks.refuse('GOSSIP_WRONG_TOPIC', 'ignore');
+    } else this.effects.refuse('GOSSIP_WRONG_TOPIC', 'ignore');
   }
 
   /** The next summary a digest named that we still lack (heap key), or undefined; each is handed out once. */
@@ -405,7 +363,7 @@ export class Reporter {
       this.timers[T_SUMMARY] = ready;
       return;
     }
-    this.hooks.publish(this.layout.districtTopic, 'district', enc);
+    this.effects.publish(this.layout.districtTopic, 'district', enc);
     this.summaryForced = false;
     this.summaryHeld = false;
     this.districtPacer.charge(now, wireSize(enc), publishers);
@@ -448,11 +406,11 @@ export class Reporter {
   }
 
   onSummary(summary: CellSummary, origin: PeerIdStr, now: Millis): Verdict {
-    if (summary.reporter !== origin) return this.hooks.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
-    if (summary.cluster !== this.opts.cluster) return this.hooks.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
+    if (summary.reporter !== origin) return this.effects.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
+    if (summary.cluster !== this.opts.cluster) return this.effects.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
     const bad = this.fresh(summary.issuedAtMs, now);
-    if (bad) return this.hooks.refuse(bad, 'ignore');
-    if (!this.storeSummary(summary, now)) return this.hooks.refuse('GOSSIP_STALE', 'ignore');
+    if (bad) return this.effects.refuse(bad, 'ignore');
+    if (!this.storeSummary(summary, now)) return this.effects.refuse('GOSSIP_STALE', 'ignore');
     return 'accept';
   }
 
@@ -538,7 +496,7 @@ export class Reporter {
       this.timers[T_DIGEST] = ready; // dirty kept: the next digest carries them
       return;
     }
-    for (const d of digests) this.hooks.publish(this.globalTopic, 'global', d);
+    for (const d of digests) this.effects.publish(this.layout.globalTopic, 'global', d);
     this.noteWhole(summaries);
     this.globalPacer.charge(now, bytes, publishers);
     this.stats.digestsPublished += digests.length;
@@ -562,10 +520,10 @@ export class Reporter {
   }
 
   onDigest(msg: DigestMsg, origin: PeerIdStr, now: Millis): Verdict {
-    if (msg.reporter !== origin) return this.hooks.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
-    if (msg.cluster !== this.opts.cluster) return this.hooks.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
+    if (msg.reporter !== origin) return this.effects.refuse('GOSSIP_ORIGIN_MISMATCH', 'reject');
+    if (msg.cluster !== this.opts.cluster) return this.effects.refuse('GOSSIP_WRONG_CLUSTER', 'reject');
     const bad = this.fresh(msg.issuedAtMs, now);
-    if (bad) return this.hooks.refuse(bad, 'ignore');
+    if (bad) return this.effects.refuse(bad, 'ignore');
     for (const s of msg.summaries) if (!this.fresh(s.issuedAtMs, now)) this.store.put(s);
     if ((this.delegate || this.rank === 0) && this.ofOwnDistrict(msg)) this.noteWhole(msg.summaries);
     for (const v of msg.versions) {
@@ -594,8 +552,8 @@ export class Reporter {
     if (now - this.lastDigestPushAtMs < this.opts.digestMinIntervalMs * DIGEST_PUSH_SPACING) return;
     this.lastDigestPushAtMs = now;
     const contact = this.store.get(this.layout.cellOf(msg.reporter))?.contacts.find((c) => c.peer === msg.reporter);
-    if (contact) this.hooks.dial(contact.peer, contact.addrs);
-    this.hooks.send(msg.reporter, encodeSummary(mine));
+    if (contact) this.effects.dial(contact.peer, contact.addrs);
+    this.effects.send(msg.reporter, encodeSummary(mine));
   }
 
   /** Whether we report our cell in place of its silent rank-0 member (see STAND_IN_STEP_MS). */
