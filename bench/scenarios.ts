@@ -170,7 +170,7 @@ export async function formCluster(cluster: AgentCluster, timing: ScenarioTiming 
         await cluster.join(i, 0);
         return;
       } catch (err) {
-        joinErrors.push(`${cluster.agentName(i)} attempt ${attempt}: ${(err as Error).message.slice(0, 240)}`);
+        joinErrors.push(`${cluster.agentName(i)} attempt ${attempt}: ${(err as Error).message.slice(0, 600)}`);
         if (attempt < JOIN_ATTEMPTS) await delay(1000, undefined, timing.signal ? { signal: timing.signal } : undefined);
       }
     }

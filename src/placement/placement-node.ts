@@ -234,30 +234,8 @@ export class PlacementNode {
       });
       return;
     }
-    const s: EntrySubmit = {
-      kind: 'submit',
-      id: this.newId(),
-      spec: keyed,
-      tenant: keyed.tenant,
-      key,
-      keyHash: keyHashOf(keyed.tenant, key),
-      specDigest: this.digest(keyed),
-      done,
-      avoid: new Set(),
-      tries: 0,
-      target: null,
-      owner: null,
-      acked: false,
-      jobIdHint: undefined,
-      silentOnce: null,
-      replace: null,
-      deadlineMs: now,
-      finished: false,
-    };
     this.stats.submits++;
-    this.entries.set(s.id, s);
-    this.sendSubmit(s, now);
-    this.drain(now);
+    this.startSubmit(keyed, key, null, now, done);
   }
 
   /**
@@ -272,29 +250,7 @@ export class PlacementNode {
       done({ type: 'failed', code: 'PLACEMENT_BAD_REQUEST', message: `job ${target.jobId} has no idempotency key matching its id: it cannot be re-placed`, asks: 0 });
       return;
     }
-    const s: EntrySubmit = {
-      kind: 'submit',
-      id: this.newId(),
-      spec,
-      tenant: spec.tenant,
-      key,
-      keyHash: keyHashOf(spec.tenant, key),
-      specDigest: this.digest(spec),
-      done,
-      avoid: new Set(),
-      tries: 0,
-      target: null,
-      owner: null,
-      acked: false,
-      jobIdHint: undefined,
-      silentOnce: null,
-      replace: target,
-      deadlineMs: now,
-      finished: false,
-    };
-    this.entries.set(s.id, s);
-    this.sendSubmit(s, now);
-    this.drain(now);
+    this.startSubmit(spec, key, target, now, done);
   }
 
   /** Finds a job's host from its id alone, by asking the owner of the key hash the id embeds. */
@@ -491,6 +447,33 @@ export class PlacementNode {
   }
 
   // ── entry: submit and locate sessions ──────────────────────────────────────────────────
+
+  /** An entry session for `spec` under idempotency key `key` (a re-placement when `replace` is set), sent at once. */
+  private startSubmit(spec: JobSpec, key: string, replace: ReplaceTarget | null, now: Millis, done: (outcome: SubmitOutcome) => void): void {
+    const s: EntrySubmit = {
+      kind: 'submit',
+      id: this.newId(),
+      spec,
+      tenant: spec.tenant,
+      key,
+      keyHash: keyHashOf(spec.tenant, key),
+      specDigest: this.digest(spec),
+      done,
+      avoid: new Set(),
+      tries: 0,
+      target: null,
+      owner: null,
+      acked: false,
+      jobIdHint: undefined,
+      silentOnce: null,
+      replace,
+      deadlineMs: now,
+      finished: false,
+    };
+    this.entries.set(s.id, s);
+    this.sendSubmit(s, now);
+    this.drain(now);
+  }
 
   private sendSubmit(s: EntrySubmit, now: Millis): void {
     s.tries++;
