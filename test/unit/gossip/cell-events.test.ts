@@ -63,19 +63,23 @@ function cellOf(self: string, peers: string[]) {
   return { events, membership, published, sent, refuted, runNextTimer };
 }
 
-const PEERS = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'];
+const PEERS = ['self', 'p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7'];
 
-/** The cell's members by rank (lowest hash first), self included. */
-function ranked(membership: Membership): string[] {
-  return membership.lowest(100).map((m) => m.record.origin);
+/** The cell's members by rank (lowest hash first). */
+const ORDER = cellOf('self', PEERS.slice(1))
+  .membership.lowest(100)
+  .map((m) => m.record.origin);
+
+/** The cell as its member of rank `rank` runs it; `others`: everyone else, by rank. */
+function seenFrom(rank: number) {
+  const me = ORDER[rank]!;
+  const others = ORDER.filter((p) => p !== me);
+  return { me, others, ...cellOf(me, others) };
 }
 
 describe('CellEvents (accusations in, one batched events message out)', () => {
   it('the aggregator publishes one suspicion for many accusers, counting each accuser once', () => {
-    const probe = cellOf('self', PEERS);
-    const [aggregator] = ranked(probe.membership);
-    const others = PEERS.filter((p) => p !== aggregator);
-    const { events, membership, published, runNextTimer } = cellOf(aggregator!, [...others, 'self']);
+    const { events, membership, published, others, runNextTimer } = seenFrom(0);
     const [target, a, b] = others;
     events.aggregate(target!, 1, a!, 1000);
     events.aggregate(target!, 1, b!, 1050);
@@ -89,12 +93,9 @@ describe('CellEvents (accusations in, one batched events message out)', () => {
   });
 
   it('an accuser whose aggregator stays silent tells the next two members in turn, then publishes itself', () => {
-    const probe = cellOf('self', PEERS);
-    const order = ranked(probe.membership);
     // An accuser ranked after the aggregator and its two stand-ins, accusing someone else.
-    const accuser = order[4]!;
-    const target = order[5]!;
-    const { events, sent, published, runNextTimer } = cellOf(accuser, order.filter((p) => p !== accuser));
+    const { events, sent, published, runNextTimer } = seenFrom(4);
+    const target = ORDER[5]!;
     events.accuse(target, 0);
     assert.deepEqual(events.probeTargets().includes(target), false, 'the accused member is skipped as a successor until announced');
     const times: number[] = [];
@@ -105,7 +106,7 @@ describe('CellEvents (accusations in, one batched events message out)', () => {
     }
     assert.deepEqual(
       sent.map((s) => [s.to, s.msg.type]),
-      [order[0], order[1], order[2]].map((p) => [p, 'accuse']),
+      ORDER.slice(0, 3).map((p) => [p, 'accuse']),
       'the aggregator, then its two stand-ins',
     );
     assert.deepEqual(times.slice(0, 2), [opts.accuseFallbackMs, 2 * opts.accuseFallbackMs]);
@@ -114,11 +115,8 @@ describe('CellEvents (accusations in, one batched events message out)', () => {
   });
 
   it('a suspicion heard from someone else ends our own fallback', () => {
-    const probe = cellOf('self', PEERS);
-    const order = ranked(probe.membership);
-    const accuser = order[4]!;
-    const target = order[5]!;
-    const { events, sent, published, runNextTimer } = cellOf(accuser, order.filter((p) => p !== accuser));
+    const { events, sent, published, runNextTimer } = seenFrom(4);
+    const target = ORDER[5]!;
     events.accuse(target, 0);
     const suspicion: MemberEventWire = { kind: 'suspect', peer: target, incarnation: 1, confirmations: 0 };
     events.heard(suspicion, 100);
@@ -128,10 +126,7 @@ describe('CellEvents (accusations in, one batched events message out)', () => {
   });
 
   it('the announcer of a suspicion announces the failure too, later; a refuted suspicion is dropped', () => {
-    const probe = cellOf('self', PEERS);
-    const [aggregator] = ranked(probe.membership);
-    const others = PEERS.filter((p) => p !== aggregator);
-    const { events, membership, published, runNextTimer } = cellOf(aggregator!, others);
+    const { events, membership, published, others, runNextTimer } = seenFrom(0);
     const [dead, alive, accuser] = others;
     events.aggregate(dead!, 1, accuser!, 0);
     events.aggregate(alive!, 1, accuser!, 0);
