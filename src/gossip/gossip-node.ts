@@ -194,7 +194,11 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
       },
     });
     this.cellEvents.attach(this.fd);
-    this.reporter = new Reporter(ctx, { cellSynced: () => this.antiEntropy.cellSynced });
+    this.reporter = new Reporter(ctx, {
+      rank: () => this.rank,
+      delegate: () => this.isDelegate,
+      cellSynced: () => this.antiEntropy.cellSynced,
+    });
     this.antiEntropy = new AntiEntropy(
       ctx,
       { reporter: this.reporter, cellEvents: this.cellEvents },
@@ -572,7 +576,10 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.cellEvents.flush(now);
     const oldBits = this.layout.bits;
     const oldCellTopic = this.layout.cellTopic;
-    if (this.isDelegate) this.unsubscribe(this.layout.districtTopic);
+    if (this.isDelegate) {
+      this.unsubscribe(this.layout.districtTopic);
+      this.reporter.leftDistrict();
+    }
     this.isDelegate = false;
     if (this.oldCellTopic) this.unsubscribe(this.oldCellTopic);
     this.store.setCellBits(bits);
@@ -622,10 +629,16 @@ export class GossipNode implements ProtocolNode, ClusterView, RefusalSink {
     this.ringVersionSeen = this.membership.syncRing();
     this.rank = this.membership.selfRank(Math.max(this.opts.districtDelegates, 1));
     const delegate = this.rank < this.opts.districtDelegates;
-    if (delegate && !this.isDelegate) this.subscribe(this.layout.districtTopic, 'district', 'district');
-    if (!delegate && this.isDelegate) this.unsubscribe(this.layout.districtTopic);
+    if (delegate && !this.isDelegate) {
+      this.subscribe(this.layout.districtTopic, 'district', 'district');
+      this.reporter.joinedDistrict(now);
+    }
+    if (!delegate && this.isDelegate) {
+      this.unsubscribe(this.layout.districtTopic);
+      this.reporter.leftDistrict();
+    }
     this.isDelegate = delegate;
-    this.reporter.rolesChanged(this.rank, delegate, now);
+    this.reporter.rankChanged(now);
     // New neighbours on the ring: ask for connections now (at most once a second, else at the next maintenance tick).
     if (now - this.lastConnectAtMs > 1000) this.refreshConnections(now);
     else this.connectionsDirty = true;

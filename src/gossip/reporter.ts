@@ -87,6 +87,10 @@ export function freshness(issuedAtMs: Millis, now: Millis, opts: GossipOptions):
 }
 
 export interface ReporterHooks {
+  /** Our rank among the cell's alive members by hash (0: the cell's reporter), as the node last computed it. */
+  rank(): number;
+  /** Whether we are one of the cell's delegates on its district topic. */
+  delegate(): boolean;
   /** Whether a full push-pull with a member of our cell has completed since we entered it. */
   cellSynced(): boolean;
 }
@@ -102,8 +106,6 @@ export class Reporter extends NodePart {
   private readonly hooks: ReporterHooks;
 
   private started = false;
-  private rank = Infinity;
-  private delegate = false;
   private ringChangedAtMs = 0;
   /** The last loss of a member (suspect, failed, left), and the first since our last summary or since we became the reporter (see SUMMARY_SETTLE_MS). */
   private memberLostAtMs = -Infinity;
@@ -190,14 +192,24 @@ export class Reporter extends NodePart {
     this.globalPacer = new PublishPacer(this.opts.globalTopic, now);
   }
 
-  /** Our rank on the cell's ring changed, or the ring did: take up or drop the roles. */
-  rolesChanged(rank: number, delegate: boolean, now: Millis): void {
+  private get rank(): number {
+    return this.hooks.rank();
+  }
+
+  /** We subscribed to our district's topic (see DISTRICT_MESH_FORMING_MS). */
+  joinedDistrict(now: Millis): void {
+    this.districtSubscribedAtMs = now;
+  }
+
+  /** We left our district's topic: what we knew went whole in its digests is no longer ours to keep. */
+  leftDistrict(): void {
+    this.wholeInDigest.clear();
+  }
+
+  /** The cell's ring changed, and maybe our rank on it: take up or drop the reporter roles. */
+  rankChanged(now: Millis): void {
     this.ringChangedAtMs = now;
-    if (delegate && !this.delegate) this.districtSubscribedAtMs = now;
-    if (!delegate && this.delegate) this.wholeInDigest.clear();
-    this.rank = rank;
-    this.delegate = delegate;
-    if (rank === 0) {
+    if (this.rank === 0) {
       this.summarySoon(now);
       if (this.timers[T_DIGEST] === Infinity) {
         // A new reporter first listens to its district for a while: at a cold start every
@@ -228,9 +240,8 @@ export class Reporter extends NodePart {
     if (this.membership.version !== this.summaryVersionSeen) this.summarySoon(now);
   }
 
-  /** We split or merged: what we reported and digested was in the old layout, and we left its district topic. */
+  /** We split or merged: what we reported and digested was in the old layout. */
   layoutChanged(now: Millis): void {
-    this.delegate = false;
     this.lastSummary = undefined;
     // A fresh district budget for the new layout: its summaries replace the old layout's, and a
     // reporter that had spent its credit there left its new cell unreported for over a minute
@@ -525,7 +536,7 @@ export class Reporter extends NodePart {
     const bad = this.fresh(msg.issuedAtMs, now);
     if (bad) return this.effects.refuse(bad, 'ignore');
     for (const s of msg.summaries) if (!this.fresh(s.issuedAtMs, now)) this.store.put(s);
-    if ((this.delegate || this.rank === 0) && this.ofOwnDistrict(msg)) this.noteWhole(msg.summaries);
+    if ((this.hooks.delegate() || this.rank === 0) && this.ofOwnDistrict(msg)) this.noteWhole(msg.summaries);
     for (const v of msg.versions) {
       if (this.fresh(v.issuedAtMs, now)) continue;
       const key = heapKey(v.cellBits, v.cell);
