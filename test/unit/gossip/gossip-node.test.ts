@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { hash32, hashPrefix } from '../../../src/core/hash.ts';
-import { cellTopic, decodeDirect, districtTopic, encodeEvents, encodeRecord, encodeSummary, encodeSyncReq, type DigestMsg, type GossipNode, type MemberStatus, type SyncRespMsg } from '../../../src/gossip/index.ts';
+import { cellTopic, decodeDirect, districtTopic, encodeDigest, encodeEvents, encodeRecord, encodeSummary, encodeSyncReq, type DigestMsg, globalTopic, type GossipNode, type MemberStatus, type SyncRespMsg } from '../../../src/gossip/index.ts';
 import { heapKey } from '../../../src/gossip/summary-store.ts';
 import { MAX_ANNOUNCED_PER_MESSAGE } from '../../../src/gossip/codec.ts';
 import { record, summary } from './fixtures.ts';
@@ -714,6 +714,51 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     have[1] = 1 << (11 - 8); // cell 11
     assert.deepEqual(ask(have), [10, 12, 3], 'with it: only what the asker lacks, from the cursor on, wrapping to the server\'s own cell');
     assert.deepEqual(ask(new Uint8Array(8)), [10, 11, 12], 'a bitmap of another layout is ignored');
+  });
+
+  it('a bitmap page that comes back full is followed by the next one at once, until the view is whole', () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 7 } });
+    const ownCell = 5;
+    const mate = peerInCell(ownCell, 7, 'm');
+    const asker = peerInCell(ownCell, 7, 'a');
+    h.add(mate);
+    h.add(asker, { seeds: [mate] });
+    h.runUntil(() => h.node(asker).cellMember(mate)?.status === 'alive' && h.node(mate).cellMember(asker)?.status === 'alive', 10_000, 'the two cell-mates meeting');
+    // The mate alone hears digests of every other cell (8 members each, so a gap is no empty cell).
+    const others = Array.from({ length: 128 }, (_, c) => c).filter((c) => c !== ownCell);
+    for (let district = 0; district < 2; district++) {
+      const cells = others.filter((c) => c >>> 6 === district);
+      const reporter = peerInCell(cells[0]!, 7, 'r');
+      for (let i = 0; i < cells.length; i += 8) {
+        const part = cells.slice(i, i + 8).map((c) => {
+          const r = peerInCell(c, 7, 'r');
+          return summary(r, 7, h.now, [r, ...ids(7, `${r}-`)]);
+        });
+        const digest = encodeDigest({ cluster: 'test', reporter, cellBits: 7, districtBits: 1, district, issuedAtMs: h.now, full: false, summaries: part, versions: [] });
+        assert.equal(h.act(mate, (n) => n.onTopicMessage(globalTopic('test'), reporter, reporter, digest, h.now)), 'accept');
+      }
+    }
+    assert.ok(others.every((c) => h.node(mate).cellSummary(c) !== undefined), 'the mate holds all 127 other cells');
+    assert.ok(others.every((c) => h.node(asker).cellSummary(c) === undefined), 'the asker holds none of them');
+    // The asker's next repair round asks its mate (it knows no contact) for two pages, one per
+    // district; the second request replaces the first's slot, so without chaining one page
+    // arrives per round.
+    const pages: { at: number; summaries: number; next: number }[] = [];
+    h.onDirect = (from, to, payload) => {
+      const m = payload.msg as SyncRespMsg;
+      if (from === mate && to === asker && m.type === 'sync-resp' && m.summaries.length > 0) pages.push({ at: h.now, summaries: m.summaries.length, next: m.nextCursor });
+    };
+    const repairs = h.node(asker).counters().summaryRepairs;
+    h.runUntil(() => h.node(asker).counters().summaryRepairs > repairs, 5_000, 'the first repair round');
+    const roundAt = h.now;
+    h.runUntil(() => others.every((c) => h.node(asker).cellSummary(c) !== undefined), 5_000, 'the asker whole');
+    assert.ok(h.now - roundAt < 500, `whole within the round it started (${h.now - roundAt} ms), not in rounds 2 s apart`);
+    const full = pages.find((p) => p.summaries === 64);
+    assert.ok(full !== undefined && full.next >= 0, `a full page names where it stopped: ${JSON.stringify(pages)}`);
+    assert.ok(pages.every((p) => (p.summaries === 64) === (p.next >= 0)), `only a full page does: ${JSON.stringify(pages)}`);
+    const done = h.node(asker).counters().summaryRepairs;
+    h.run(10_000);
+    assert.equal(h.node(asker).counters().summaryRepairs, done, 'nothing is pulled once the view is whole');
   });
 
   it('a refresh names by version what went out whole before; a node that missed a change pulls it when a refresh names it', () => {
