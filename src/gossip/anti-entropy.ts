@@ -21,6 +21,11 @@ export interface SeedPeer {
 
 /** Bound of in-flight sync requests (join pages, anti-entropy). */
 export const MAX_PENDING_SYNCS = 8;
+/**
+ * In-flight slots that repairs leave free: a join or an anti-entropy round must not wait for
+ * repairs' chains of pages (a guard; in the traced 100k cold start it never bound).
+ */
+const MEMBERSHIP_SYNC_SLOTS = 2;
 /** Bound of remembered seeds. */
 const MAX_SEEDS = 16;
 /** Summary pages a joiner fetches from one peer: 2^24 cells / 64 per page would be absurd; 2^17 hosts fit in 64 pages. */
@@ -194,7 +199,7 @@ export class AntiEntropy extends NodePart {
   /** `pagesLeft`: further pages the answer's cursor may be followed for (a joiner's pages, a bitmap repair's chain). */
   private requestSync(peer: PeerIdStr, addrs: readonly string[] | null, wantRecords: boolean, cursor: number, now: Millis, pagesLeft: number, repair = false, have: Uint8Array | null = null): void {
     if (peer === this.self) return;
-    if (!this.pendingSyncs.has(peer) && this.pendingSyncs.size >= MAX_PENDING_SYNCS) return;
+    if (!this.pendingSyncs.has(peer) && this.pendingSyncs.size >= MAX_PENDING_SYNCS - (repair ? MEMBERSHIP_SYNC_SLOTS : 0)) return;
     this.pendingSyncs.set(peer, { deadlineMs: now + this.opts.syncTimeoutMs, pagesLeft, repair });
     if (addrs && addrs.length > 0) this.effects.dial(peer, addrs);
     // Our view hash lets a peer with the same view answer in a few bytes; a joiner (not yet synced) asks for everything.
@@ -205,11 +210,24 @@ export class AntiEntropy extends NodePart {
   syncTimer(now: Millis): void {
     this.timers[T_SYNC] = Infinity;
     for (const [peer, p] of this.pendingSyncs) if (p.deadlineMs <= now) this.pendingSyncs.delete(peer);
-    const peer = this.membership.randomAlive(1, null, this.rng)[0];
-    if (peer) this.requestSync(peer, null, true, -1, now, MAX_SYNC_PAGES);
+    const contact = this.unknownCellContact();
+    const peer = contact?.peer ?? this.membership.randomAlive(1, null, this.rng)[0];
+    if (peer) this.requestSync(peer, contact?.addrs ?? null, true, -1, now, MAX_SYNC_PAGES);
     else this.syncWithCellContact(now);
     this.timers[T_SYNC] = now + jittered(this.syncIntervalMs, this.opts.heartbeatJitter, this.rng);
     if (++this.syncRounds >= FAST_SYNC_ROUNDS) this.syncIntervalMs = Math.min(this.opts.syncIntervalMs, this.syncIntervalMs * 2);
+  }
+
+  /**
+   * A contact our cell's summary names that our view lacks altogether. Then the cell-mates we
+   * know may be as new as we are and know as little: hosts that booted together while the
+   * seeds turned requests away met on the cell topic, synced with each other, and answered
+   * each other "in sync" while missing most of their cell (100k cold start, seed 2: one
+   * sampled host lacked 42 of its cell for 10 s). A random known mate cannot close that gap;
+   * the contact can.
+   */
+  private unknownCellContact(): Contact | undefined {
+    return this.store.get(this.layout.cell)?.contacts.find((c) => c.peer !== this.self && this.membership.statusOf(c.peer) === undefined);
   }
 
   /**

@@ -761,6 +761,21 @@ describe(`GossipNode at ~200 nodes (seed ${SEED})`, function () {
     assert.equal(h.node(asker).counters().summaryRepairs, done, 'nothing is pulled once the view is whole');
   });
 
+  it("newcomers that met only each other ask a contact their cell's summary names, and learn the whole cell", () => {
+    const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', cellBits: 0 } });
+    const old = ids(8, 'o');
+    for (const id of old) h.add(id, { seeds: id === 'o0' ? [] : ['o0'] });
+    h.runUntil(() => converged(h), 60_000, 'the old members converging', 200);
+    // Two newcomers whose only seed is each other, as when the seeds turned a stampede away
+    // and booting hosts met on the cell topic: each answers the other "in sync".
+    h.add('n0', { seeds: ['n1'] });
+    h.add('n1', { seeds: ['n0'] });
+    const knowsAll = (id: string): boolean => old.every((o) => h.node(id).cellMember(o)?.status === 'alive');
+    const took = h.runUntil(() => knowsAll('n0') && knowsAll('n1'), 120_000, 'the newcomers learning the whole cell', 100);
+    console.log(`      both newcomers knew all ${old.length} old members ${took} ms after they started`);
+    assert.ok(took <= 2_500, `a contact named by the cell's summary closes the gap within a few anti-entropy rounds, not ${took} ms`);
+  });
+
   it('a refresh names by version what went out whole before; a node that missed a change pulls it when a refresh names it', () => {
     const h = new GossipHarness({ seed: SEED, gossip: { cluster: 'test', expectedClusterSize: 200 } });
     for (const id of ids(200, 'h')) h.add(id, { seeds: id === 'h0' ? [] : ['h0'] });
