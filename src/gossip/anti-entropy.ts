@@ -223,8 +223,8 @@ export class AntiEntropy extends NodePart {
    * know may be as new as we are and know as little: hosts that booted together while the
    * seeds turned requests away met on the cell topic, synced with each other, and answered
    * each other "in sync" while missing most of their cell (100k cold start, seed 2: one
-   * sampled host lacked 42 of its cell for 10 s). A random known mate cannot close that gap;
-   * the contact can.
+   * sampled host lacked 42 of its cell for 10 s; the 5-s maintenance check did not break
+   * it). A random known mate cannot close that gap; the contact can.
    */
   private unknownCellContact(): Contact | undefined {
     return this.store.get(this.layout.cell)?.contacts.find((c) => c.peer !== this.self && this.membership.statusOf(c.peer) === undefined);
